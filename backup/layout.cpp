@@ -1,0 +1,15 @@
+#include "backup/layout.h"
+
+namespace gitvault {
+
+std::string strip_git_suffix(const std::string& p) {
+  if (p.size() > 4 && p.compare(p.size() - 4, 4, ".git") == 0) return p.substr(0, p.size() - 4);
+  return p;
+}
+
+RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path) {
+  std::string base = id + "/" + storage + "/" + strip_git_suffix(relative_path);
+  return {base + ".bundle", base + ".refs", base + "/custom_hooks.tar"};
+}
+
+}  // namespace gitvault

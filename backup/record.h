@@ -1,0 +1,72 @@
+// The backup record: one JSON document per backup id at "+gitvault/backups/<id>.json",
+// written through the sink when a backup starts (status "running") and rewritten when it
+// ends. It says which engine and layout wrote each repository, the outcome of each, and the
+// SHA-256 and size of every file, so restore and verify can trust nothing else.
+//
+// A backup is "complete" only when every selected repository succeeded and every file was
+// committed; "partial" when some failed; "failed" when none succeeded. A record still saying
+// "running" belongs to a run that died.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/sink.h"
+
+namespace gitvault {
+
+struct RepositoryRecord {
+  std::string storage;
+  std::string relative_path;
+  std::string project_path;
+  std::string engine;  // "legacy" or "pipeline"
+  std::string layout;  // "legacy" or "manifest"
+  std::string reason;  // why this engine was chosen (feature flag evaluation)
+  std::string status;  // "ok", "empty", "failed"
+  std::string error;   // when failed
+  std::string head_target;
+  std::string head_oid;
+  std::size_t ref_count = 0;
+  std::optional<FileDigest> bundle;
+  std::optional<FileDigest> refs;
+  std::optional<FileDigest> custom_hooks;
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  std::vector<std::string> warnings;
+};
+
+struct BackupRecord {
+  int format = 1;
+  std::string id;
+  std::string status = "running";  // running, complete, partial, failed
+  std::string started_at;
+  std::string finished_at;
+  std::string host;
+  std::string gitvault_version;
+  std::vector<std::string> storages;
+  std::vector<RepositoryRecord> repositories;
+
+  std::size_t count(const std::string& repo_status) const;
+  std::uint64_t total_bytes() const;
+};
+
+std::string record_name(const std::string& id);
+
+void write_record(Sink& sink, const BackupRecord& record);
+// Throws Error(NotFound) when there is no such backup, Error(Corrupt) when unreadable.
+BackupRecord read_record(Sink& sink, const std::string& id);
+// Every backup id with a record, oldest first (ids sort by time).
+std::vector<std::string> list_backup_ids(Sink& sink);
+// The newest backup whose status is "complete", if any.
+std::optional<std::string> newest_complete_backup(Sink& sink);
+
+// Backup ids: [A-Za-z0-9_.-], not starting with '.', at most 64 characters.
+bool valid_backup_id(const std::string& id);
+// UTC now as YYYYMMDDhhmmss, the default backup id.
+std::string default_backup_id();
+// UTC now as RFC 3339.
+std::string utc_now_rfc3339();
+
+}  // namespace gitvault

@@ -1,0 +1,23 @@
+// Backing up one repository: its refs (libgit2, one consistent snapshot), a bundle of
+// everything they reach (the header written here, the pack streamed from
+// `git pack-objects`), and its custom_hooks directory as a tar. Every file goes through the
+// sink and is recorded with its SHA-256 and size.
+#pragma once
+
+#include "backup/layout.h"
+#include "backup/record.h"
+#include "backup/sink.h"
+#include "gitaly/storage.h"
+
+namespace gitvault {
+
+struct RepositoryBackupOptions {
+  int pack_threads = 0;  // git's pack.threads; 0 = git's default (all cores)
+};
+
+// Fills `out` (refs, head, files, bytes, status "ok" or "empty"). Throws Error on failure;
+// files already committed for this repository are then not referenced by any record.
+void backup_repository(const Repository& repo, Sink& sink, const RepositoryFiles& files,
+                       const RepositoryBackupOptions& options, RepositoryRecord& out);
+
+}  // namespace gitvault

@@ -1,0 +1,40 @@
+// `gitvault backup`: discover, select, back up each repository with its engine, record
+// the outcome, print progress and a summary. Per-repository failures never stop the run.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "backup/record.h"
+#include "backup/sink.h"
+#include "gitaly/progress.h"
+#include "gitaly/storage.h"
+
+namespace gitvault {
+
+struct BackupRunOptions {
+  std::vector<Storage> storages;
+  std::string id;  // empty: UTC YYYYMMDDhhmmss
+  PathFilter filter;
+  OutputMode output = OutputMode::Human;
+  std::FILE* progress_out = stderr;  // per-repository lines / live line
+  std::FILE* summary_out = stdout;   // final summary and failures
+  int pack_threads = 0;
+};
+
+struct BackupRunResult {
+  BackupRecord record;
+  std::vector<Failure> failures;
+  int exit_code = 0;  // 0 complete, 1 some repositories failed or the record could not be written
+};
+
+// Throws Error(Config/Usage) for problems that mean nothing was attempted (exit 2).
+BackupRunResult run_backup(const BackupRunOptions& options, Sink& sink);
+
+// The repositories of every storage that the filter selects, in storage then path order.
+std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
+                                            std::vector<std::string>* warnings);
+
+}  // namespace gitvault

@@ -1,0 +1,89 @@
+// The sink: the one interface through which everything a backup writes (and a restore
+// reads) goes. Names are relative, '/'-separated ("20240101000000/default/group/p.bundle").
+// LocalSink keeps them in a directory; an object-storage sink will implement the same
+// contract, and tests/backup/sink_conformance_test.cpp is the suite every sink must pass.
+//
+// Contract:
+//  - create(name) returns a writer; nothing is visible under `name` until commit() returns.
+//    A writer destroyed without commit() leaves nothing behind, not even a temporary file.
+//  - commit() makes the content durable (fsync) and visible atomically, replacing any
+//    previous content of `name`.
+//  - Every error names the full location (sink describe(name)).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gitaly/byte_reader.h"
+
+namespace gitvault {
+
+class SinkWriter {
+ public:
+  virtual ~SinkWriter() = default;
+  virtual void write(const void* data, std::size_t size) = 0;
+  virtual void commit() = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  virtual std::unique_ptr<SinkWriter> create(const std::string& name) = 0;
+  virtual std::unique_ptr<ByteReader> open(const std::string& name) = 0;  // Error(NotFound) if absent
+  virtual bool exists(const std::string& name) = 0;
+  // Names of the entries directly inside directory `prefix` ("" for the top).
+  virtual std::vector<std::string> list(const std::string& prefix) = 0;
+  virtual void remove(const std::string& name) = 0;  // missing is fine
+  // Where `name` lives, for messages: a path or URL.
+  virtual std::string describe(const std::string& name) const = 0;
+};
+
+// A directory on a local file system. Directories are created 0700, files 0600.
+class LocalSink : public Sink {
+ public:
+  explicit LocalSink(std::string root);
+  std::unique_ptr<SinkWriter> create(const std::string& name) override;
+  std::unique_ptr<ByteReader> open(const std::string& name) override;
+  bool exists(const std::string& name) override;
+  std::vector<std::string> list(const std::string& prefix) override;
+  void remove(const std::string& name) override;
+  std::string describe(const std::string& name) const override;
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string path_of(const std::string& name) const;
+  std::string root_;
+};
+
+// Throws Error(PathEscape) unless name is a clean relative name (no "", ".", "..").
+void check_sink_name(const std::string& name);
+
+// A file written and what it holds, as recorded in the backup record.
+struct FileDigest {
+  std::string name;
+  std::string sha256;
+  std::uint64_t size = 0;
+};
+
+// Wraps a writer to compute the SHA-256 and size of what passes through.
+class HashingWriter {
+ public:
+  HashingWriter(std::unique_ptr<SinkWriter> inner, std::string name);
+  ~HashingWriter();
+  void write(const void* data, std::size_t size);
+  FileDigest commit();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes a whole small file through the sink and returns its digest.
+FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data);
+
+// Reads a whole small file and checks it against the digest (Error(Corrupt) naming it).
+std::string read_verified(Sink& sink, const FileDigest& digest);
+
+}  // namespace gitvault

@@ -1,0 +1,55 @@
+#include "cli/common_options.h"
+
+#include "gitaly/error.h"
+
+namespace gitvault {
+
+void CommonOptions::add_storage_options(CLI::App& cmd) {
+  cmd.add_option("--config", config_file, "gitvault.toml with [[storage]] tables, [backup] path, [flags] db");
+  cmd.add_option("--storage", storage_specs, "A storage as NAME=DIR (repeatable); overrides the config file");
+}
+
+void CommonOptions::add_path_option(CLI::App& cmd) {
+  cmd.add_option("--path", backup_path, "Backup directory (default: [backup] path of the config file)");
+}
+
+void CommonOptions::add_filter_options(CLI::App& cmd) {
+  cmd.add_option("--repositories-paths", repositories_paths,
+                 "Only these repositories: comma list of relative or project paths, or their prefixes");
+  cmd.add_option("--skip-repositories-paths", skip_repositories_paths,
+                 "Leave out these repositories: comma list of relative or project paths, or their prefixes");
+}
+
+void CommonOptions::add_json_option(CLI::App& cmd) {
+  cmd.add_flag("--json", json, "Machine-readable output: one JSON object per line");
+}
+
+const Config& CommonOptions::config() const {
+  if (!config_loaded_) {
+    if (!config_file.empty()) config_ = load_config(config_file);
+    config_loaded_ = true;
+  }
+  return config_;
+}
+
+std::vector<Storage> CommonOptions::storages() const {
+  std::vector<Storage> out;
+  if (!storage_specs.empty()) {
+    for (const auto& s : storage_specs) out.push_back(parse_storage_spec(s));
+    validate_storages(out, false);
+    return out;
+  }
+  return config().storages;
+}
+
+std::string CommonOptions::resolved_backup_path() const {
+  if (!backup_path.empty()) return backup_path;
+  if (!config().backup_path.empty()) return config().backup_path;
+  throw Error(ErrorCode::Usage, "no backup directory: give --path DIR or [backup] path in the config file");
+}
+
+PathFilter CommonOptions::filter() const {
+  return PathFilter(split_list(repositories_paths), split_list(skip_repositories_paths));
+}
+
+}  // namespace gitvault

@@ -1,0 +1,93 @@
+#include "cli/gitvault_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "backup/run.h"
+#include "cli/common_options.h"
+#include "gitaly/error.h"
+#include "restore/run.h"
+
+namespace gitvault {
+namespace {
+
+int exit_code_for(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::Usage:
+    case ErrorCode::Config:
+    case ErrorCode::NotFound:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+int gitvault_main(int argc, char** argv) {
+  CLI::App app{"gitvault: verified backups of a git-data tree of bare repositories"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("gitvault ") + GITVAULT_VERSION);
+
+  CommonOptions backup_opts;
+  std::string backup_id;
+  int pack_threads = 0;
+  CLI::App* backup = app.add_subcommand("backup", "Back up every repository of the given storages");
+  backup_opts.add_storage_options(*backup);
+  backup_opts.add_path_option(*backup);
+  backup_opts.add_filter_options(*backup);
+  backup_opts.add_json_option(*backup);
+  backup->add_option("--id", backup_id, "Backup id (default: UTC time as YYYYMMDDhhmmss)");
+  backup->add_option("--pack-threads", pack_threads, "Threads for git pack-objects (default: git's)");
+
+  CommonOptions restore_opts;
+  std::string restore_id;
+  int index_threads = 0;
+  CLI::App* restore = app.add_subcommand("restore", "Restore repositories from a backup, verified, without "
+                                                    "touching a repository whose backup is bad");
+  restore_opts.add_storage_options(*restore);
+  restore_opts.add_path_option(*restore);
+  restore_opts.add_filter_options(*restore);
+  restore_opts.add_json_option(*restore);
+  restore->add_option("--id", restore_id, "Backup id (default: the newest complete backup)");
+  restore->add_option("--index-threads", index_threads, "Threads for git index-pack (default: git's)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  try {
+    if (*backup) {
+      BackupRunOptions o;
+      o.storages = backup_opts.storages();
+      o.id = backup_id;
+      o.filter = backup_opts.filter();
+      o.output = backup_opts.json ? OutputMode::Json : OutputMode::Human;
+      o.pack_threads = pack_threads;
+      LocalSink sink(backup_opts.resolved_backup_path());
+      return run_backup(o, sink).exit_code;
+    }
+    if (*restore) {
+      RestoreRunOptions o;
+      o.storages = restore_opts.storages();
+      o.id = restore_id;
+      o.filter = restore_opts.filter();
+      o.output = restore_opts.json ? OutputMode::Json : OutputMode::Human;
+      o.index_threads = index_threads;
+      LocalSink sink(restore_opts.resolved_backup_path());
+      return run_restore(o, sink).exit_code;
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "gitvault: %s\n", e.what());
+    return exit_code_for(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gitvault: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}
+
+}  // namespace gitvault

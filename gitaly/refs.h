@@ -1,0 +1,57 @@
+// Reading and writing a bare repository's refs (libgit2 for reading, plain files for
+// writing), and the `.refs` text format: `<oid> <refname>` per line as `git show-ref --head`
+// prints it, HEAD first.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gitvault {
+
+struct RefEntry {
+  std::string oid;
+  std::string name;
+  bool operator==(const RefEntry&) const = default;
+};
+
+struct RefSnapshot {
+  std::vector<RefEntry> refs;  // every ref under refs/, sorted by name, symbolic refs resolved
+  std::string head_oid;        // what HEAD resolves to; empty when HEAD is unborn
+  std::string head_target;     // the ref HEAD points at when symbolic ("refs/heads/main"); empty when detached
+  bool empty() const { return refs.empty(); }
+  bool operator==(const RefSnapshot&) const = default;
+};
+
+// Initialises libgit2 once per process (owner validation off: backups run as a service user).
+void ensure_libgit2();
+
+// Reads every ref and HEAD of the bare repository at repo_path. Throws Error(Git) naming the
+// repository when it cannot be opened or read.
+RefSnapshot read_refs(const std::string& repo_path);
+
+// The `.refs` file: "HEAD" line first (when HEAD resolves), then refs in name order.
+std::string format_refs_file(const RefSnapshot& snapshot);
+
+// Parses a `.refs` file; head_target is not part of the format and stays empty.
+// Throws Error(Corrupt) naming file_name on a malformed line.
+RefSnapshot parse_refs_file(const std::string& text, const std::string& file_name);
+
+// Writes HEAD and packed-refs of a freshly created bare repository (no loose refs) so that
+// it has exactly the given refs. Files are written atomically and fsynced.
+void write_refs(const std::string& repo_path, const RefSnapshot& snapshot);
+
+// Lists up to `limit` differences between two snapshots, "" when they are equal.
+std::string describe_ref_differences(const RefSnapshot& expected, const RefSnapshot& actual,
+                                     std::size_t limit = 5);
+
+// The value of a config key of the repository (e.g. gitlab.fullpath), "" when unset.
+std::string read_config_string(const std::string& repo_path, const std::string& key);
+void write_config_string(const std::string& repo_path, const std::string& key, const std::string& value);
+
+// Creates an empty bare repository at path (which must not exist).
+void init_bare_repository(const std::string& path);
+
+bool is_valid_oid(const std::string& s);
+bool is_valid_refname(const std::string& name);
+
+}  // namespace gitvault

@@ -1,0 +1,153 @@
+#include "restore/repository_restore.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <map>
+
+#include "gitaly/bundle.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+#include "gitaly/hooks_tar.h"
+#include "gitaly/process.h"
+#include "gitaly/refs.h"
+#include "gitaly/sha256.h"
+
+namespace gitvault {
+namespace {
+
+// Reads through to an inner reader while hashing and counting.
+class HashingReader : public ByteReader {
+ public:
+  explicit HashingReader(ByteReader& inner) : inner_(inner) {}
+  std::size_t read(void* buf, std::size_t size) override {
+    std::size_t n = inner_.read(buf, size);
+    hash_.update(buf, n);
+    bytes_ += n;
+    return n;
+  }
+  const std::string& name() const override { return inner_.name(); }
+  std::string finish() { return hash_.hex_digest(); }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  ByteReader& inner_;
+  Sha256 hash_;
+  std::uint64_t bytes_ = 0;
+};
+
+// Removes the temporary directory unless released.
+struct TempDir {
+  std::string path;
+  bool keep = false;
+  ~TempDir() {
+    if (!keep && !path.empty()) {
+      try {
+        remove_tree(path);
+      } catch (...) {
+      }
+    }
+  }
+};
+
+void index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir, const RefSnapshot& expected,
+                  const RepositoryRestoreOptions& options) {
+  const FileDigest& digest = *rec.bundle;
+  std::string where = sink.describe(digest.name);
+  auto raw = sink.open(digest.name);
+  HashingReader reader(*raw);
+  std::string pack_start;
+  BundleHeader header = read_bundle_header(reader, pack_start);
+
+  // The bundle must carry every recorded ref at the recorded value.
+  std::map<std::string, std::string> in_bundle;
+  for (const auto& r : header.refs) in_bundle[r.name] = r.oid;
+  for (const auto& r : expected.refs) {
+    auto it = in_bundle.find(r.name);
+    if (it == in_bundle.end() || it->second != r.oid)
+      throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
+  }
+
+  std::vector<std::string> args = {"index-pack", "--stdin"};
+  if (!header.prerequisites.empty()) args.push_back("--fix-thin");
+  if (options.index_threads > 0) args.push_back("--threads=" + std::to_string(options.index_threads));
+  ProcessSpec spec = git_command(repo_dir, args);
+  spec.stdin_producer = [&](PipeWriter& in) {
+    if (!in.write(pack_start.data(), pack_start.size())) return;
+    std::vector<char> buf(1 << 17);
+    while (std::size_t n = reader.read(buf.data(), buf.size()))
+      if (!in.write(buf.data(), n)) return;
+    if (reader.bytes() != digest.size)
+      throw Error(ErrorCode::Corrupt, where + ": size is " + std::to_string(reader.bytes()) +
+                                          " bytes, the backup recorded " + std::to_string(digest.size) + " (truncated?)");
+    if (reader.finish() != digest.sha256)
+      throw Error(ErrorCode::Corrupt, where + ": SHA-256 mismatch (file was modified or damaged)");
+  };
+  ProcessResult r = run_process(spec);
+  if (!r.ok()) throw Error(ErrorCode::Corrupt, where + ": git index-pack rejected the pack: " + r.describe());
+}
+
+void check_connectivity(const std::string& repo_dir, const std::string& what) {
+  ProcessResult r = run_process(git_command(repo_dir, {"fsck", "--connectivity-only", "--no-dangling", "--no-progress"}));
+  if (!r.ok()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + r.describe());
+}
+
+void swap_into_place(const std::string& tmp, const std::string& target) {
+  make_dirs(std::filesystem::path(target).parent_path().string(), 0755);
+  if (is_directory_nofollow(target)) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0)
+      throw_errno("swap restored repository into place at", target, errno);
+    // tmp now holds the previous repository; the caller's TempDir removes it.
+  } else if (path_exists(target)) {
+    throw Error(ErrorCode::Io, "restore " + target + ": a non-directory is in the way; left untouched");
+  } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
+    throw_errno("move restored repository into place at", target, errno);
+  }
+  fsync_directory(std::filesystem::path(target).parent_path().string());
+}
+
+}  // namespace
+
+std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
+                                 const RepositoryRestoreOptions& options) {
+  if (rec.status != "ok" && rec.status != "empty")
+    throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
+  std::string target_path = resolve_repository_path(target, rec.relative_path);
+  if (!rec.refs) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
+  if (rec.status == "ok" && !rec.bundle) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
+
+  RefSnapshot expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
+  expected.head_target = rec.head_target;
+  if (expected.head_oid != rec.head_oid)
+    throw Error(ErrorCode::Corrupt, sink.describe(rec.refs->name) + ": HEAD differs from the backup record");
+  std::string hooks;
+  if (rec.custom_hooks) hooks = read_verified(sink, *rec.custom_hooks);
+  std::uint64_t bytes = rec.refs->size + (rec.custom_hooks ? rec.custom_hooks->size : 0);
+
+  std::string tmp_root = target.path + "/+gitvault/tmp";
+  make_dirs(tmp_root, 0700);
+  TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
+  init_bare_repository(tmp.path);
+  if (rec.bundle) {
+    index_bundle(rec, sink, tmp.path, expected, options);
+    bytes += rec.bundle->size;
+  }
+  write_refs(tmp.path, expected);
+  if (rec.custom_hooks) extract_hooks_tar(hooks, tmp.path, sink.describe(rec.custom_hooks->name));
+  if (!rec.project_path.empty()) write_config_string(tmp.path, "gitlab.fullpath", rec.project_path);
+
+  std::string what = target.name + " " + rec.relative_path;
+  RefSnapshot actual = read_refs(tmp.path);
+  if (expected.head_target.empty()) actual.head_target.clear();  // detached or unknown: compare oids only
+  std::string diff = describe_ref_differences(expected, actual);
+  if (!diff.empty()) throw Error(ErrorCode::Verification, what + ": restored refs differ from the backup: " + diff);
+  if (rec.bundle) check_connectivity(tmp.path, what);
+
+  swap_into_place(tmp.path, target_path);
+  return bytes;
+}
+
+}  // namespace gitvault
