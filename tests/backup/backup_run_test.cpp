@@ -1,0 +1,161 @@
+#include "backup/run.h"
+
+#include <gtest/gtest.h>
+
+#include "backup/layout.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+#include "tests/backup/faulty_sink.h"
+#include "tests/support/test_support.h"
+
+namespace gitvault {
+namespace {
+
+using testing::ScratchDir;
+
+class BackupRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::make_fixture_storage(dir_ / "storage", 300);
+    opts_.storages = {{"default", dir_ / "storage"}};
+    opts_.id = "b1";
+    summary_ = open_memstream(&summary_buf_, &summary_len_);
+    opts_.summary_out = summary_;
+    opts_.progress_out = nullptr;
+  }
+  void TearDown() override {
+    std::fclose(summary_);
+    std::free(summary_buf_);
+  }
+  std::string summary() {
+    std::fflush(summary_);
+    return std::string(summary_buf_, summary_len_);
+  }
+  const RepositoryRecord& repo(const BackupRecord& r, const std::string& rel) {
+    for (const auto& x : r.repositories)
+      if (x.relative_path == rel) return x;
+    throw std::runtime_error("no " + rel);
+  }
+  ScratchDir dir_;
+  BackupRunOptions opts_;
+  std::FILE* summary_ = nullptr;
+  char* summary_buf_ = nullptr;
+  std::size_t summary_len_ = 0;
+};
+
+TEST_F(BackupRun, RecordsEveryFileWithItsSha256AndSize) {
+  LocalSink sink(dir_ / "backups");
+  BackupRunResult r = run_backup(opts_, sink);
+  EXPECT_EQ(r.exit_code, 0);
+  BackupRecord rec = read_record(sink, "b1");
+  EXPECT_EQ(rec.status, "complete");
+  EXPECT_EQ(rec.repositories.size(), 6u);
+  const RepositoryRecord& p = repo(rec, "group/project.git");
+  EXPECT_EQ(p.engine, "legacy");
+  EXPECT_EQ(p.layout, "legacy");
+  EXPECT_EQ(p.project_path, "group/project");
+  EXPECT_EQ(p.head_target, "refs/heads/develop");
+  ASSERT_TRUE(p.bundle && p.refs && p.custom_hooks);
+  for (const FileDigest* d : {&*p.bundle, &*p.refs, &*p.custom_hooks}) {
+    std::string path = dir_ / ("backups/" + d->name);
+    EXPECT_EQ(testing::sh("sha256sum < " + path).substr(0, 64), d->sha256) << path;
+    EXPECT_EQ(testing::sh("stat -c %s " + path), std::to_string(d->size) + "\n");
+  }
+  EXPECT_EQ(p.bundle->name, "b1/default/group/project.bundle");
+  const RepositoryRecord& e = repo(rec, "group/sub/empty.git");
+  EXPECT_EQ(e.status, "empty");
+  EXPECT_FALSE(e.bundle);
+  EXPECT_EQ(e.head_target, "refs/heads/trunk");
+}
+
+TEST_F(BackupRun, FullDiskFailsThatRepositoryAndTheBackupIsNotComplete) {
+  LocalSink local(dir_ / "backups");
+  testing::FaultySink sink(local);
+  sink.fail_name_containing = "many/refs.bundle";
+  sink.bytes_before_enospc = 4096;
+  BackupRunResult r = run_backup(opts_, sink);
+  EXPECT_EQ(r.exit_code, 1);
+  BackupRecord rec = read_record(local, "b1");
+  EXPECT_EQ(rec.status, "partial");
+  const RepositoryRecord& m = repo(rec, "many/refs.git");
+  EXPECT_EQ(m.status, "failed");
+  EXPECT_NE(m.error.find("No space left on device"), std::string::npos) << m.error;
+  EXPECT_NE(m.error.find("many/refs.bundle"), std::string::npos) << m.error;
+  EXPECT_FALSE(m.bundle);
+  EXPECT_FALSE(path_exists(dir_ / "backups/b1/default/many/refs.bundle"));
+  EXPECT_TRUE(testing::temp_files_under(dir_ / "backups").empty());
+  EXPECT_EQ(repo(rec, "group/project.git").status, "ok");
+  EXPECT_NE(summary().find("1 failures encountered:\n - default many/refs.git (no project path): "), std::string::npos)
+      << summary();
+}
+
+TEST_F(BackupRun, FailedRenameFailsTheRepository) {
+  LocalSink local(dir_ / "backups");
+  testing::FaultySink sink(local);
+  sink.fail_name_containing = "group/project.refs";
+  sink.fail_commit = true;
+  BackupRunResult r = run_backup(opts_, sink);
+  EXPECT_EQ(r.exit_code, 1);
+  BackupRecord rec = read_record(local, "b1");
+  EXPECT_EQ(rec.status, "partial");
+  EXPECT_EQ(repo(rec, "group/project.git").status, "failed");
+  EXPECT_FALSE(path_exists(dir_ / "backups/b1/default/group/project.refs"));
+  EXPECT_TRUE(testing::temp_files_under(dir_ / "backups").empty());
+}
+
+TEST_F(BackupRun, FinalRecordThatCannotBeWrittenLeavesItRunningNotComplete) {
+  LocalSink local(dir_ / "backups");
+  testing::FaultySink sink(local);
+  sink.fail_name_containing = "+gitvault/backups/";
+  sink.bytes_before_enospc = 2000;  // the first, short record fits; the final one does not
+  BackupRunResult r = run_backup(opts_, sink);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(read_record(local, "b1").status, "running");
+  EXPECT_NE(summary().find("cannot write the backup record"), std::string::npos);
+}
+
+TEST_F(BackupRun, RepositoryThatCannotBeReadFailsAloneWithItsReason) {
+  testing::sh("echo '" + std::string(40, 'e') + " refs/heads/ghost' >> " + (dir_ / "storage/group/detached.git/packed-refs"));
+  LocalSink sink(dir_ / "backups");
+  BackupRunResult r = run_backup(opts_, sink);
+  EXPECT_EQ(r.exit_code, 1);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_EQ(r.failures[0].relative_path, "group/detached.git");
+  EXPECT_NE(r.failures[0].reason.find("pack-objects"), std::string::npos) << r.failures[0].reason;
+  BackupRecord rec = read_record(sink, "b1");
+  EXPECT_EQ(rec.status, "partial");
+  EXPECT_EQ(rec.count("ok") + rec.count("empty"), 5u);
+}
+
+TEST_F(BackupRun, ExistingBackupIdIsRefused) {
+  LocalSink sink(dir_ / "backups");
+  run_backup(opts_, sink);
+  try {
+    run_backup(opts_, sink);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Usage);
+  }
+}
+
+TEST_F(BackupRun, SelectionThatMatchesNothingIsAUsageError) {
+  LocalSink sink(dir_ / "backups");
+  opts_.filter = PathFilter({"no/such/group"}, {});
+  EXPECT_THROW(run_backup(opts_, sink), Error);
+  EXPECT_FALSE(sink.exists(record_name("b1")));
+}
+
+TEST_F(BackupRun, MissingStorageDirectoryIsAConfigError) {
+  LocalSink sink(dir_ / "backups");
+  opts_.storages.push_back({"other", dir_ / "nope"});
+  try {
+    run_backup(opts_, sink);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Config);
+    EXPECT_NE(std::string(e.what()).find("other"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace gitvault

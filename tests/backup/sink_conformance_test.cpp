@@ -1,0 +1,118 @@
+// The contract every sink must meet (see backup/sink.h). A new sink (object storage)
+// adds itself to INSTANTIATE_TEST_SUITE_P below and must pass unchanged.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <functional>
+
+#include "backup/sink.h"
+#include "gitaly/error.h"
+#include "tests/support/test_support.h"
+
+namespace gitvault {
+namespace {
+
+struct SinkFactory {
+  std::string label;
+  std::function<std::unique_ptr<Sink>(const std::string& scratch)> make;
+};
+
+class SinkConformance : public ::testing::TestWithParam<SinkFactory> {
+ protected:
+  void SetUp() override { sink_ = GetParam().make(dir_.path() + "/sink"); }
+  std::string read_all(const std::string& name) {
+    auto r = sink_->open(name);
+    std::string s;
+    char buf[4096];
+    while (std::size_t n = r->read(buf, sizeof buf)) s.append(buf, n);
+    return s;
+  }
+  testing::ScratchDir dir_;
+  std::unique_ptr<Sink> sink_;
+};
+
+TEST_P(SinkConformance, NothingIsVisibleBeforeCommit) {
+  auto w = sink_->create("a/b/file.bundle");
+  w->write("hello", 5);
+  EXPECT_FALSE(sink_->exists("a/b/file.bundle"));
+  w->commit();
+  EXPECT_TRUE(sink_->exists("a/b/file.bundle"));
+  EXPECT_EQ(read_all("a/b/file.bundle"), "hello");
+}
+
+TEST_P(SinkConformance, AbandonedWriterLeavesNothingBehind) {
+  {
+    auto w = sink_->create("a/file.bundle");
+    w->write("partial", 7);
+  }
+  EXPECT_FALSE(sink_->exists("a/file.bundle"));
+  EXPECT_TRUE(sink_->list("a").empty());
+  EXPECT_TRUE(testing::temp_files_under(dir_.path()).empty());
+}
+
+TEST_P(SinkConformance, CommitReplacesPreviousContentWhole) {
+  write_whole(*sink_, "x", "old content that is longer");
+  write_whole(*sink_, "x", "new");
+  EXPECT_EQ(read_all("x"), "new");
+}
+
+TEST_P(SinkConformance, ListShowsCommittedEntriesOnly) {
+  write_whole(*sink_, "d/one", "1");
+  write_whole(*sink_, "d/two", "2");
+  auto pending = sink_->create("d/three");
+  EXPECT_EQ(sink_->list("d"), (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(sink_->list("nothing-here").empty());
+}
+
+TEST_P(SinkConformance, RemoveDeletesAndMissingIsFine) {
+  write_whole(*sink_, "r", "1");
+  sink_->remove("r");
+  EXPECT_FALSE(sink_->exists("r"));
+  EXPECT_NO_THROW(sink_->remove("r"));
+}
+
+TEST_P(SinkConformance, EscapingNamesAreRefused) {
+  for (const char* bad : {"../x", "/abs", "a/../../x", "a//b", "", "./a"}) {
+    EXPECT_THROW(sink_->create(bad), Error) << bad;
+    EXPECT_THROW(sink_->open(bad), Error) << bad;
+  }
+}
+
+TEST_P(SinkConformance, OpeningMissingIsNotFoundNamingIt) {
+  try {
+    sink_->open("no/such/file");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
+    EXPECT_NE(std::string(e.what()).find("no/such/file"), std::string::npos);
+  }
+}
+
+TEST_P(SinkConformance, DigestsMatchContent) {
+  FileDigest d = write_whole(*sink_, "f", "abc");
+  EXPECT_EQ(d.size, 3u);
+  EXPECT_EQ(d.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(read_verified(*sink_, d), "abc");
+  write_whole(*sink_, "f", "abd");
+  EXPECT_THROW(read_verified(*sink_, d), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, SinkConformance,
+                         ::testing::Values(SinkFactory{"local", [](const std::string& p) {
+                                                         return std::unique_ptr<Sink>(new LocalSink(p));
+                                                       }}),
+                         [](const auto& test_info) { return test_info.param.label; });
+
+TEST(LocalSink, DirectoriesAre0700AndFiles0600) {
+  testing::ScratchDir dir;
+  LocalSink sink(dir / "backups");
+  write_whole(sink, "id/default/group/p.bundle", "x");
+  struct stat st;
+  ASSERT_EQ(::stat((dir / "backups/id/default/group").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir / "backups/id/default/group/p.bundle").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+}  // namespace
+}  // namespace gitvault

@@ -1,0 +1,96 @@
+#include "tests/support/test_support.h"
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "gitaly/files.h"
+
+namespace fs = std::filesystem;
+
+namespace gitvault::testing {
+
+ScratchDir::ScratchDir() {
+  std::string base = fs::temp_directory_path() / "gitvault-test-XXXXXX";
+  std::vector<char> buf(base.begin(), base.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+ScratchDir::~ScratchDir() {
+  if (!std::getenv("GITVAULT_KEEP_TEST_DIRS")) {
+    std::error_code ec;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+    fs::remove_all(path_, ec);
+  }
+}
+
+int sh_status(const std::string& command, std::string* out) {
+  ProcessSpec spec;
+  spec.program = "/bin/sh";
+  spec.args = {"-c", command + " 2>&1"};
+  spec.env_set = {{"GIT_CONFIG_NOSYSTEM", "1"}, {"LC_ALL", "C"}};
+  ProcessResult r = run_process(spec);
+  if (out) *out = r.out;
+  return r.exit_code;
+}
+
+std::string sh(const std::string& command) {
+  std::string out;
+  int rc = sh_status(command, &out);
+  if (rc != 0) throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + command + "\n" + out);
+  return out;
+}
+
+void make_fixture_storage(const std::string& dir, int many_refs) {
+  sh(std::string(GITVAULT_SOURCE_DIR) + "/tests/fixtures/make-storage.sh '" + dir + "' " + std::to_string(many_refs));
+}
+
+std::string show_ref(const std::string& repo) {
+  std::string out;
+  sh_status("git -c safe.directory='*' --git-dir='" + repo + "' show-ref --head", &out);
+  return out;
+}
+
+std::string symbolic_head(const std::string& repo) {
+  std::string out;
+  sh_status("git -c safe.directory='*' --git-dir='" + repo + "' symbolic-ref -q HEAD", &out);
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string gitvault_binary() { return GITVAULT_BIN; }
+
+CommandResult gitvault(const std::vector<std::string>& args,
+                       const std::vector<std::pair<std::string, std::string>>& env) {
+  ProcessSpec spec;
+  spec.env_set = env;
+  spec.program = gitvault_binary();
+  spec.args = args;
+  ProcessResult r = run_process(spec);
+  return {r.signal ? 128 + r.signal : r.exit_code, r.out, r.err};
+}
+
+std::string read_text(const std::string& path) { return read_file(path); }
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::vector<std::string> temp_files_under(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it)
+    if (it->path().filename().string().find(".tmp-") != std::string::npos) out.push_back(it->path().string());
+  return out;
+}
+
+}  // namespace gitvault::testing
