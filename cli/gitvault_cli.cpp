@@ -5,6 +5,7 @@
 
 #include "backup/run.h"
 #include "cli/common_options.h"
+#include "cli/feature_command.h"
 #include "gitaly/error.h"
 #include "restore/run.h"
 
@@ -52,6 +53,8 @@ int gitvault_main(int argc, char** argv) {
   restore->add_option("--id", restore_id, "Backup id (default: the newest complete backup)");
   restore->add_option("--index-threads", index_threads, "Threads for git index-pack (default: git's)");
 
+  FeatureCommand feature(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +63,11 @@ int gitvault_main(int argc, char** argv) {
   }
 
   try {
+    if (feature.selected()) {
+      std::string config_db;
+      if (!feature.config_file.empty()) config_db = load_config(feature.config_file).flags_db;
+      return feature.run(config_db);
+    }
     if (*backup) {
       BackupRunOptions o;
       o.storages = backup_opts.storages();

@@ -1,0 +1,287 @@
+#include "cli/feature_command.h"
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "flags/feature_flags.h"
+#include "flags/store.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+#include "gitaly/storage.h"
+
+using nlohmann::json;
+
+namespace gitvault {
+namespace {
+
+using flags::Definition;
+using flags::GateState;
+
+const Definition& require_definition(const std::string& name) {
+  const Definition* d = flags::builtin_registry().find(name);
+  if (!d) throw Error(ErrorCode::Usage, "unknown feature flag '" + name + "' (see `gitvault feature list`)");
+  return *d;
+}
+
+// The trap GitLab's self-managed admins fall into: a stored state outliving a change of default.
+std::string default_changed_warning(const Definition& d, const GateState& s) {
+  if (!s.persisted || !s.default_when_written || *s.default_when_written == d.default_enabled) return "";
+  return std::string("stored state was set when the default was ") + (*s.default_when_written ? "on" : "off") +
+         "; the default is now " + (d.default_enabled ? "on" : "off") + " and the stored state still decides (`gitvault feature delete " +
+         d.name + "` to follow the default)";
+}
+
+json flag_object(const Definition& d, const GateState& s) {
+  json j = {{"name", d.name},
+            {"type", d.type},
+            {"default_enabled", d.default_enabled},
+            {"description", d.description},
+            {"persisted", s.persisted},
+            {"overrides_default", s.persisted},
+            {"state", flags::describe_state(s)},
+            {"gates", json::parse(flags::state_json(s))}};
+  std::string w = default_changed_warning(d, s);
+  if (!w.empty()) j["warning"] = w;
+  return j;
+}
+
+bool is_opt_out(const std::string& actor) {
+  return actor.size() > 8 && actor.compare(actor.size() - 8, 8, ":opt_out") == 0;
+}
+
+void print_json(const json& j) { std::printf("%s\n", j.dump().c_str()); }
+
+}  // namespace
+
+void FeatureCommand::Targets::add_to(CLI::App& cmd) {
+  cmd.add_option("--project", project, "Project paths (comma list): actors Project:<path>");
+  cmd.add_option("--repository", repository, "Repository relative paths (comma list): actors Repository:<path>");
+  cmd.add_option("--storage", storage, "Storage names (comma list): actors Storage:<name>");
+  cmd.add_option("--user", user, "User ids (comma list): actors User:<id>");
+  cmd.add_option("--group", group, "Group paths (comma list): actors Group:<path>");
+  cmd.add_option("--feature-group", feature_group, "Feature groups (none are registered in gitvault)");
+}
+
+std::vector<std::string> FeatureCommand::Targets::actors() const {
+  if (!feature_group.empty())
+    throw Error(ErrorCode::Usage, "no feature groups are registered in gitvault; use --project, --repository or --storage");
+  std::vector<std::string> out;
+  for (const auto& [cls, list] : std::vector<std::pair<std::string, std::string>>{
+           {"Project", project}, {"Repository", repository}, {"Storage", storage}, {"User", user}, {"Group", group}})
+    for (const auto& item : split_list(list)) out.push_back(cls + ":" + item);
+  return out;
+}
+
+FeatureCommand::FeatureCommand(CLI::App& app) {
+  feature_ = app.add_subcommand("feature", "Feature flags: list, get, set, delete, log, eval");
+  feature_->require_subcommand(1);
+  feature_->add_option("--flags-db", flags_db_, "Flag store (default: $GITVAULT_FLAGS_DB, [flags] db, or per machine)");
+  feature_->add_option("--config", config_file, "gitvault.toml ([flags] db)");
+  feature_->add_flag("--json", json_, "Machine-readable output");
+  auto common = [&](CLI::App* c) {
+    c->add_option("--flags-db", flags_db_, "Flag store");
+    c->add_flag("--json", json_, "Machine-readable output");
+    c->add_option("--config", config_file, "gitvault.toml ([flags] db)");
+  };
+  list_ = feature_->add_subcommand("list", "Every flag: type, default, stored state, gates");
+  common(list_);
+  get_ = feature_->add_subcommand("get", "One flag in detail");
+  get_->add_option("name", name_, "Flag name")->required();
+  common(get_);
+  set_ = feature_->add_subcommand("set", "true|false|N (percentage)|opt_out|remove_opt_out, optionally for targets");
+  set_->add_option("name", name_, "Flag name")->required();
+  set_->add_option("value", value_, "true, false, 0-100, opt_out or remove_opt_out")->required();
+  set_->add_flag("--actors", actors_pct_, "The percentage is of actors (stable per repository), not of time");
+  set_->add_flag("--random", random_pct_, "The percentage is of time (deprecated: flips on every evaluation)");
+  set_targets_.add_to(*set_);
+  common(set_);
+  delete_ = feature_->add_subcommand("delete", "Remove every stored gate: the flag returns to its default");
+  delete_->add_option("name", name_, "Flag name")->required();
+  common(delete_);
+  log_ = feature_->add_subcommand("log", "Every recorded change (who, when, before, after)");
+  log_->add_option("name", log_name_, "Only this flag");
+  common(log_);
+  eval_ = feature_->add_subcommand("eval", "Is the flag on for these actors, and why");
+  eval_->add_option("name", name_, "Flag name")->required();
+  eval_targets_.add_to(*eval_);
+  common(eval_);
+}
+
+int FeatureCommand::run(const std::string& config_flags_db) {
+  std::string path = flags::resolve_store_path(flags_db_, config_flags_db);
+  const flags::Registry& registry = flags::builtin_registry();
+
+  if (*eval_) {
+    require_definition(name_);
+    flags::FeatureFlags ff(path);
+    ff.load();
+    for (const auto& w : ff.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::vector<std::string> actors = eval_targets_.actors();
+    flags::Evaluation e = ff.evaluate(name_, actors);
+    if (json_)
+      print_json({{"name", name_}, {"enabled", e.enabled}, {"reason", flags::to_string(e.reason)}, {"detail", e.detail},
+                  {"actors", actors}});
+    else
+      std::printf("%s (reason: %s; %s)\n", e.enabled ? "on" : "off", flags::to_string(e.reason), e.detail.c_str());
+    return 0;
+  }
+
+  if (*list_ || *get_ || *log_) {
+    std::map<std::string, GateState> states;
+    std::vector<flags::Event> events;
+    bool fresh = !path_exists(path);
+    if (!fresh) {
+      auto store = flags::Store::open(path, false);
+      states = store->read_all();
+      if (*log_) events = store->events(log_name_);
+    }
+    if (*log_) {
+      if (!log_name_.empty()) require_definition(log_name_);
+      for (const auto& e : events) {
+        if (json_) {
+          print_json({{"id", e.id}, {"time", e.time}, {"key", e.feature}, {"action", e.action}, {"targets", e.targets},
+                      {"value", e.value}, {"before", json::parse(e.before)}, {"after", json::parse(e.after)},
+                      {"user", e.user}, {"host", e.host}});
+        } else {
+          std::string targets;
+          for (const auto& t : e.targets) targets += (targets.empty() ? " " : ",") + t;
+          std::printf("%s %s@%s %s %s%s%s\n  before: %s\n  after:  %s\n", e.time.c_str(), e.user.c_str(), e.host.c_str(),
+                      e.action.c_str(), e.feature.c_str(), e.value.empty() ? "" : (" " + e.value).c_str(), targets.c_str(),
+                      flags::describe_state(flags::parse_state_json(e.before)).c_str(), flags::describe_state(flags::parse_state_json(e.after)).c_str());
+        }
+      }
+      if (events.empty() && !json_) std::printf("no changes recorded in %s\n", path.c_str());
+      return 0;
+    }
+    if (*get_) {
+      const Definition& d = require_definition(name_);
+      GateState s = states.count(name_) ? states[name_] : GateState{};
+      json j = flag_object(d, s);
+      if (json_) {
+        print_json(j);
+      } else {
+        std::printf("%s (%s, default %s)\n  %s\n  state: %s\n", d.name.c_str(), d.type.c_str(),
+                    d.default_enabled ? "on" : "off", d.description.c_str(), flags::describe_state(s).c_str());
+        if (s.persisted) {
+          std::printf("  boolean: %s\n", s.boolean ? "true" : "false");
+          for (const auto& a : s.actors) std::printf("  actor: %s\n", a.c_str());
+          if (s.percentage_of_actors)
+            std::printf("  percentage_of_actors: %s\n", flags::format_percentage(*s.percentage_of_actors).c_str());
+          if (s.percentage_of_time)
+            std::printf("  percentage_of_time: %s\n", flags::format_percentage(*s.percentage_of_time).c_str());
+        }
+        if (j.contains("warning")) std::printf("  warning: %s\n", j["warning"].get<std::string>().c_str());
+      }
+      return 0;
+    }
+    // list
+    json all = json::array();
+    for (const auto& d : registry.definitions) all.push_back(flag_object(d, states.count(d.name) ? states[d.name] : GateState{}));
+    for (const auto& [name, s] : states)
+      if (!registry.find(name))
+        all.push_back({{"name", name}, {"persisted", true}, {"state", flags::describe_state(s)},
+                       {"warning", "stored in " + path + " but has no definition: ignored"}});
+    if (json_) {
+      for (const auto& j : all) print_json(j);
+    } else {
+      std::printf("%-24s %-12s %-8s %s\n", "NAME", "TYPE", "DEFAULT", "STATE");
+      for (const auto& j : all) {
+        std::printf("%-24s %-12s %-8s %s%s\n", j["name"].get<std::string>().c_str(), j.value("type", "?").c_str(),
+                    j.contains("default_enabled") ? (j["default_enabled"].get<bool>() ? "on" : "off") : "?",
+                    j["state"].get<std::string>().c_str(), j["persisted"].get<bool>() ? "  * stored state overrides the default" : "");
+        if (j.contains("warning")) std::fprintf(stderr, "warning: %s: %s\n", j["name"].get<std::string>().c_str(),
+                                                j["warning"].get<std::string>().c_str());
+      }
+    }
+    return 0;
+  }
+
+  // Writes.
+  const Definition& d = require_definition(name_);
+  auto store = flags::Store::open(path, true);
+  GateState after;
+  std::string action;
+  std::vector<std::string> targets;
+  if (*delete_) {
+    action = "delete";
+    after = store->change(d.name, action, {}, "", d.default_enabled, nullptr, true);
+  } else {
+    targets = set_targets_.actors();
+    const std::string& v = value_;
+    // A change for some actors of a default-on flag that was never stored starts from the
+    // default (on for everyone), so that opting one repository out does not switch the
+    // flag off for all the others (docs/feature-flags.md).
+    auto from_default = [&](GateState& s) {
+      if (!s.persisted && d.default_enabled) s.boolean = true;
+    };
+    if (v == "true" || v == "100") {
+      action = "enable";
+      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
+        if (targets.empty()) {
+          s = GateState{};
+          s.boolean = true;
+          return;
+        }
+        from_default(s);
+        for (const auto& t : targets) {
+          if (s.actors.count(t + ":opt_out"))
+            throw Error(ErrorCode::Usage, "refused: " + t + " has an opt-out for " + d.name + "; remove it first (`set " +
+                                              d.name + " remove_opt_out`)");
+          s.actors.insert(t);
+        }
+      });
+    } else if (v == "false" || v == "0") {
+      action = "disable";
+      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
+        if (targets.empty()) {
+          s = GateState{};
+          return;
+        }
+        from_default(s);
+        for (const auto& t : targets) s.actors.erase(t);
+      });
+    } else if (v == "opt_out" || v == "remove_opt_out") {
+      if (targets.empty()) throw Error(ErrorCode::Usage, "refused: " + v + " needs a target (--repository, --project, ...)");
+      action = v;
+      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
+        from_default(s);
+        for (const auto& t : targets) {
+          if (is_opt_out(t)) throw Error(ErrorCode::Usage, "refused: invalid target " + t);
+          if (v == "opt_out")
+            s.actors.insert(t + ":opt_out");
+          else
+            s.actors.erase(t + ":opt_out");
+        }
+      });
+    } else {
+      std::uint32_t pct = flags::parse_percentage(v);  // refuses non-numbers and values outside 0..100
+      if (!targets.empty()) throw Error(ErrorCode::Usage, "refused: a percentage cannot be combined with targets");
+      if (actors_pct_ && random_pct_) throw Error(ErrorCode::Usage, "refused: --actors and --random together");
+      if (random_pct_) std::fprintf(stderr, "warning: --random (percentage of time) is deprecated: it flips on every evaluation\n");
+      action = actors_pct_ ? "enable_percentage_of_actors" : "enable_percentage_of_time";
+      after = store->change(d.name, action, {}, v, d.default_enabled, [&](GateState& s) {
+        if (s.boolean)
+          throw Error(ErrorCode::Usage, "refused: " + d.name + " is fully enabled; a percentage would change nothing "
+                                        "(disable it first: `set " + d.name + " false`)");
+        auto& gate = actors_pct_ ? s.percentage_of_actors : s.percentage_of_time;
+        if (pct == 0)
+          gate.reset();
+        else
+          gate = pct;
+      });
+    }
+  }
+  json event = {{"key", d.name}, {"action", action}};
+  if (!targets.empty()) event["extra.thing"] = targets.size() == 1 ? json(targets[0]) : json(targets);
+  if (!value_.empty() && !*delete_) event["value"] = value_;
+  if (json_) {
+    event["state"] = json::parse(flags::state_json(after));
+    print_json(event);
+  } else {
+    std::printf("%s: %s\n", d.name.c_str(), flags::describe_state(after).c_str());
+    std::fprintf(stderr, "%s\n", event.dump().c_str());
+  }
+  return 0;
+}
+
+}  // namespace gitvault

@@ -1,0 +1,85 @@
+#include "flags/feature_flags.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "flags/store.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+
+namespace gitvault::flags {
+
+std::map<std::string, bool> parse_overrides(const std::string& text, const Registry& registry) {
+  std::map<std::string, bool> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? text.size() : comma + 1;
+    if (item.empty()) continue;
+    std::size_t eq = item.find('=');
+    std::string name = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (eq == std::string::npos || name.empty())
+      throw Error(ErrorCode::Usage, "GITVAULT_FEATURES: '" + item + "' is not NAME=true|false");
+    if (!registry.find(name)) throw Error(ErrorCode::Usage, "GITVAULT_FEATURES: unknown flag '" + name + "'");
+    if (value == "true" || value == "on" || value == "1")
+      out[name] = true;
+    else if (value == "false" || value == "off" || value == "0")
+      out[name] = false;
+    else
+      throw Error(ErrorCode::Usage, "GITVAULT_FEATURES: value for " + name + " must be true or false, got '" + value + "'");
+  }
+  return out;
+}
+
+std::vector<std::string> repository_actors(const std::string& storage, const std::string& relative_path,
+                                           const std::string& project_path) {
+  std::vector<std::string> a = {"Repository:" + relative_path};
+  if (!project_path.empty()) a.push_back("Project:" + project_path);
+  a.push_back("Storage:" + storage);
+  return a;
+}
+
+std::string resolve_store_path(const std::string& option, const std::string& config_value) {
+  if (!option.empty()) return option;
+  if (const char* env = std::getenv("GITVAULT_FLAGS_DB"); env && *env) return env;
+  if (!config_value.empty()) return config_value;
+  return default_store_path();
+}
+
+FeatureFlags::FeatureFlags(std::string store_path, const Registry& registry)
+    : store_path_(std::move(store_path)), registry_(registry) {}
+
+void FeatureFlags::load() {
+  if (const char* env = std::getenv("GITVAULT_FEATURES"); env && *env) overrides_ = parse_overrides(env, registry_);
+  states_.clear();
+  store_error_.reset();
+  std::string dir = std::filesystem::path(store_path_).parent_path().string();
+  if (!path_exists(store_path_) && !dir.empty() && !path_exists(dir)) return;  // never set up: defaults
+  try {
+    states_ = Store::open(store_path_, false)->read_all();
+  } catch (const std::exception& e) {
+    store_error_ = e.what();
+    warnings_.push_back(std::string(e.what()) + "; every feature flag evaluates to off until this is fixed");
+  }
+  for (const auto& [name, state] : states_)
+    if (!registry_.find(name))
+      warnings_.push_back("flag '" + name + "' is set in " + store_path_ + " but has no definition; ignored");
+}
+
+Evaluation FeatureFlags::evaluate(const std::string& name, const std::vector<std::string>& actors) const {
+  const Definition* def = registry_.find(name);
+  if (!def) {
+    const char* strict = std::getenv("GITVAULT_STRICT_FLAGS");
+    if (strict && std::string(strict) == "1")
+      throw Error(ErrorCode::Internal, "The feature flag YAML definition for '" + name + "' does not exist");
+    return {false, Reason::UnknownFlag, "no definition for '" + name + "'"};
+  }
+  if (auto it = overrides_.find(name); it != overrides_.end())
+    return {it->second, Reason::Override, "GITVAULT_FEATURES"};
+  if (store_error_) return {false, Reason::StoreError, *store_error_};
+  auto it = states_.find(name);
+  return flags::evaluate(*def, it == states_.end() ? GateState{} : it->second, actors, default_random_draw);
+}
+
+}  // namespace gitvault::flags

@@ -1,0 +1,141 @@
+#include "flags/store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "flags/feature_flags.h"
+#include "gitaly/error.h"
+#include "tests/support/test_support.h"
+
+namespace gitvault::flags {
+namespace {
+
+using testing::ScratchDir;
+
+class FlagStore : public ::testing::Test {
+ protected:
+  std::string db() { return dir_ / "state/flags.db"; }
+  ScratchDir dir_;
+};
+
+TEST_F(FlagStore, ChangesPersistAndDeleteReturnsToTheDefault) {
+  auto s = Store::open(db(), true);
+  EXPECT_FALSE(s->read("gitaly_backup").persisted);
+  s->change("gitaly_backup", "disable", {}, "false", true, [](GateState& g) { g = GateState{}; });
+  GateState st = s->read("gitaly_backup");
+  EXPECT_TRUE(st.persisted);
+  EXPECT_FALSE(st.boolean);
+  EXPECT_EQ(st.default_when_written, true);
+  s->change("gitaly_backup", "delete", {}, "", true, nullptr, true);
+  EXPECT_FALSE(s->read("gitaly_backup").persisted);
+  auto events = s->events("gitaly_backup");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].action, "disable");
+  EXPECT_NE(events[0].before.find("\"persisted\":false"), std::string::npos);
+  EXPECT_NE(events[0].after.find("\"persisted\":true"), std::string::npos);
+  EXPECT_FALSE(events[0].user.empty());
+  EXPECT_FALSE(events[0].host.empty());
+}
+
+TEST_F(FlagStore, GatesRoundTrip) {
+  auto s = Store::open(db(), true);
+  GateState want;
+  want.actors = {"Project:1", "Repository:a.git:opt_out"};
+  want.percentage_of_actors = 12345;
+  want.percentage_of_time = 1;
+  s->change("gitaly_backup", "x", {}, "", true, [&](GateState& g) { g = want; });
+  GateState got = Store::open(db(), false)->read("gitaly_backup");
+  EXPECT_EQ(got.actors, want.actors);
+  EXPECT_EQ(got.percentage_of_actors, want.percentage_of_actors);
+  EXPECT_EQ(got.percentage_of_time, want.percentage_of_time);
+}
+
+TEST_F(FlagStore, RefusedChangeWritesNothing) {
+  auto s = Store::open(db(), true);
+  EXPECT_THROW(s->change("gitaly_backup", "x", {}, "", true, [](GateState&) { throw Error(ErrorCode::Usage, "no"); }),
+               Error);
+  EXPECT_FALSE(s->read("gitaly_backup").persisted);
+  EXPECT_TRUE(s->events("").empty());
+}
+
+class FeatureFlagsFailure : public FlagStore {
+ protected:
+  void SetUp() override {
+    auto s = Store::open(db(), true);
+    s->change("gitaly_backup", "disable", {}, "false", true, [](GateState& g) { g = GateState{}; });
+  }
+  Evaluation eval(std::vector<std::string>* warnings = nullptr) {
+    FeatureFlags ff(db());
+    ff.load();
+    if (warnings) *warnings = ff.warnings();
+    return ff.evaluate("gitaly_backup", {"Repository:a.git"});
+  }
+};
+
+TEST_F(FeatureFlagsFailure, StoredStateDecides) {
+  Evaluation e = eval();
+  EXPECT_FALSE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::Boolean);
+}
+
+TEST_F(FeatureFlagsFailure, CorruptStoreIsOffWithAWarningNamingIt) {
+  testing::sh("rm -f " + db() + "-wal " + db() + "-shm; printf 'this is not a database at all, not even close.....' > " + db());
+  std::vector<std::string> w;
+  Evaluation e = eval(&w);
+  EXPECT_FALSE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::StoreError);
+  ASSERT_FALSE(w.empty());
+  EXPECT_NE(w[0].find(db()), std::string::npos) << w[0];
+}
+
+TEST_F(FeatureFlagsFailure, DeletedStoreIsOffNotBackToTheDefault) {
+  testing::sh("rm -f " + db() + "*");
+  std::vector<std::string> w;
+  Evaluation e = eval(&w);
+  EXPECT_FALSE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::StoreError);
+  ASSERT_FALSE(w.empty());
+  EXPECT_NE(w[0].find("does not exist"), std::string::npos) << w[0];
+}
+
+TEST_F(FeatureFlagsFailure, MachineWithoutAnyStoreTakesDefaults) {
+  FeatureFlags ff(dir_ / "never/created/flags.db");
+  ff.load();
+  EXPECT_TRUE(ff.warnings().empty());
+  Evaluation e = ff.evaluate("gitaly_backup", {});
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::Default);
+}
+
+TEST_F(FeatureFlagsFailure, OverrideBeatsTheStoreAndBadOverridesAreRefused) {
+  ::setenv("GITVAULT_FEATURES", "gitaly_backup=true", 1);
+  Evaluation e = eval();
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::Override);
+  for (const char* bad : {"gitaly_backup", "gitaly_backup=maybe", "no_such_flag=true"}) {
+    ::setenv("GITVAULT_FEATURES", bad, 1);
+    FeatureFlags ff(db());
+    EXPECT_THROW(ff.load(), Error) << bad;
+  }
+  ::unsetenv("GITVAULT_FEATURES");
+}
+
+TEST_F(FeatureFlagsFailure, UnknownFlagIsAnErrorInTestsAndOffInProduction) {
+  FeatureFlags ff(db());
+  ff.load();
+  EXPECT_THROW(ff.evaluate("no_such_flag", {}), Error);  // GITVAULT_STRICT_FLAGS=1 under ctest
+  ::setenv("GITVAULT_STRICT_FLAGS", "0", 1);
+  Evaluation e = ff.evaluate("no_such_flag", {});
+  ::setenv("GITVAULT_STRICT_FLAGS", "1", 1);
+  EXPECT_FALSE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::UnknownFlag);
+}
+
+TEST(RepositoryActors, AreRepositoryProjectAndStorage) {
+  EXPECT_EQ(repository_actors("default", "g/p.git", "g/p"),
+            (std::vector<std::string>{"Repository:g/p.git", "Project:g/p", "Storage:default"}));
+  EXPECT_EQ(repository_actors("s2", "x.git", ""), (std::vector<std::string>{"Repository:x.git", "Storage:s2"}));
+}
+
+}  // namespace
+}  // namespace gitvault::flags
