@@ -12,4 +12,17 @@ RepositoryFiles legacy_layout_files(const std::string& id, const std::string& st
   return {base + ".bundle", base + ".refs", base + "/custom_hooks.tar"};
 }
 
+RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path) {
+  std::string base = storage + "/" + relative_path + "/" + id + "/001";
+  return {base + ".bundle", base + ".refs", base + ".custom_hooks.tar"};
+}
+
+std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path) {
+  return "manifests/" + storage + "/" + relative_path + "/" + id + ".toml";
+}
+
+std::string latest_manifest_name(const std::string& storage, const std::string& relative_path) {
+  return "manifests/" + storage + "/" + relative_path + "/+latest.toml";
+}
+
 }  // namespace gitvault

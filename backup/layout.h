@@ -16,6 +16,13 @@ struct RepositoryFiles {
   std::string custom_hooks;
 };
 
+// Manifest layout (the pipeline), gitaly's:
+//   <storage>/<relative path>/<id>/001.bundle, 001.refs, 001.custom_hooks.tar
+//   manifests/<storage>/<relative path>/<id>.toml and +latest.toml (a copy of the newest)
+RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
+std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path);
+std::string latest_manifest_name(const std::string& storage, const std::string& relative_path);
+
 RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
 
 // "group/project.git" -> "group/project"

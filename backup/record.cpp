@@ -48,16 +48,40 @@ std::uint64_t BackupRecord::total_bytes() const {
 
 std::string record_name(const std::string& id) { return "+gitvault/backups/" + id + ".json"; }
 
+json repository_to_json(const RepositoryRecord& x) {
+  return {{"storage", x.storage}, {"relative_path", x.relative_path}, {"project_path", x.project_path},
+          {"engine", x.engine}, {"layout", x.layout}, {"reason", x.reason}, {"status", x.status},
+          {"error", x.error}, {"head_target", x.head_target}, {"head_oid", x.head_oid},
+          {"ref_count", x.ref_count}, {"bundle", digest_json(x.bundle)}, {"refs", digest_json(x.refs)},
+          {"custom_hooks", digest_json(x.custom_hooks)}, {"bytes", x.bytes}, {"seconds", x.seconds},
+          {"warnings", x.warnings}};
+}
+
+RepositoryRecord repository_from_json(const json& x) {
+  RepositoryRecord rr;
+  rr.storage = x.at("storage").get<std::string>();
+  rr.relative_path = x.at("relative_path").get<std::string>();
+  rr.project_path = x.value("project_path", "");
+  rr.engine = x.value("engine", "");
+  rr.layout = x.value("layout", "");
+  rr.reason = x.value("reason", "");
+  rr.status = x.at("status").get<std::string>();
+  rr.error = x.value("error", "");
+  rr.head_target = x.value("head_target", "");
+  rr.head_oid = x.value("head_oid", "");
+  rr.ref_count = x.value("ref_count", std::size_t{0});
+  rr.bundle = digest_from(x.value("bundle", json()));
+  rr.refs = digest_from(x.value("refs", json()));
+  rr.custom_hooks = digest_from(x.value("custom_hooks", json()));
+  rr.bytes = x.value("bytes", std::uint64_t{0});
+  rr.seconds = x.value("seconds", 0.0);
+  rr.warnings = x.value("warnings", std::vector<std::string>{});
+  return rr;
+}
+
 void write_record(Sink& sink, const BackupRecord& r) {
   json repos = json::array();
-  for (const auto& x : r.repositories) {
-    repos.push_back({{"storage", x.storage}, {"relative_path", x.relative_path}, {"project_path", x.project_path},
-                     {"engine", x.engine}, {"layout", x.layout}, {"reason", x.reason}, {"status", x.status},
-                     {"error", x.error}, {"head_target", x.head_target}, {"head_oid", x.head_oid},
-                     {"ref_count", x.ref_count}, {"bundle", digest_json(x.bundle)}, {"refs", digest_json(x.refs)},
-                     {"custom_hooks", digest_json(x.custom_hooks)}, {"bytes", x.bytes}, {"seconds", x.seconds},
-                     {"warnings", x.warnings}});
-  }
+  for (const auto& x : r.repositories) repos.push_back(repository_to_json(x));
   json j = {{"format", r.format}, {"id", r.id}, {"status", r.status}, {"started_at", r.started_at},
             {"finished_at", r.finished_at}, {"host", r.host}, {"gitvault_version", r.gitvault_version},
             {"storages", r.storages}, {"repositories", repos}};
@@ -84,27 +108,7 @@ BackupRecord read_record(Sink& sink, const std::string& id) {
     r.host = j.value("host", "");
     r.gitvault_version = j.value("gitvault_version", "");
     r.storages = j.value("storages", std::vector<std::string>{});
-    for (const auto& x : j.at("repositories")) {
-      RepositoryRecord rr;
-      rr.storage = x.at("storage").get<std::string>();
-      rr.relative_path = x.at("relative_path").get<std::string>();
-      rr.project_path = x.value("project_path", "");
-      rr.engine = x.value("engine", "");
-      rr.layout = x.value("layout", "");
-      rr.reason = x.value("reason", "");
-      rr.status = x.at("status").get<std::string>();
-      rr.error = x.value("error", "");
-      rr.head_target = x.value("head_target", "");
-      rr.head_oid = x.value("head_oid", "");
-      rr.ref_count = x.value("ref_count", std::size_t{0});
-      rr.bundle = digest_from(x.value("bundle", json()));
-      rr.refs = digest_from(x.value("refs", json()));
-      rr.custom_hooks = digest_from(x.value("custom_hooks", json()));
-      rr.bytes = x.value("bytes", std::uint64_t{0});
-      rr.seconds = x.value("seconds", 0.0);
-      rr.warnings = x.value("warnings", std::vector<std::string>{});
-      r.repositories.push_back(std::move(rr));
-    }
+    for (const auto& x : j.at("repositories")) r.repositories.push_back(repository_from_json(x));
     return r;
   } catch (const json::exception& e) {
     throw Error(ErrorCode::Corrupt, sink.describe(name) + ": unreadable backup record: " + e.what());

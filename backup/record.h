@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "backup/sink.h"
 
 namespace gitvault {
@@ -53,6 +55,10 @@ struct BackupRecord {
 };
 
 std::string record_name(const std::string& id);
+
+// One repository's entry as JSON (the record and the worker's log lines use the same form).
+nlohmann::json repository_to_json(const RepositoryRecord& r);
+RepositoryRecord repository_from_json(const nlohmann::json& j);
 
 void write_record(Sink& sink, const BackupRecord& record);
 // Throws Error(NotFound) when there is no such backup, Error(Corrupt) when unreadable.

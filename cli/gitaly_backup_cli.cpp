@@ -1,0 +1,355 @@
+#include "cli/gitaly_backup_cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "backup/layout.h"
+#include "backup/manifest.h"
+#include "backup/pipeline.h"
+#include "backup/record.h"
+#include "backup/repository_backup.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+#include "gitaly/refs.h"
+#include "gitaly/storage.h"
+#include "restore/repository_restore.h"
+
+using nlohmann::json;
+
+namespace gitvault {
+namespace {
+
+struct Job {
+  std::size_t line = 0;
+  std::string storage;
+  std::string relative_path;
+  std::string project_path;
+  bool always_create = false;
+};
+
+// Go-style options: "-path" and "--path" mean the same.
+std::vector<std::string> normalise_args(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.size() > 2 && a[0] == '-' && a[1] != '-' && a != "-h") a = "-" + a;
+    out.push_back(a);
+  }
+  return out;
+}
+
+std::string utc_now_precise() {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms));
+  return out;
+}
+
+class Logger {
+ public:
+  void log(json line) {
+    line["time"] = utc_now_precise();
+    std::string text = line.dump() + "\n";
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+  void failure(const std::string& rel, const std::string& project, const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_.push_back(" - " + rel + " (" + project + "): " + error);
+  }
+  std::vector<std::string> failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> failures_;  // guarded by mu_
+};
+
+Job parse_job(const std::string& line, std::size_t line_no) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::Usage, "stdin line " + std::to_string(line_no) + ": " + why);
+  };
+  json j;
+  try {
+    j = json::parse(line);
+  } catch (const json::parse_error& e) {
+    throw bad(std::string("not a JSON object: ") + e.what());
+  }
+  if (!j.is_object()) throw bad("not a JSON object");
+  Job job;
+  job.line = line_no;
+  auto str = [&](const char* key, bool required) {
+    if (!j.contains(key) || j[key].is_null()) {
+      if (required) throw bad(std::string("missing \"") + key + "\"");
+      return std::string();
+    }
+    if (!j[key].is_string()) throw bad(std::string("\"") + key + "\" must be a string");
+    return j[key].get<std::string>();
+  };
+  job.storage = str("storage_name", true);
+  job.relative_path = str("relative_path", true);
+  job.project_path = str("gl_project_path", false);
+  if (j.contains("always_create")) {
+    if (!j["always_create"].is_boolean()) throw bad("\"always_create\" must be true or false");
+    job.always_create = j["always_create"].get<bool>();
+  }
+  if (job.storage.empty()) throw bad("empty \"storage_name\"");
+  return job;
+}
+
+struct Options {
+  std::string command;
+  std::string path;
+  std::vector<std::string> storage_specs;
+  std::vector<Storage> storages;
+  int parallel = 0;
+  int parallel_storage = 2;
+  std::string id;
+  std::string layout = "manifest";
+};
+
+json base_line(const std::string& command, const Job& job) {
+  return {{"command", command}, {"storage_name", job.storage}, {"relative_path", job.relative_path},
+          {"gl_project_path", job.project_path}};
+}
+
+int threads_per_job(int parallel) {
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, parallel));
+}
+
+// One create job.
+void run_create(const Options& o, Sink& sink, Logger& logger, const Job& job) {
+  auto t0 = std::chrono::steady_clock::now();
+  logger.log([&] { json l = base_line("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
+  RepositoryRecord rr;
+  rr.storage = job.storage;
+  rr.relative_path = job.relative_path;
+  rr.project_path = job.project_path;
+  rr.engine = "pipeline";
+  rr.layout = o.layout;
+  std::string msg = "completed create", level = "info";
+  try {
+    const Storage* st = find_storage(o.storages, job.storage);
+    if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
+    std::string path = resolve_repository_path(*st, job.relative_path);
+    if (!is_bare_repository(path)) {
+      rr.status = "skipped";
+      rr.error = "repository does not exist: " + path;
+    } else {
+      Repository repo{job.storage, job.relative_path, job.project_path, path};
+      RepositoryFiles files = o.layout == "legacy" ? legacy_layout_files(o.id, job.storage, job.relative_path)
+                                                   : manifest_layout_files(o.id, job.storage, job.relative_path);
+      RepositoryBackupOptions ro;
+      ro.pack_threads = threads_per_job(o.parallel);
+      backup_repository(repo, sink, files, ro, rr);
+      if (o.layout == "manifest") write_manifests(sink, o.id, rr);
+    }
+    if (rr.status != "ok") {
+      msg = "skipped create";
+      level = "warn";
+    }
+  } catch (const std::exception& e) {
+    rr.status = "failed";
+    rr.error = e.what();
+    rr.bundle.reset();
+    rr.refs.reset();
+    rr.custom_hooks.reset();
+    msg = "create failed";
+    level = "error";
+    logger.failure(job.relative_path, job.project_path, rr.error);
+  }
+  rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  json l = base_line("create", job);
+  l["level"] = level;
+  l["msg"] = msg;
+  l["duration_seconds"] = rr.seconds;
+  l["bytes"] = rr.bytes;
+  if (!rr.error.empty()) l["error"] = rr.error;
+  l["repository"] = repository_to_json(rr);
+  logger.log(l);
+}
+
+// Where the restore worker finds each repository's files: the backup record when there is
+// one, else the repository's manifest.
+class RestoreSource {
+ public:
+  RestoreSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
+    std::string use = id_;
+    if (use.empty()) use = newest_complete_backup(sink_).value_or("");
+    if (!use.empty() && sink_.exists(record_name(use))) {
+      record_ = read_record(sink_, use);
+      for (std::size_t i = 0; i < record_->repositories.size(); ++i)
+        index_[record_->repositories[i].storage + "\n" + record_->repositories[i].relative_path] = i;
+    }
+  }
+  // Throws Error(NotFound) when this backup has nothing for the repository.
+  RepositoryRecord find(const Job& job) {
+    if (record_) {
+      auto it = index_.find(job.storage + "\n" + job.relative_path);
+      if (it == index_.end())
+        throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
+      return record_->repositories[it->second];
+    }
+    std::string name = id_.empty() ? latest_manifest_name(job.storage, job.relative_path)
+                                   : manifest_name(id_, job.storage, job.relative_path);
+    if (!sink_.exists(name)) throw Error(ErrorCode::NotFound, "no backup: " + sink_.describe(name) + " does not exist");
+    auto reader = sink_.open(name);
+    std::string text;
+    char buf[65536];
+    while (std::size_t n = reader->read(buf, sizeof buf)) text.append(buf, n);
+    RepositoryRecord rr;
+    rr.storage = job.storage;
+    rr.relative_path = job.relative_path;
+    rr.project_path = job.project_path;
+    parse_manifest(text, sink_.describe(name), rr);
+    return rr;
+  }
+
+ private:
+  Sink& sink_;
+  std::string id_;
+  std::optional<BackupRecord> record_;
+  std::map<std::string, std::size_t> index_;
+};
+
+void run_restore(const Options& o, Sink& sink, RestoreSource& source, Logger& logger, const Job& job) {
+  auto t0 = std::chrono::steady_clock::now();
+  logger.log([&] { json l = base_line("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
+  std::string msg = "completed restore", level = "info", error;
+  std::uint64_t bytes = 0;
+  try {
+    const Storage* st = find_storage(o.storages, job.storage);
+    if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
+    RepositoryRecord rr;
+    try {
+      rr = source.find(job);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::NotFound || !job.always_create) throw;
+      std::string path = resolve_repository_path(*st, job.relative_path);
+      if (!path_exists(path)) {
+        init_bare_repository(path);
+        msg = "skipped restore";
+        level = "warn";
+        error = std::string(e.what()) + "; created an empty repository (always_create)";
+      }
+    }
+    if (!rr.storage.empty()) {
+      RepositoryRestoreOptions ro;
+      ro.index_threads = threads_per_job(o.parallel);
+      bytes = restore_repository(rr, sink, *st, ro);
+    }
+  } catch (const std::exception& e) {
+    msg = "restore failed";
+    level = "error";
+    error = e.what();
+    logger.failure(job.relative_path, job.project_path, error);
+  }
+  json l = base_line("restore", job);
+  l["level"] = level;
+  l["msg"] = msg;
+  l["duration_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  l["bytes"] = bytes;
+  if (!error.empty()) l["error"] = error;
+  logger.log(l);
+}
+
+}  // namespace
+
+int gitaly_backup_main(int argc, char** argv) {
+  CLI::App app{"gitaly-backup: back up and restore repositories from a stream of JSON jobs on stdin"};
+  app.require_subcommand(1);
+  Options o;
+  auto add_common = [&](CLI::App* c) {
+    c->add_option("--path", o.path, "Backup directory")->required();
+    c->add_option("--storage", o.storage_specs, "A storage as NAME=DIR (repeatable)")->required();
+    c->add_option("--parallel", o.parallel, "Jobs at once in all (default: number of CPUs)");
+    c->add_option("--parallel-storage", o.parallel_storage, "Jobs at once per storage (default 2; 0 = no limit)");
+    c->add_option("--id", o.id, "Backup id (create default: UTC YYYYMMDDhhmmss; restore default: latest)");
+  };
+  CLI::App* create = app.add_subcommand("create", "Back up the repositories named on stdin");
+  add_common(create);
+  create->add_option("--layout", o.layout, "manifest (default) or legacy")->check(CLI::IsMember({"manifest", "legacy"}));
+  CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
+  add_common(restore);
+  std::vector<std::string> args = normalise_args(argc, argv);
+  std::reverse(args.begin(), args.end());
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  try {
+    for (const auto& s : o.storage_specs) o.storages.push_back(parse_storage_spec(s));
+    validate_storages(o.storages, false);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    return 2;
+  }
+  o.command = *create ? "create" : "restore";
+  if (o.parallel <= 0) o.parallel = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (*create && o.id.empty()) o.id = default_backup_id();
+  if (!o.id.empty() && !valid_backup_id(o.id)) {
+    std::fprintf(stderr, "gitaly-backup: invalid backup id '%s'\n", o.id.c_str());
+    return 2;
+  }
+
+  LocalSink sink(o.path);
+  Logger logger;
+  std::optional<RestoreSource> source;
+  try {
+    if (!*create) source.emplace(sink, o.id);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    return 1;
+  }
+  {
+    Pipeline pipeline(o.parallel, o.parallel_storage);
+    std::string line;
+    std::size_t line_no = 0;
+    while (std::getline(std::cin, line)) {
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      Job job;
+      try {
+        job = parse_job(line, line_no);
+      } catch (const Error& e) {
+        logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
+                    {"line", line_no}});
+        logger.failure("stdin line " + std::to_string(line_no), "", e.what());
+        continue;
+      }
+      pipeline.submit(job.storage, [&, job] {
+        if (*create)
+          run_create(o, sink, logger, job);
+        else
+          run_restore(o, sink, *source, logger, job);
+      });
+    }
+    pipeline.done();
+  }
+  auto failures = logger.failures();
+  if (failures.empty()) return 0;
+  std::fprintf(stderr, "%s: pipeline: %zu failures encountered:\n", o.command.c_str(), failures.size());
+  for (const auto& f : failures) std::fprintf(stderr, "%s\n", f.c_str());
+  return 1;
+}
+
+}  // namespace gitvault
