@@ -3,10 +3,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "backup/layout.h"
 #include "backup/repository_backup.h"
+#include "backup/worker_client.h"
+#include "flags/feature_flags.h"
 #include "gitaly/error.h"
 
 namespace gitvault {
@@ -18,22 +22,88 @@ std::string hostname() {
   return buf;
 }
 
+std::size_t count_engine(const BackupRecord& rec, const std::string& engine) {
+  std::size_t n = 0;
+  for (const auto& r : rec.repositories) n += r.engine == engine;
+  return n;
+}
+
 void print_summary(const BackupRunResult& r, double seconds, const BackupRunOptions& o) {
   const BackupRecord& rec = r.record;
   if (o.output == OutputMode::Json) {
     nlohmann::json j = {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", rec.status},
                         {"repositories", rec.repositories.size()}, {"ok", rec.count("ok")},
-                        {"empty", rec.count("empty")}, {"failed", rec.count("failed")},
-                        {"bytes", rec.total_bytes()}, {"duration_seconds", seconds}};
+                        {"empty", rec.count("empty")}, {"skipped", rec.count("skipped")},
+                        {"failed", rec.count("failed")}, {"pipeline", count_engine(rec, "pipeline")},
+                        {"legacy", count_engine(rec, "legacy")}, {"bytes", rec.total_bytes()},
+                        {"duration_seconds", seconds}};
     std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
   } else {
     std::fprintf(o.summary_out, "backup %s: %s\n", rec.id.c_str(), rec.status.c_str());
     std::fprintf(o.summary_out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(),
                  rec.count("ok"), rec.count("empty"), rec.count("failed"));
+    if (rec.count("skipped"))
+      std::fprintf(o.summary_out, "  skipped: %zu (gone since discovery)\n", rec.count("skipped"));
+    std::fprintf(o.summary_out, "  paths: %zu pipeline, %zu legacy\n", count_engine(rec, "pipeline"),
+                 count_engine(rec, "legacy"));
     std::fprintf(o.summary_out, "  written: %s in %s\n", human_bytes(rec.total_bytes()).c_str(),
                  human_duration(seconds).c_str());
   }
   print_failures(o.summary_out, r.failures);
+}
+
+std::string progress_detail(const RepositoryRecord& rr) {
+  return rr.status == "failed" ? rr.error : rr.engine + " (" + rr.reason + ")";
+}
+
+// The repositories the flag sends through the worker, backed up concurrently by it.
+void run_pipeline(const BackupRunOptions& o, BackupRecord& rec, const std::vector<std::size_t>& indices,
+                  Progress& progress) {
+  std::vector<WorkerJob> jobs;
+  std::map<std::string, std::size_t> by_path;
+  for (std::size_t i : indices) {
+    const RepositoryRecord& rr = rec.repositories[i];
+    jobs.push_back({rr.storage, rr.relative_path, rr.project_path, false});
+    by_path[rr.storage + "\n" + rr.relative_path] = i;
+  }
+  std::vector<std::string> args = {"create", "--path", o.backup_path, "--id", rec.id, "--layout", "manifest",
+                                   "--parallel-storage", std::to_string(o.parallel_storage)};
+  if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
+  for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
+  std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
+  ProcessResult result;
+  try {
+    result = run_worker(
+        program, args, jobs,
+        [&](const nlohmann::json& line) {
+          if (!line.contains("repository")) return;
+          auto it = by_path.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
+          if (it == by_path.end()) return;
+          RepositoryRecord& rr = rec.repositories[it->second];
+          if (rr.status != "pending") return;
+          RepositoryRecord done = repository_from_json(line["repository"]);
+          done.engine = rr.engine;
+          done.reason = rr.reason;
+          done.project_path = rr.project_path;
+          rr = std::move(done);
+          progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
+        },
+        [&](const std::string& text) {
+          if (o.progress_out) std::fprintf(o.progress_out, "gitaly-backup: %s\n", text.c_str());
+        });
+  } catch (const std::exception& e) {
+    result.exit_code = -1;
+    result.err = e.what();
+  }
+  bool died = result.signal != 0 || (result.exit_code != 0 && result.exit_code != 1);
+  for (std::size_t i : indices) {
+    RepositoryRecord& rr = rec.repositories[i];
+    if (rr.status != "pending") continue;
+    rr.status = "failed";
+    rr.error = "gitaly-backup worker (" + program + ") ended before backing up this repository: " +
+               (died ? result.describe() : "no result reported");
+    progress.item_done(rr.storage, rr.relative_path, rr.status, 0, 0, rr.error);
+  }
 }
 
 }  // namespace
@@ -57,9 +127,15 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   if (sink.exists(record_name(rec.id)))
     throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
 
+  // The flag state is read once: every repository of this run sees the same state.
+  flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
+  ff.load();
+  std::FILE* log = o.progress_out ? o.progress_out : stderr;
+  for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", w.c_str());
+
   std::vector<std::string> warnings;
   std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
-  for (const auto& w : warnings) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", w.c_str());
+  for (const auto& w : warnings) std::fprintf(log, "warning: %s\n", w.c_str());
   if (repos.empty() && !o.filter.empty())
     throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 
@@ -67,36 +143,51 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   rec.host = hostname();
   rec.gitvault_version = GITVAULT_VERSION;
   for (const auto& s : o.storages) rec.storages.push_back(s.name);
-  write_record(sink, rec);  // "running": a run that dies stays visibly unfinished
-
-  Progress progress("backup", repos.size(), o.progress_out, o.output);
-  RepositoryBackupOptions repo_options;
-  repo_options.pack_threads = o.pack_threads;
+  std::vector<std::size_t> legacy, pipeline;
   for (const auto& repo : repos) {
     RepositoryRecord rr;
     rr.storage = repo.storage;
     rr.relative_path = repo.relative_path;
     rr.project_path = repo.project_path;
-    rr.engine = "legacy";
-    rr.layout = "legacy";
-    rr.reason = "legacy engine";
-    auto t0 = std::chrono::steady_clock::now();
-    try {
-      backup_repository(repo, sink, legacy_layout_files(rec.id, repo.storage, repo.relative_path), repo_options, rr);
-    } catch (const std::exception& e) {
-      rr.status = "failed";
-      rr.error = e.what();
-      rr.bundle.reset();
-      rr.refs.reset();
-      rr.custom_hooks.reset();
-      result.failures.push_back({rr.storage, rr.relative_path, rr.project_path, rr.error});
-    }
-    rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, rr.error);
+    flags::Evaluation ev =
+        ff.evaluate("gitaly_backup", flags::repository_actors(repo.storage, repo.relative_path, repo.project_path));
+    rr.engine = ev.enabled ? "pipeline" : "legacy";
+    rr.layout = ev.enabled ? "manifest" : "legacy";
+    rr.reason = std::string("gitaly_backup ") + (ev.enabled ? "on" : "off") + ": " + flags::to_string(ev.reason) +
+                (ev.detail.empty() ? "" : ", " + ev.detail);
+    rr.status = "pending";
+    (ev.enabled ? pipeline : legacy).push_back(rec.repositories.size());
     rec.repositories.push_back(std::move(rr));
   }
+  write_record(sink, rec);  // "running": a run that dies stays visibly unfinished
+
+  Progress progress("backup", repos.size(), o.progress_out, o.output);
+  std::thread legacy_thread([&] {
+    RepositoryBackupOptions repo_options;
+    repo_options.pack_threads = o.pack_threads;
+    for (std::size_t i : legacy) {
+      RepositoryRecord& rr = rec.repositories[i];
+      const Repository& repo = repos[i];
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        backup_repository(repo, sink, legacy_layout_files(rec.id, repo.storage, repo.relative_path), repo_options, rr);
+      } catch (const std::exception& e) {
+        rr.status = "failed";
+        rr.error = e.what();
+        rr.bundle.reset();
+        rr.refs.reset();
+        rr.custom_hooks.reset();
+      }
+      rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
+    }
+  });
+  if (!pipeline.empty()) run_pipeline(o, rec, pipeline, progress);
+  legacy_thread.join();
   progress.finish();
 
+  for (const auto& rr : rec.repositories)
+    if (rr.status == "failed") result.failures.push_back({rr.storage, rr.relative_path, rr.project_path, rr.error});
   std::size_t failed = rec.count("failed");
   rec.status = failed == 0 ? "complete" : (failed == rec.repositories.size() ? "failed" : "partial");
   rec.finished_at = utc_now_rfc3339();

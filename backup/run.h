@@ -22,6 +22,13 @@ struct BackupRunOptions {
   std::FILE* progress_out = stderr;  // per-repository lines / live line
   std::FILE* summary_out = stdout;   // final summary and failures
   int pack_threads = 0;
+  // Engine choice: the gitaly_backup flag, read once from this store at the start.
+  std::string flags_store;
+  // The pipeline: the worker, where it writes (the sink's location), and its limits.
+  std::string worker_program;
+  std::string backup_path;
+  int parallel = 0;          // 0: number of CPUs
+  int parallel_storage = 2;  // 0: no per-storage limit
 };
 
 struct BackupRunResult {

@@ -6,6 +6,7 @@
 #include "backup/run.h"
 #include "cli/common_options.h"
 #include "cli/feature_command.h"
+#include "flags/feature_flags.h"
 #include "gitaly/error.h"
 #include "restore/run.h"
 
@@ -39,8 +40,7 @@ int gitvault_main(int argc, char** argv) {
   backup_opts.add_filter_options(*backup);
   backup_opts.add_json_option(*backup);
   backup->add_option("--id", backup_id, "Backup id (default: UTC time as YYYYMMDDhhmmss)");
-  backup->add_option("--pack-threads", pack_threads, "Threads for git pack-objects (default: git's)");
-
+  backup->add_option("--pack-threads", pack_threads, "Threads for git pack-objects on the legacy path (default: git's)");
   CommonOptions restore_opts;
   std::string restore_id;
   int index_threads = 0;
@@ -52,6 +52,15 @@ int gitvault_main(int argc, char** argv) {
   restore_opts.add_json_option(*restore);
   restore->add_option("--id", restore_id, "Backup id (default: the newest complete backup)");
   restore->add_option("--index-threads", index_threads, "Threads for git index-pack (default: git's)");
+  std::string flags_db, worker;
+  int parallel = 0, parallel_storage = -1;
+  for (CLI::App* c : {backup, restore}) {
+    c->add_option("--flags-db", flags_db, "Flag store deciding the path per repository (gitaly_backup)");
+    c->add_option("--worker", worker, "The gitaly-backup worker (default: next to gitvault, or $GITVAULT_WORKER)");
+    c->add_option("--parallel", parallel, "Pipeline: repositories at once in all (default: number of CPUs)");
+    c->add_option("--parallel-storage", parallel_storage, "Pipeline: repositories at once per storage (default 2)");
+  }
+
 
   FeatureCommand feature(app);
 
@@ -75,7 +84,12 @@ int gitvault_main(int argc, char** argv) {
       o.filter = backup_opts.filter();
       o.output = backup_opts.json ? OutputMode::Json : OutputMode::Human;
       o.pack_threads = pack_threads;
-      LocalSink sink(backup_opts.resolved_backup_path());
+      o.backup_path = backup_opts.resolved_backup_path();
+      o.flags_store = flags::resolve_store_path(flags_db, backup_opts.config().flags_db);
+      o.worker_program = worker;
+      o.parallel = parallel > 0 ? parallel : backup_opts.config().parallel.value_or(0);
+      o.parallel_storage = parallel_storage >= 0 ? parallel_storage : backup_opts.config().parallel_storage.value_or(2);
+      LocalSink sink(o.backup_path);
       return run_backup(o, sink).exit_code;
     }
     if (*restore) {
@@ -85,7 +99,12 @@ int gitvault_main(int argc, char** argv) {
       o.filter = restore_opts.filter();
       o.output = restore_opts.json ? OutputMode::Json : OutputMode::Human;
       o.index_threads = index_threads;
-      LocalSink sink(restore_opts.resolved_backup_path());
+      o.backup_path = restore_opts.resolved_backup_path();
+      o.flags_store = flags::resolve_store_path(flags_db, restore_opts.config().flags_db);
+      o.worker_program = worker;
+      o.parallel = parallel > 0 ? parallel : restore_opts.config().parallel.value_or(0);
+      o.parallel_storage = parallel_storage >= 0 ? parallel_storage : restore_opts.config().parallel_storage.value_or(2);
+      LocalSink sink(o.backup_path);
       return run_restore(o, sink).exit_code;
     }
   } catch (const Error& e) {

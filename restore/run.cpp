@@ -2,8 +2,13 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
+#include "backup/worker_client.h"
+#include "flags/feature_flags.h"
 #include "gitaly/error.h"
 #include "restore/repository_restore.h"
 
@@ -41,26 +46,83 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
                                                                 : " (its repositories are in storages not given: " +
                                                                       *missing_storages.begin() + ")"));
 
-  Progress progress("restore", selected.size(), o.progress_out, o.output);
-  RepositoryRestoreOptions repo_options;
-  repo_options.index_threads = o.index_threads;
+  flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
+  ff.load();
+  for (const auto& w : ff.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", w.c_str());
+  std::vector<const RepositoryRecord*> legacy, pipeline;
   for (const RepositoryRecord* r : selected) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::string status = "ok", error;
-    std::uint64_t bytes = 0;
-    try {
-      bytes = restore_repository(*r, sink, *find_storage(o.storages, r->storage), repo_options);
-      ++result.restored;
-      if (r->status == "empty") status = "empty";
-    } catch (const std::exception& e) {
-      status = "failed";
-      error = e.what();
-      result.failures.push_back({r->storage, r->relative_path, r->project_path, error});
-    }
-    result.bytes += bytes;
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    progress.item_done(r->storage, r->relative_path, status, bytes, secs, error);
+    bool on = ff.evaluate("gitaly_backup", flags::repository_actors(r->storage, r->relative_path, r->project_path)).enabled;
+    (on ? pipeline : legacy).push_back(r);
   }
+  result.via_pipeline = pipeline.size();
+  result.via_legacy = legacy.size();
+
+  Progress progress("restore", selected.size(), o.progress_out, o.output);
+  std::mutex mu;  // guards result
+  auto finished = [&](const RepositoryRecord& r, const std::string& status, const std::string& error,
+                      std::uint64_t bytes, double secs) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (status == "failed")
+      result.failures.push_back({r.storage, r.relative_path, r.project_path, error});
+    else
+      ++result.restored;
+    result.bytes += bytes;
+    progress.item_done(r.storage, r.relative_path, status, bytes, secs, error);
+  };
+  std::thread legacy_thread([&] {
+    RepositoryRestoreOptions repo_options;
+    repo_options.index_threads = o.index_threads;
+    for (const RepositoryRecord* r : legacy) {
+      auto t0 = std::chrono::steady_clock::now();
+      std::string status = r->status == "empty" ? "empty" : "ok", error;
+      std::uint64_t bytes = 0;
+      try {
+        bytes = restore_repository(*r, sink, *find_storage(o.storages, r->storage), repo_options);
+      } catch (const std::exception& e) {
+        status = "failed";
+        error = e.what();
+      }
+      finished(*r, status, error, bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  });
+  if (!pipeline.empty()) {
+    std::vector<WorkerJob> jobs;
+    std::map<std::string, const RepositoryRecord*> by_path;
+    for (const RepositoryRecord* r : pipeline) {
+      jobs.push_back({r->storage, r->relative_path, r->project_path, false});
+      by_path[r->storage + "\n" + r->relative_path] = r;
+    }
+    std::vector<std::string> args = {"restore", "--path", o.backup_path, "--id", rec.id, "--parallel-storage",
+                                     std::to_string(o.parallel_storage)};
+    if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
+    for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
+    std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
+    ProcessResult pr;
+    try {
+      pr = run_worker(
+          program, args, jobs,
+          [&](const nlohmann::json& line) {
+            std::string msg = line.value("msg", "");
+            if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return;
+            auto it = by_path.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
+            if (it == by_path.end()) return;
+            const RepositoryRecord* r = it->second;
+            by_path.erase(it);
+            std::string status = msg == "restore failed" ? "failed" : (r->status == "empty" ? "empty" : "ok");
+            finished(*r, status, line.value("error", ""), line.value("bytes", std::uint64_t{0}),
+                     line.value("duration_seconds", 0.0));
+          },
+          [&](const std::string& text) {
+            if (o.progress_out) std::fprintf(o.progress_out, "gitaly-backup: %s\n", text.c_str());
+          });
+    } catch (const std::exception& e) {
+      pr.exit_code = -1;
+      pr.err = e.what();
+    }
+    for (const auto& [key, r] : by_path)
+      finished(*r, "failed", "gitaly-backup worker (" + program + ") ended before restoring this repository: " + pr.describe(), 0, 0);
+  }
+  legacy_thread.join();
   progress.finish();
   result.exit_code = result.failures.empty() ? 0 : 1;
 
@@ -74,6 +136,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   } else {
     std::fprintf(o.summary_out, "restore of backup %s: %zu restored and verified, %zu failed\n", rec.id.c_str(),
                  result.restored, result.failures.size());
+    std::fprintf(o.summary_out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
     std::fprintf(o.summary_out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(secs).c_str());
     for (const auto& s : missing_storages)
       std::fprintf(o.summary_out, "  not restored: repositories of storage '%s' (no --storage %s=DIR given)\n",

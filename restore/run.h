@@ -22,6 +22,12 @@ struct RestoreRunOptions {
   std::FILE* progress_out = stderr;
   std::FILE* summary_out = stdout;
   int index_threads = 0;
+  // gitaly_backup on: the worker restores (in parallel); off: in-process, one at a time.
+  std::string flags_store;
+  std::string worker_program;
+  std::string backup_path;
+  int parallel = 0;
+  int parallel_storage = 2;
 };
 
 struct RestoreRunResult {
@@ -30,6 +36,8 @@ struct RestoreRunResult {
   std::size_t skipped_storage = 0;  // repositories of storages not given
   std::vector<Failure> failures;
   std::uint64_t bytes = 0;
+  std::size_t via_pipeline = 0;
+  std::size_t via_legacy = 0;
   int exit_code = 0;
 };
 

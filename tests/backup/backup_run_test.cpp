@@ -16,6 +16,7 @@ using testing::ScratchDir;
 class BackupRun : public ::testing::Test {
  protected:
   void SetUp() override {
+    ::setenv("GITVAULT_FEATURES", "gitaly_backup=false", 1);  // the legacy path
     testing::make_fixture_storage(dir_ / "storage", 300);
     opts_.storages = {{"default", dir_ / "storage"}};
     opts_.id = "b1";
@@ -107,7 +108,8 @@ TEST_F(BackupRun, FinalRecordThatCannotBeWrittenLeavesItRunningNotComplete) {
   LocalSink local(dir_ / "backups");
   testing::FaultySink sink(local);
   sink.fail_name_containing = "+gitvault/backups/";
-  sink.bytes_before_enospc = 2000;  // the first, short record fits; the final one does not
+  sink.pass_first = 1;  // the "running" record is written; the final one hits a full disk
+  sink.bytes_before_enospc = 100;
   BackupRunResult r = run_backup(opts_, sink);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(read_record(local, "b1").status, "running");

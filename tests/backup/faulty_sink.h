@@ -17,10 +17,12 @@ class FaultySink : public Sink {
   std::string fail_name_containing;           // "" = every name
   std::uint64_t bytes_before_enospc = ~0ull;  // per writer
   bool fail_commit = false;
+  std::size_t pass_first = 0;  // the first N matching writers work normally
 
   std::unique_ptr<SinkWriter> create(const std::string& name) override {
     auto w = inner_.create(name);
     if (!fail_name_containing.empty() && name.find(fail_name_containing) == std::string::npos) return w;
+    if (matched_++ < pass_first) return w;
     return std::make_unique<Writer>(std::move(w), *this, inner_.describe(name));
   }
   std::unique_ptr<ByteReader> open(const std::string& name) override { return inner_.open(name); }
@@ -50,6 +52,7 @@ class FaultySink : public Sink {
     std::uint64_t written_ = 0;
   };
   Sink& inner_;
+  std::size_t matched_ = 0;
 };
 
 }  // namespace gitvault::testing

@@ -11,8 +11,14 @@
 namespace gitvault {
 namespace {
 
-using testing::gitvault;
 using testing::ScratchDir;
+
+// These tests are about the legacy path: pin it, whatever the flag store says.
+testing::CommandResult gitvault(const std::vector<std::string>& args,
+                                std::vector<std::pair<std::string, std::string>> env = {}) {
+  env.push_back({"GITVAULT_FEATURES", "gitaly_backup=false"});
+  return testing::gitvault(args, env);
+}
 using testing::sh;
 
 class E2E : public ::testing::Test {
@@ -89,7 +95,7 @@ TEST_F(E2E, RealWriteFailureMidBackupLeavesNoFileUnderAFinalName) {
   testing::make_fixture_storage(dir_ / "big", 3000);
   auto b = gitvault({"backup", "--storage", "default=" + (dir_ / "big"), "--path", backups(), "--id", "n1"});
   ASSERT_EQ(b.exit_code, 0);
-  std::string cmd = "trap '' XFSZ; ulimit -f 64; exec " + testing::gitvault_binary() + " backup --storage default=" +
+  std::string cmd = "trap '' XFSZ; ulimit -f 64; GITVAULT_FEATURES=gitaly_backup=false exec " + testing::gitvault_binary() + " backup --storage default=" +
                     (dir_ / "big") + " --path " + backups() + " --id n2";
   std::string out;
   int rc = testing::sh_status(cmd, &out);

@@ -20,6 +20,7 @@ using testing::sh;
 class Restore : public ::testing::Test {
  protected:
   void SetUp() override {
+    ::setenv("GITVAULT_FEATURES", "gitaly_backup=false", 1);  // the legacy path
     testing::make_fixture_storage(dir_ / "storage", refs_count());
     BackupRunOptions b;
     b.storages = {{"default", dir_ / "storage"}};

@@ -15,6 +15,14 @@ namespace fs = std::filesystem;
 
 namespace gitvault::testing {
 
+namespace {
+// Every test process finds the worker that was built with it.
+const bool worker_env_set = [] {
+  ::setenv("GITVAULT_WORKER", GITVAULT_WORKER_BIN, 0);
+  return true;
+}();
+}  // namespace
+
 ScratchDir::ScratchDir() {
   std::string base = fs::temp_directory_path() / "gitvault-test-XXXXXX";
   std::vector<char> buf(base.begin(), base.end());

@@ -1,0 +1,59 @@
+#include "backup/worker_client.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace gitvault {
+
+ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args,
+                         const std::vector<WorkerJob>& jobs, const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::function<void(const std::string&)>& on_text) {
+  ProcessSpec spec;
+  spec.program = program;
+  spec.args = args;
+  spec.stdin_producer = [&](PipeWriter& in) {
+    for (const auto& j : jobs) {
+      nlohmann::json line = {{"storage_name", j.storage}, {"relative_path", j.relative_path},
+                             {"gl_project_path", j.project_path}};
+      if (j.always_create) line["always_create"] = true;
+      std::string text = line.dump() + "\n";
+      if (!in.write(text.data(), text.size())) return;  // the worker is gone; its exit says why
+    }
+  };
+  std::string pending;
+  auto handle = [&](const std::string& line) {
+    if (line.empty()) return;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      on_text(line);
+    else
+      on_line(j);
+  };
+  spec.stdout_consumer = [&](const char* data, std::size_t size) {
+    pending.append(data, size);
+    std::size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      handle(pending.substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  };
+  ProcessResult r = run_process(spec);
+  handle(pending);
+  return r;
+}
+
+std::string default_worker_program() {
+  if (const char* w = std::getenv("GITVAULT_WORKER"); w && *w) return w;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto candidate = self.parent_path() / "gitaly-backup";
+    if (std::filesystem::exists(candidate)) return candidate.string();
+  }
+  return "gitaly-backup";
+}
+
+}  // namespace gitvault
