@@ -36,7 +36,8 @@ void print_summary(const BackupRunResult& r, double seconds, const BackupRunOpti
                         {"empty", rec.count("empty")}, {"skipped", rec.count("skipped")},
                         {"failed", rec.count("failed")}, {"pipeline", count_engine(rec, "pipeline")},
                         {"legacy", count_engine(rec, "legacy")}, {"bytes", rec.total_bytes()},
-                        {"duration_seconds", seconds}};
+                        {"duration_seconds", seconds}, {"peak_rss_kib", peak_rss_kib()},
+                        {"worker_peak_rss_kib", r.worker_peak_rss_kib}};
     std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
   } else {
     std::fprintf(o.summary_out, "backup %s: %s\n", rec.id.c_str(), rec.status.c_str());
@@ -58,7 +59,7 @@ std::string progress_detail(const RepositoryRecord& rr) {
 
 // The repositories the flag sends through the worker, backed up concurrently by it.
 void run_pipeline(const BackupRunOptions& o, BackupRecord& rec, const std::vector<std::size_t>& indices,
-                  Progress& progress) {
+                  Progress& progress, long& worker_peak_rss_kib) {
   std::vector<WorkerJob> jobs;
   std::map<std::string, std::size_t> by_path;
   for (std::size_t i : indices) {
@@ -76,6 +77,7 @@ void run_pipeline(const BackupRunOptions& o, BackupRecord& rec, const std::vecto
     result = run_worker(
         program, args, jobs,
         [&](const nlohmann::json& line) {
+          if (line.value("msg", "") == "finished") worker_peak_rss_kib = line.value("peak_rss_kib", 0L);
           if (!line.contains("repository")) return;
           auto it = by_path.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
           if (it == by_path.end()) return;
@@ -182,7 +184,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
       progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
     }
   });
-  if (!pipeline.empty()) run_pipeline(o, rec, pipeline, progress);
+  if (!pipeline.empty()) run_pipeline(o, rec, pipeline, progress, result.worker_peak_rss_kib);
   legacy_thread.join();
   progress.finish();
 
@@ -192,7 +194,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   rec.status = failed == 0 ? "complete" : (failed == rec.repositories.size() ? "failed" : "partial");
   rec.finished_at = utc_now_rfc3339();
   try {
+    sink.sync();  // every file written by this run (here or by the worker) is durable first
     write_record(sink, rec);
+    sink.sync();
   } catch (const std::exception& e) {
     // The "running" record stays: the backup is not reported complete.
     result.failures.push_back({"-", "-", "", std::string("cannot write the backup record: ") + e.what()});

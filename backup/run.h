@@ -34,6 +34,7 @@ struct BackupRunOptions {
 struct BackupRunResult {
   BackupRecord record;
   std::vector<Failure> failures;
+  long worker_peak_rss_kib = 0;
   int exit_code = 0;  // 0 complete, 1 some repositories failed or the record could not be written
 };
 

@@ -46,8 +46,7 @@ class LocalWriter : public SinkWriter {
     fd_ = -1;
     if (rc != 0) throw_errno("close", path_, errno);
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw_errno("rename into place", path_, errno);
-    committed_ = true;
-    fsync_directory(dir_);
+    committed_ = true;  // the directory entry is made durable by Sink::sync()
   }
 
  private:
@@ -110,6 +109,15 @@ std::vector<std::string> LocalSink::list(const std::string& prefix) {
 void LocalSink::remove(const std::string& name) {
   std::string p = path_of(name);
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("remove", p, errno);
+}
+
+void LocalSink::sync() {
+  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open", root_, errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_errno("syncfs", root_, err);
 }
 
 std::string LocalSink::describe(const std::string& name) const { return root_ + "/" + name; }

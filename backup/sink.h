@@ -7,7 +7,8 @@
 //  - create(name) returns a writer; nothing is visible under `name` until commit() returns.
 //    A writer destroyed without commit() leaves nothing behind, not even a temporary file.
 //  - commit() makes the content durable (fsync) and visible atomically, replacing any
-//    previous content of `name`.
+//    previous content of `name`. That the name itself survives a crash is guaranteed once
+//    sync() returns: a backup run calls it before its record may say "complete".
 //  - Every error names the full location (sink describe(name)).
 #pragma once
 
@@ -36,6 +37,8 @@ class Sink {
   // Names of the entries directly inside directory `prefix` ("" for the top).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
   virtual void remove(const std::string& name) = 0;  // missing is fine
+  // Makes every committed name durable (local: syncfs of the file system holding the sink).
+  virtual void sync() = 0;
   // Where `name` lives, for messages: a path or URL.
   virtual std::string describe(const std::string& name) const = 0;
 };
@@ -49,6 +52,7 @@ class LocalSink : public Sink {
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
+  void sync() override;
   std::string describe(const std::string& name) const override;
   const std::string& root() const { return root_; }
 

@@ -17,6 +17,7 @@
 #include "backup/repository_backup.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
+#include "gitaly/progress.h"
 #include "gitaly/refs.h"
 #include "gitaly/storage.h"
 #include "restore/repository_restore.h"
@@ -346,6 +347,8 @@ int gitaly_backup_main(int argc, char** argv) {
     pipeline.done();
   }
   auto failures = logger.failures();
+  logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
+              {"peak_rss_kib", peak_rss_kib()}});
   if (failures.empty()) return 0;
   std::fprintf(stderr, "%s: pipeline: %zu failures encountered:\n", o.command.c_str(), failures.size());
   for (const auto& f : failures) std::fprintf(stderr, "%s\n", f.c_str());

@@ -48,6 +48,8 @@ struct Failure {
 void print_failures(std::FILE* out, const std::vector<Failure>& failures);
 
 std::string human_bytes(std::uint64_t bytes);
+// This process's own peak resident set size (not its children's), in KiB.
+long peak_rss_kib();
 std::string human_duration(double seconds);
 
 }  // namespace gitvault

@@ -29,6 +29,7 @@ class FaultySink : public Sink {
   bool exists(const std::string& name) override { return inner_.exists(name); }
   std::vector<std::string> list(const std::string& prefix) override { return inner_.list(prefix); }
   void remove(const std::string& name) override { inner_.remove(name); }
+  void sync() override { inner_.sync(); }
   std::string describe(const std::string& name) const override { return inner_.describe(name); }
 
  private:
