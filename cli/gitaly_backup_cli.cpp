@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -65,9 +66,10 @@ class Logger {
     line["time"] = utc_now_precise();
     std::string text = line.dump() + "\n";
     std::lock_guard<std::mutex> lock(mu_);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+      reader_gone_ = true;  // whoever drives us is gone (EPIPE): stop taking new jobs
   }
+  bool reader_gone() const { return reader_gone_; }
   void failure(const std::string& rel, const std::string& project, const std::string& error) {
     std::lock_guard<std::mutex> lock(mu_);
     failures_.push_back(" - " + rel + " (" + project + "): " + error);
@@ -80,6 +82,7 @@ class Logger {
  private:
   std::mutex mu_;
   std::vector<std::string> failures_;  // guarded by mu_
+  std::atomic<bool> reader_gone_{false};
 };
 
 Job parse_job(const std::string& line, std::size_t line_no) {
@@ -338,6 +341,7 @@ int gitaly_backup_main(int argc, char** argv) {
         continue;
       }
       pipeline.submit(job.storage, [&, job] {
+        if (logger.reader_gone()) return;
         if (*create)
           run_create(o, sink, logger, job);
         else
