@@ -1,6 +1,15 @@
 #include "backup/repository_backup.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
 #include <set>
+
+#include <cstring>
 
 #include "gitaly/bundle.h"
 #include "gitaly/error.h"
@@ -12,6 +21,91 @@
 namespace gitvault {
 namespace {
 
+bool directory_has_entries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return false;
+  bool any = false;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") {
+      any = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return any;
+}
+
+bool is_hex2(const std::string& n) {
+  return n.size() == 2 && std::isxdigit(static_cast<unsigned char>(n[0])) && std::isxdigit(static_cast<unsigned char>(n[1]));
+}
+
+// The repository's only pack, when its objects are exactly that pack: no loose objects, no
+// alternates, no second pack (cruft, promisor, in-flight), every tip present.
+std::optional<std::string> single_pack(const std::string& repo, const RefSnapshot& snap) {
+  std::string objects = repo + "/objects";
+  if (path_exists(objects + "/info/alternates")) return std::nullopt;
+  DIR* d = ::opendir(objects.c_str());
+  if (!d) return std::nullopt;
+  bool loose = false;
+  while (dirent* e = ::readdir(d))
+    if (is_hex2(e->d_name) && directory_has_entries(objects + "/" + e->d_name)) {
+      loose = true;
+      break;
+    }
+  ::closedir(d);
+  if (loose) return std::nullopt;
+  d = ::opendir((objects + "/pack").c_str());
+  if (!d) return std::nullopt;
+  std::vector<std::string> packs;
+  bool other = false;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    auto ends = [&](const std::string& suffix) {
+      return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends(".pack")) packs.push_back(n);
+    if (ends(".promisor") || ends(".mtimes") || n.rfind("tmp_", 0) == 0 || n.rfind(".tmp-", 0) == 0) other = true;
+  }
+  ::closedir(d);
+  if (other || packs.size() != 1) return std::nullopt;
+  std::string pack = objects + "/pack/" + packs[0];
+  if (!path_exists(pack.substr(0, pack.size() - 5) + ".idx")) return std::nullopt;
+  std::vector<std::string> tips;
+  for (const auto& r : snap.refs) tips.push_back(r.oid);
+  if (!snap.head_oid.empty()) tips.push_back(snap.head_oid);
+  if (!missing_objects(repo, tips).empty()) return std::nullopt;
+  return pack;
+}
+
+// Copies the pack file as it is behind the bundle header. The file is opened first and read
+// through that descriptor, so a concurrent repack (which writes a new file and unlinks this
+// one) cannot change what is read.
+bool copy_pack(const std::string& pack_path, HashingWriter& writer) {
+  int fd = ::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  bool header_ok = false;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw_errno("read", pack_path, err);
+    }
+    if (n == 0) break;
+    if (total == 0) header_ok = n >= 12 && std::memcmp(buf.data(), "PACK", 4) == 0;
+    if (!header_ok) break;
+    writer.write(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  if (!header_ok || total < 32) throw Error(ErrorCode::Corrupt, pack_path + ": not a pack file");
+  return true;
+}
+
 // Streams `git pack-objects` of everything reachable from the snapshot into the bundle.
 FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& sink, const std::string& name,
                         const RepositoryBackupOptions& options) {
@@ -19,9 +113,12 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   if (!snap.head_oid.empty()) header.refs.push_back({snap.head_oid, "HEAD"});
   header.refs.insert(header.refs.end(), snap.refs.begin(), snap.refs.end());
 
+  std::optional<std::string> pack;
+  if (options.reuse_single_pack) pack = single_pack(repo.path, snap);
   HashingWriter writer(sink.create(name), name);
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
+  if (pack && copy_pack(*pack, writer)) return writer.commit();
 
   std::vector<std::string> args = {"pack-objects", "--stdout", "--revs", "--delta-base-offset", "-q"};
   if (options.pack_threads > 0) args.push_back("--threads=" + std::to_string(options.pack_threads));

@@ -13,6 +13,11 @@ namespace gitvault {
 
 struct RepositoryBackupOptions {
   int pack_threads = 0;  // git's pack.threads; 0 = git's default (all cores)
+  // When the repository's objects are exactly one pack (no loose objects, no alternates,
+  // every ref tip in it), the bundle is that pack copied as it is behind the header: no git
+  // process, the cost of reading the file. Off on the legacy path, which always runs
+  // `git pack-objects` (the conservative engine).
+  bool reuse_single_pack = false;
 };
 
 // Fills `out` (refs, head, files, bytes, status "ok" or "empty"). Throws Error on failure;

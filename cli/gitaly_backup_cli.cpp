@@ -162,6 +162,7 @@ void run_create(const Options& o, Sink& sink, Logger& logger, const Job& job) {
                                                    : manifest_layout_files(o.id, job.storage, job.relative_path);
       RepositoryBackupOptions ro;
       ro.pack_threads = threads_per_job(o.parallel);
+      ro.reuse_single_pack = true;
       backup_repository(repo, sink, files, ro, rr);
       if (o.layout == "manifest") write_manifests(sink, o.id, rr);
     }

@@ -211,6 +211,20 @@ void write_config_string(const std::string& repo_path, const std::string& key, c
   git_config_free(cfg);
 }
 
+std::vector<std::string> missing_objects(const std::string& repo_path, const std::vector<std::string>& oids) {
+  RepoPtr repo = open_repository(repo_path);
+  git_odb* odb = nullptr;
+  if (git_repository_odb(&odb, repo.get()) != 0)
+    throw Error(ErrorCode::Git, "open object database of " + repo_path + ": " + last_git2_error());
+  std::vector<std::string> missing;
+  for (const auto& o : oids) {
+    git_oid oid;
+    if (git_oid_fromstr(&oid, o.c_str()) != 0 || !git_odb_exists(odb, &oid)) missing.push_back(o);
+  }
+  git_odb_free(odb);
+  return missing;
+}
+
 void init_bare_repository(const std::string& path) {
   ensure_libgit2();
   git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;

@@ -48,6 +48,9 @@ std::string describe_ref_differences(const RefSnapshot& expected, const RefSnaps
 std::string read_config_string(const std::string& repo_path, const std::string& key);
 void write_config_string(const std::string& repo_path, const std::string& key, const std::string& value);
 
+// The oids among `oids` that the repository's object database does not have.
+std::vector<std::string> missing_objects(const std::string& repo_path, const std::vector<std::string>& oids);
+
 // Creates an empty bare repository at path (which must not exist).
 void init_bare_repository(const std::string& path);
 
