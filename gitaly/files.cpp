@@ -79,6 +79,32 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
   fsync_directory(dir);
 }
 
+void write_file(const std::string& path, const std::string& data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("create", path, errno);
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw_errno("write", path, err);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) throw_errno("close", path, errno);
+}
+
+void sync_filesystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("open", path, errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_errno("syncfs", path, err);
+}
+
 std::string read_file(const std::string& path) {
   FileReader r(path);
   std::string out;

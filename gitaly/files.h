@@ -17,6 +17,12 @@ void make_dirs(const std::string& path, mode_t mode);
 // fsync the directory. Readers see the old content or the new, never a mix.
 void write_file_atomic(const std::string& path, const std::string& data, mode_t mode);
 
+// Writes data to path (created or truncated), no fsync.
+void write_file(const std::string& path, const std::string& data, mode_t mode);
+
+// syncfs(2) of the file system holding path.
+void sync_filesystem(const std::string& path);
+
 // Reads a whole (small) file.
 std::string read_file(const std::string& path);
 

@@ -138,11 +138,17 @@ RefSnapshot parse_refs_file(const std::string& text, const std::string& file_nam
   return snap;
 }
 
-void write_refs(const std::string& repo_path, const RefSnapshot& snapshot) {
+void write_refs(const std::string& repo_path, const RefSnapshot& snapshot, Durability durability) {
+  auto write = [&](const std::string& path, const std::string& data) {
+    if (durability == Durability::Fsync)
+      write_file_atomic(path, data, 0644);
+    else
+      write_file(path, data, 0644);
+  };
   // packed-refs wants byte order, which std::string comparison is.
   std::string packed = "# pack-refs with: sorted \n";
   for (const auto& r : snapshot.refs) packed += r.oid + " " + r.name + "\n";
-  write_file_atomic(repo_path + "/packed-refs", packed, 0644);
+  write(repo_path + "/packed-refs", packed);
   std::string head;
   if (!snapshot.head_target.empty())
     head = "ref: " + snapshot.head_target + "\n";
@@ -150,7 +156,7 @@ void write_refs(const std::string& repo_path, const RefSnapshot& snapshot) {
     head = snapshot.head_oid + "\n";
   else
     head = "ref: refs/heads/main\n";
-  write_file_atomic(repo_path + "/HEAD", head, 0644);
+  write(repo_path + "/HEAD", head);
 }
 
 std::string describe_ref_differences(const RefSnapshot& expected, const RefSnapshot& actual, std::size_t limit) {

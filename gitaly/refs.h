@@ -37,8 +37,11 @@ std::string format_refs_file(const RefSnapshot& snapshot);
 RefSnapshot parse_refs_file(const std::string& text, const std::string& file_name);
 
 // Writes HEAD and packed-refs of a freshly created bare repository (no loose refs) so that
-// it has exactly the given refs. Files are written atomically and fsynced.
-void write_refs(const std::string& repo_path, const RefSnapshot& snapshot);
+// it has exactly the given refs. With fsync, each file is written atomically and fsynced;
+// without, the caller makes the whole repository durable at once (restore syncs the file
+// system before it swaps a private temporary repository into place).
+enum class Durability { Fsync, CallerSyncs };
+void write_refs(const std::string& repo_path, const RefSnapshot& snapshot, Durability durability = Durability::Fsync);
 
 // Lists up to `limit` differences between two snapshots, "" when they are equal.
 std::string describe_ref_differences(const RefSnapshot& expected, const RefSnapshot& actual,

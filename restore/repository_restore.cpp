@@ -53,7 +53,9 @@ struct TempDir {
   }
 };
 
-void index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir, const RefSnapshot& expected,
+// Indexes the bundle's pack into repo_dir. Returns true when index-pack also proved the pack
+// self-contained (every object an object of the pack refers to is in the pack).
+bool index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir, const RefSnapshot& expected,
                   const RepositoryRestoreOptions& options) {
   const FileDigest& digest = *rec.bundle;
   std::string where = sink.describe(digest.name);
@@ -71,8 +73,10 @@ void index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& re
       throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
   }
 
-  std::vector<std::string> args = {"index-pack", "--stdin"};
-  if (!header.prerequisites.empty()) args.push_back("--fix-thin");
+  // Durability comes from one syncfs before the swap, not from git's fsyncs file by file.
+  std::vector<std::string> args = {"-c", "core.fsync=none", "index-pack", "--stdin"};
+  bool self_contained = header.prerequisites.empty();
+  args.push_back(self_contained ? "--check-self-contained-and-connected" : "--fix-thin");
   if (options.index_threads > 0) args.push_back("--threads=" + std::to_string(options.index_threads));
   ProcessSpec spec = git_command(repo_dir, args);
   spec.stdin_producer = [&](PipeWriter& in) {
@@ -88,6 +92,7 @@ void index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& re
   };
   ProcessResult r = run_process(spec);
   if (!r.ok()) throw Error(ErrorCode::Corrupt, where + ": git index-pack rejected the pack: " + r.describe());
+  return self_contained;
 }
 
 void check_connectivity(const std::string& repo_dir, const std::string& what) {
@@ -131,11 +136,12 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   make_dirs(tmp_root, 0700);
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository(tmp.path);
+  bool self_contained = false;
   if (rec.bundle) {
-    index_bundle(rec, sink, tmp.path, expected, options);
+    self_contained = index_bundle(rec, sink, tmp.path, expected, options);
     bytes += rec.bundle->size;
   }
-  write_refs(tmp.path, expected);
+  write_refs(tmp.path, expected, Durability::CallerSyncs);
   if (rec.custom_hooks) extract_hooks_tar(hooks, tmp.path, sink.describe(rec.custom_hooks->name));
   if (!rec.project_path.empty()) write_config_string(tmp.path, "gitlab.fullpath", rec.project_path);
 
@@ -144,8 +150,21 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (expected.head_target.empty()) actual.head_target.clear();  // detached or unknown: compare oids only
   std::string diff = describe_ref_differences(expected, actual);
   if (!diff.empty()) throw Error(ErrorCode::Verification, what + ": restored refs differ from the backup: " + diff);
-  if (rec.bundle) check_connectivity(tmp.path, what);
+  // Connectivity: a self-contained pack plus every tip present means every object reachable
+  // from the refs is present (the pack is the repository's only pack). Otherwise, fsck.
+  if (rec.bundle && self_contained) {
+    std::vector<std::string> tips;
+    for (const auto& ref : expected.refs) tips.push_back(ref.oid);
+    if (!expected.head_oid.empty()) tips.push_back(expected.head_oid);
+    auto missing = missing_objects(tmp.path, tips);
+    if (!missing.empty())
+      throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
+                                               std::to_string(missing.size()) + " missing)");
+  } else if (rec.bundle) {
+    check_connectivity(tmp.path, what);
+  }
 
+  sync_filesystem(tmp.path);  // everything of the new repository is durable before it becomes visible
   swap_into_place(tmp.path, target_path);
   return bytes;
 }

@@ -6,9 +6,11 @@
 //      `git index-pack --stdin` hashes every object and checks the pack checksum;
 //   3. write refs and HEAD exactly as recorded, restore custom hooks and gitlab.fullpath;
 //   4. verify: refs equal the recorded ones (libgit2) and every object reachable from them
-//      is present (`git fsck --connectivity-only`);
-//   5. swap it into place with one atomic rename (RENAME_EXCHANGE when a repository is
-//      there already), then remove the old one.
+//      is present (for a full bundle: index-pack --check-self-contained-and-connected and
+//      every tip present; otherwise `git fsck --connectivity-only`);
+//   5. syncfs, so the whole new repository is durable, then swap it into place with one
+//      atomic rename (RENAME_EXCHANGE when a repository is there already), then remove the
+//      old one.
 //
 // Any failure leaves the target path as it was and removes the temporary directory.
 #pragma once

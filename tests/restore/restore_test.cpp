@@ -128,6 +128,21 @@ TEST_F(Restore, DamageThatMatchesTheRecordedChecksumIsStillCaughtByIndexPack) {
   EXPECT_FALSE(path_exists(dir_ / "restored/group/project.git"));
 }
 
+TEST_F(Restore, BundleMissingAReachableObjectIsRefusedEvenWithMatchingChecksum) {
+  // A well-formed pack (valid checksum) that lacks one blob the refs reach.
+  std::string repo = dir_ / "storage/group/project.git", b = bundle_of("group/project");
+  std::string header = sh("sed -n '1,/^$/p' " + b);
+  sh("cd " + repo + " && blob=$(git rev-parse main:file.txt) && git rev-list --objects --all | cut -d' ' -f1 | "
+     "grep -v $blob | git pack-objects --stdout -q > " + (dir_ / "partial.pack"));
+  testing::write_text(b, header + read_file(dir_ / "partial.pack"));
+  rerecord("b1/default/group/project.bundle");
+  opts_.filter = PathFilter({"group/project.git"}, {});
+  RestoreRunResult r = run_restore(opts_, sink_);
+  ASSERT_EQ(r.failures.size(), 1u);
+  EXPECT_NE(r.failures[0].reason.find("index-pack rejected the pack"), std::string::npos) << r.failures[0].reason;
+  EXPECT_FALSE(path_exists(dir_ / "restored/group/project.git"));
+}
+
 TEST_F(Restore, TruncatedBundleFailsNamingTheFile) {
   std::string b = bundle_of("many/refs");
   sh("truncate -s 2000 " + b);
