@@ -3,7 +3,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 namespace gitvault::flags {
@@ -21,9 +20,18 @@ bool type_may_default_enable(const std::string& type) {
   return type == "beta" || type == "ops" || type == "development";
 }
 
+// GitLab's rule: ^[a-z][a-z0-9]*(_[a-z0-9]+)*$ — lower-case words joined by single underscores.
 bool valid_flag_name(const std::string& name) {
-  static const std::regex re("^[a-z][a-z0-9]*(_[a-z0-9]+)*$");
-  return name.size() <= 100 && std::regex_match(name, re);
+  if (name.empty() || name.size() > 100 || name.front() < 'a' || name.front() > 'z' || name.back() == '_')
+    return false;
+  char previous = 0;
+  for (char c : name) {
+    const bool word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!word && c != '_') return false;
+    if (c == '_' && previous == '_') return false;
+    previous = c;
+  }
+  return true;
 }
 
 Definition parse_definition(const std::string& text, const std::string& source, std::vector<std::string>& errors) {

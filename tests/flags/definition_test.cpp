@@ -48,6 +48,14 @@ TEST(Definitions, GitLabValidationRules) {
   }
 }
 
+TEST(Definitions, NameFormatFollowsGitLab) {
+  for (const std::string ok : {"x", "gitaly_backup", "a1_b2", "flag_2024_v2"}) EXPECT_TRUE(valid_flag_name(ok)) << ok;
+  for (const std::string bad : {"", "_x", "x_", "a__b", "1abc", "Abc", "a-b", "a b", "a.b", "\xc3\xa9t\xc3\xa9"})
+    EXPECT_FALSE(valid_flag_name(bad)) << bad;
+  EXPECT_TRUE(valid_flag_name(std::string(100, 'a')));
+  EXPECT_FALSE(valid_flag_name(std::string(101, 'a')));
+}
+
 TEST(Definitions, DuplicateNamesAreRejected) {
   Registry r = load_registry({{"definitions/ops/x.yml", yaml("x", "ops", "false")},
                               {"definitions/ops/x.yml", yaml("x", "ops", "true")}});
