@@ -351,6 +351,16 @@ int gitaly_backup_main(int argc, char** argv) {
     }
     pipeline.done();
   }
+  if (!*create) {
+    // Restored repositories become durable here, before "finished" says the run is over.
+    std::vector<const Storage*> used;
+    for (const auto& st : o.storages) used.push_back(&st);
+    try {
+      sync_restored_storages(used);
+    } catch (const std::exception& e) {
+      logger.failure("(all)", "", std::string("restored repositories may not be durable: ") + e.what());
+    }
+  }
   auto failures = logger.failures();
   logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
               {"peak_rss_kib", peak_rss_kib()}});

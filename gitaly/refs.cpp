@@ -1,6 +1,9 @@
 #include "gitaly/refs.h"
 
 #include <git2.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <map>
@@ -240,6 +243,14 @@ void init_bare_repository(const std::string& path) {
   if (git_repository_init_ext(&repo, path.c_str(), &opts) != 0)
     throw Error(ErrorCode::Git, "create repository " + path + ": " + last_git2_error());
   git_repository_free(repo);
+}
+
+void init_bare_repository_skeleton(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0) throw_errno("create repository", path, errno);
+  for (const char* dir : {"/objects", "/objects/info", "/objects/pack", "/refs", "/refs/heads", "/refs/tags"})
+    if (::mkdir((path + dir).c_str(), 0755) != 0) throw_errno("create repository directory", path + dir, errno);
+  write_file(path + "/HEAD", "ref: refs/heads/main\n", 0644);
+  write_file(path + "/config", "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n", 0644);
 }
 
 }  // namespace gitvault

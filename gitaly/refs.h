@@ -57,6 +57,11 @@ std::vector<std::string> missing_objects(const std::string& repo_path, const std
 // Creates an empty bare repository at path (which must not exist).
 void init_bare_repository(const std::string& path);
 
+// Creates the smallest bare repository git accepts, as `git init --bare --template=` does:
+// HEAD, config, objects/{info,pack}, refs/{heads,tags} — no sample hooks, description or
+// info/exclude. Restores build into one: 9 inodes per repository instead of 14.
+void init_bare_repository_skeleton(const std::string& path);
+
 bool is_valid_oid(const std::string& s);
 bool is_valid_refname(const std::string& name);
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "gitaly/bundle.h"
 #include "gitaly/error.h"
@@ -81,7 +82,7 @@ bool index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& re
   ProcessSpec spec = git_command(repo_dir, args);
   spec.stdin_producer = [&](PipeWriter& in) {
     if (!in.write(pack_start.data(), pack_start.size())) return;
-    std::vector<char> buf(1 << 17);
+    std::vector<char> buf(1 << 20);
     while (std::size_t n = reader.read(buf.data(), buf.size()))
       if (!in.write(buf.data(), n)) return;
     if (reader.bytes() != digest.size)
@@ -100,7 +101,7 @@ void check_connectivity(const std::string& repo_dir, const std::string& what) {
   if (!r.ok()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + r.describe());
 }
 
-void swap_into_place(const std::string& tmp, const std::string& target) {
+void swap_into_place(const std::string& tmp, const std::string& target, bool sync_parent) {
   make_dirs(std::filesystem::path(target).parent_path().string(), 0755);
   if (is_directory_nofollow(target)) {
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) != 0)
@@ -111,7 +112,7 @@ void swap_into_place(const std::string& tmp, const std::string& target) {
   } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
     throw_errno("move restored repository into place at", target, errno);
   }
-  fsync_directory(std::filesystem::path(target).parent_path().string());
+  if (sync_parent) fsync_directory(std::filesystem::path(target).parent_path().string());
 }
 
 }  // namespace
@@ -135,7 +136,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   std::string tmp_root = target.path + "/+gitvault/tmp";
   make_dirs(tmp_root, 0700);
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
-  init_bare_repository(tmp.path);
+  init_bare_repository_skeleton(tmp.path);
   bool self_contained = false;
   if (rec.bundle) {
     self_contained = index_bundle(rec, sink, tmp.path, expected, options);
@@ -164,9 +165,19 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
     check_connectivity(tmp.path, what);
   }
 
-  sync_filesystem(tmp.path);  // everything of the new repository is durable before it becomes visible
-  swap_into_place(tmp.path, target_path);
+  // Replacing a repository: the new one is durable before it takes the old one's place, so a
+  // crash can never leave neither. A path that was empty has nothing to lose; the caller makes
+  // the whole run durable with one sync_restored_storages() before it reports success.
+  const bool replacing = path_exists(target_path);
+  if (replacing) sync_filesystem(tmp.path);
+  swap_into_place(tmp.path, target_path, replacing);
   return bytes;
+}
+
+void sync_restored_storages(const std::vector<const Storage*>& storages) {
+  std::set<std::string> done;
+  for (const Storage* st : storages)
+    if (st && done.insert(st->path).second) sync_filesystem(st->path);
 }
 
 }  // namespace gitvault

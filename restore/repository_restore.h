@@ -8,9 +8,11 @@
 //   4. verify: refs equal the recorded ones (libgit2) and every object reachable from them
 //      is present (for a full bundle: index-pack --check-self-contained-and-connected and
 //      every tip present; otherwise `git fsck --connectivity-only`);
-//   5. syncfs, so the whole new repository is durable, then swap it into place with one
-//      atomic rename (RENAME_EXCHANGE when a repository is there already), then remove the
-//      old one.
+//   5. when a repository is there already: syncfs, so the whole new repository is durable,
+//      then swap it in with one atomic rename (RENAME_EXCHANGE) and remove the old one;
+//      when the path is free: rename it into place, and leave durability to the caller's one
+//      sync_restored_storages() at the end of the run (one syncfs per storage instead of one
+//      per repository; nothing existed there to lose).
 //
 // Any failure leaves the target path as it was and removes the temporary directory.
 #pragma once
@@ -28,5 +30,9 @@ struct RepositoryRestoreOptions {
 // Returns the number of bytes read from the backup. Throws Error on failure.
 std::uint64_t restore_repository(const RepositoryRecord& record, Sink& sink, const Storage& target,
                                  const RepositoryRestoreOptions& options);
+
+// Makes every repository restored into these storages durable (one syncfs per storage).
+// Call it after the last restore_repository() and before reporting the run a success.
+void sync_restored_storages(const std::vector<const Storage*>& storages);
 
 }  // namespace gitvault

@@ -98,6 +98,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
     std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
     ProcessResult pr;
+    std::size_t worker_failures = 0;
     try {
       pr = run_worker(
           program, args, jobs,
@@ -109,6 +110,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
             const RepositoryRecord* r = it->second;
             by_path.erase(it);
             std::string status = msg == "restore failed" ? "failed" : (r->status == "empty" ? "empty" : "ok");
+            if (status == "failed") ++worker_failures;
             finished(*r, status, line.value("error", ""), line.value("bytes", std::uint64_t{0}),
                      line.value("duration_seconds", 0.0));
           },
@@ -121,8 +123,24 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     }
     for (const auto& [key, r] : by_path)
       finished(*r, "failed", "gitaly-backup worker (" + program + ") ended before restoring this repository: " + pr.describe(), 0, 0);
+    // A worker that failed without blaming a repository (its final sync, say) fails the run.
+    if (!pr.ok() && by_path.empty() && worker_failures == 0) {
+      std::lock_guard<std::mutex> lock(mu);
+      result.failures.push_back({"*", "*", "", "gitaly-backup worker (" + program + ") failed: " + pr.describe()});
+    }
   }
   legacy_thread.join();
+  // The in-process restores are durable before the run says so (the worker syncs its own).
+  if (result.via_legacy > 0) {
+    std::vector<const Storage*> used;
+    for (const RepositoryRecord* r : legacy) used.push_back(find_storage(o.storages, r->storage));
+    try {
+      sync_restored_storages(used);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      result.failures.push_back({"*", "*", "", std::string("restored repositories may not be durable: ") + e.what()});
+    }
+  }
   progress.finish();
   result.exit_code = result.failures.empty() ? 0 : 1;
 
