@@ -1,5 +1,7 @@
 #include "backup/layout.h"
 
+#include <cstdio>
+
 namespace gitvault {
 
 std::string strip_git_suffix(const std::string& p) {
@@ -12,8 +14,11 @@ RepositoryFiles legacy_layout_files(const std::string& id, const std::string& st
   return {base + ".bundle", base + ".refs", base + "/custom_hooks.tar"};
 }
 
-RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path) {
-  std::string base = storage + "/" + relative_path + "/" + id + "/001";
+RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path,
+                                      int step) {
+  char number[16];
+  std::snprintf(number, sizeof number, "%03d", step);
+  std::string base = storage + "/" + relative_path + "/" + id + "/" + number;
   return {base + ".bundle", base + ".refs", base + ".custom_hooks.tar"};
 }
 

@@ -19,7 +19,9 @@ struct RepositoryFiles {
 // Manifest layout (the pipeline), gitaly's:
 //   <storage>/<relative path>/<id>/001.bundle, 001.refs, 001.custom_hooks.tar
 //   manifests/<storage>/<relative path>/<id>.toml and +latest.toml (a copy of the newest)
-RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
+// Step N of a chain (incremental backups) is NNN: 001 full, 002 the first increment, ...
+RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path,
+                                      int step = 1);
 std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path);
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path);
 

@@ -8,17 +8,38 @@
 
 namespace gitvault {
 
+namespace {
+
+void add_digest(toml::table& step, const char* prefix, const char* path_key, const std::optional<FileDigest>& d) {
+  if (!d) return;
+  step.insert(path_key, d->name);
+  step.insert(std::string(prefix) + "_sha256", d->sha256);
+  step.insert(std::string(prefix) + "_size", static_cast<int64_t>(d->size));
+}
+
+}  // namespace
+
 std::string format_manifest(const RepositoryRecord& r) {
+  toml::array steps;
+  const FileDigest* previous_refs = nullptr;
+  for (const auto& p : r.previous_steps) {
+    toml::table step;
+    step.insert("backup_id", p.backup_id);
+    step.insert("number", static_cast<int64_t>(p.number));
+    add_digest(step, "bundle", "bundle_path", p.bundle);
+    add_digest(step, "ref", "ref_path", p.refs);
+    if (previous_refs) step.insert("previous_ref_path", previous_refs->name);
+    previous_refs = &p.refs;
+    steps.push_back(std::move(step));
+  }
   toml::table step;
-  auto add = [&](const char* prefix, const char* path_key, const std::optional<FileDigest>& d) {
-    if (!d) return;
-    step.insert(path_key, d->name);
-    step.insert(std::string(prefix) + "_sha256", d->sha256);
-    step.insert(std::string(prefix) + "_size", static_cast<int64_t>(d->size));
-  };
-  add("bundle", "bundle_path", r.bundle);
-  add("ref", "ref_path", r.refs);
-  add("custom_hooks", "custom_hooks_path", r.custom_hooks);
+  step.insert("number", static_cast<int64_t>(r.step));
+  step.insert("kind", r.kind);
+  add_digest(step, "bundle", "bundle_path", r.bundle);
+  add_digest(step, "ref", "ref_path", r.refs);
+  if (previous_refs) step.insert("previous_ref_path", previous_refs->name);
+  add_digest(step, "custom_hooks", "custom_hooks_path", r.custom_hooks);
+  steps.push_back(std::move(step));
   toml::table t;
   t.insert("object_format", "sha1");
   t.insert("head_reference", r.head_target);
@@ -27,8 +48,6 @@ std::string format_manifest(const RepositoryRecord& r) {
   t.insert("non_existent", false);
   t.insert("project_path", r.project_path);
   t.insert("ref_count", static_cast<int64_t>(r.ref_count));
-  toml::array steps;
-  steps.push_back(std::move(step));
   t.insert("steps", std::move(steps));
   std::ostringstream out;
   out << t << "\n";
@@ -50,23 +69,40 @@ void parse_manifest(const std::string& text, const std::string& name, Repository
   out.ref_count = static_cast<std::size_t>(t["ref_count"].value_or(int64_t{0}));
   bool empty = t["empty"].value_or(false);
   auto* steps = t["steps"].as_array();
-  if (!steps || steps->empty() || !steps->back().is_table()) throw Error(ErrorCode::Corrupt, name + ": manifest has no steps");
-  if (steps->size() > 1) throw Error(ErrorCode::Corrupt, name + ": incremental steps are not supported yet");
-  auto& step = *steps->back().as_table();
-  auto digest = [&](const char* path_key, const std::string& prefix) -> std::optional<FileDigest> {
-    auto path = step[path_key].value<std::string>();
-    if (!path) return std::nullopt;
-    auto sha = step[prefix + "_sha256"].value<std::string>();
-    auto size = step[prefix + "_size"].value<int64_t>();
-    if (!sha || !size) throw Error(ErrorCode::Corrupt, name + ": " + path_key + " has no recorded SHA-256 and size");
-    return FileDigest{*path, *sha, static_cast<std::uint64_t>(*size)};
-  };
-  out.bundle = digest("bundle_path", "bundle");
-  out.refs = digest("ref_path", "ref");
-  out.custom_hooks = digest("custom_hooks_path", "custom_hooks");
+  if (!steps || steps->empty()) throw Error(ErrorCode::Corrupt, name + ": manifest has no steps");
+  out.previous_steps.clear();
+  for (std::size_t i = 0; i < steps->size(); ++i) {
+    auto* step = (*steps)[i].as_table();
+    std::string where = name + ": step " + std::to_string(i + 1);
+    if (!step) throw Error(ErrorCode::Corrupt, where + " is not a table");
+    auto digest = [&](const char* path_key, const std::string& prefix) -> std::optional<FileDigest> {
+      auto path = (*step)[path_key].value<std::string>();
+      if (!path) return std::nullopt;
+      auto sha = (*step)[prefix + "_sha256"].value<std::string>();
+      auto size = (*step)[prefix + "_size"].value<int64_t>();
+      if (!sha || !size) throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has no recorded SHA-256 and size");
+      return FileDigest{*path, *sha, static_cast<std::uint64_t>(*size)};
+    };
+    int number = static_cast<int>((*step)["number"].value_or(int64_t(i + 1)));
+    if (number != static_cast<int>(i + 1))
+      throw Error(ErrorCode::Corrupt, where + " is numbered " + std::to_string(number) + " (steps must be 1, 2, 3, ...)");
+    auto bundle = digest("bundle_path", "bundle");
+    auto refs = digest("ref_path", "ref");
+    if (i + 1 < steps->size()) {
+      if (!refs) throw Error(ErrorCode::Corrupt, where + " has no ref_path");
+      out.previous_steps.push_back({(*step)["backup_id"].value_or(std::string()), number, bundle, *refs});
+    } else {
+      out.step = number;
+      out.kind = (*step)["kind"].value_or(std::string(i == 0 ? "full" : "incremental"));
+      out.bundle = bundle;
+      out.refs = refs;
+      out.custom_hooks = digest("custom_hooks_path", "custom_hooks");
+    }
+  }
   out.layout = "manifest";
   out.status = empty ? "empty" : "ok";
-  if (!empty && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
+  if (!empty && out.kind == "full" && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
+  if (!out.refs) throw Error(ErrorCode::Corrupt, name + ": last step has no ref_path");
 }
 
 void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& repo) {

@@ -19,6 +19,15 @@
 
 namespace gitvault {
 
+// An earlier step of a repository's chain of backups (incremental backups), oldest first.
+// Its files may live in another backup's directory; the names say where.
+struct ChainStep {
+  std::string backup_id;              // the backup that wrote this step
+  int number = 1;                     // 1 = the full step the chain starts from
+  std::optional<FileDigest> bundle;   // absent for a step that added no objects
+  FileDigest refs;
+};
+
 struct RepositoryRecord {
   std::string storage;
   std::string relative_path;
@@ -31,10 +40,17 @@ struct RepositoryRecord {
   std::string head_target;
   std::string head_oid;
   std::size_t ref_count = 0;
+  // This backup's step of the repository: "full" (a bundle of everything), "incremental"
+  // (a bundle of what is new since the previous step, whose tips are its prerequisites; no
+  // bundle when no object is new) or "unchanged" (refs byte for byte those of the previous
+  // step: nothing written, `refs` names the previous step's file).
+  std::string kind = "full";
+  int step = 1;
+  std::vector<ChainStep> previous_steps;  // the steps this one builds on, oldest first
   std::optional<FileDigest> bundle;
   std::optional<FileDigest> refs;
   std::optional<FileDigest> custom_hooks;
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0;  // bytes this backup wrote for the repository
   double seconds = 0;
   std::vector<std::string> warnings;
 };
@@ -48,6 +64,8 @@ struct BackupRecord {
   std::string host;
   std::string gitvault_version;
   std::vector<std::string> storages;
+  bool incremental = false;
+  std::string previous_id;  // the backup incremental steps were built on ("" = none)
   std::vector<RepositoryRecord> repositories;
 
   std::size_t count(const std::string& repo_status) const;
@@ -67,6 +85,12 @@ BackupRecord read_record(Sink& sink, const std::string& id);
 std::vector<std::string> list_backup_ids(Sink& sink);
 // The newest backup whose status is "complete", if any.
 std::optional<std::string> newest_complete_backup(Sink& sink);
+// Reads every record, newest first by start time; unreadable ones are reported in `errors`.
+std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
+
+// Every file a repository's restore needs, in order: each step's bundle (if any), then this
+// backup's refs and hooks. Names may repeat across steps (an unchanged step's refs).
+std::vector<FileDigest> chain_files(const RepositoryRecord& r);
 
 // Backup ids: [A-Za-z0-9_.-], not starting with '.', at most 64 characters.
 bool valid_backup_id(const std::string& id);

@@ -17,6 +17,7 @@
 #include "gitaly/hooks_tar.h"
 #include "gitaly/process.h"
 #include "gitaly/refs.h"
+#include "gitaly/sha256.h"
 
 namespace gitvault {
 namespace {
@@ -106,21 +107,25 @@ bool copy_pack(const std::string& pack_path, HashingWriter& writer) {
   return true;
 }
 
-// Streams `git pack-objects` of everything reachable from the snapshot into the bundle.
+// Streams `git pack-objects` of everything reachable from the snapshot into the bundle; for
+// an increment, of everything reachable from it and not from the prerequisites (a thin pack:
+// its deltas may refer to objects the earlier steps hold).
 FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& sink, const std::string& name,
-                        const RepositoryBackupOptions& options) {
+                        const RepositoryBackupOptions& options, const std::vector<std::string>& prerequisites) {
   BundleHeader header;
+  header.prerequisites = prerequisites;
   if (!snap.head_oid.empty()) header.refs.push_back({snap.head_oid, "HEAD"});
   header.refs.insert(header.refs.end(), snap.refs.begin(), snap.refs.end());
 
   std::optional<std::string> pack;
-  if (options.reuse_single_pack) pack = single_pack(repo.path, snap);
+  if (options.reuse_single_pack && prerequisites.empty()) pack = single_pack(repo.path, snap);
   HashingWriter writer(sink.create(name), name);
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
   if (pack && copy_pack(*pack, writer)) return writer.commit();
 
   std::vector<std::string> args = {"pack-objects", "--stdout", "--revs", "--delta-base-offset", "-q"};
+  if (!prerequisites.empty()) args.push_back("--thin");
   if (options.pack_threads > 0) args.push_back("--threads=" + std::to_string(options.pack_threads));
   ProcessSpec spec = git_command(repo.path, args);
   std::set<std::string> tips;
@@ -128,6 +133,7 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   spec.stdin_producer = [&](PipeWriter& in) {
     std::string lines;
     for (const auto& t : tips) lines += t + "\n";
+    for (const auto& p : prerequisites) lines += "^" + p + "\n";
     in.write(lines.data(), lines.size());
   };
   std::uint64_t pack_bytes = 0;
@@ -143,30 +149,97 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   return writer.commit();
 }
 
+// The objects named by a refs snapshot (its tips), each once, in a stable order.
+std::vector<std::string> tips_of(const RefSnapshot& snap) {
+  std::set<std::string> set;
+  for (const auto& r : snap.refs) set.insert(r.oid);
+  if (!snap.head_oid.empty()) set.insert(snap.head_oid);
+  return {set.begin(), set.end()};
+}
+
 }  // namespace
 
-void backup_repository(const Repository& repo, Sink& sink, const RepositoryFiles& files,
+void backup_repository(const Repository& repo, Sink& sink, const StepFiles& files_for_step,
                        const RepositoryBackupOptions& options, RepositoryRecord& out) {
   RefSnapshot snap = read_refs(repo.path);
   out.head_target = snap.head_target;
   out.head_oid = snap.head_oid;
   out.ref_count = snap.refs.size();
   out.bytes = 0;
+  out.kind = "full";
+  out.step = 1;
+  out.previous_steps.clear();
+  const std::string refs_text = format_refs_file(snap);
 
-  if (!snap.empty()) {
-    out.bundle = write_bundle(repo, snap, sink, files.bundle, options);
-    out.bytes += out.bundle->size;
+  // Incremental: build on the previous backup's step of this repository when there is one.
+  const RepositoryRecord* prev = options.previous;
+  std::vector<std::string> prerequisites;
+  if (prev && !snap.empty() && prev->status == "ok" && prev->refs) {
+    try {
+      std::string prev_text = read_verified(sink, *prev->refs);
+      std::vector<ChainStep> chain = prev->previous_steps;
+      chain.push_back({options.previous_id, prev->step, prev->bundle, *prev->refs});
+      if (prev_text == refs_text && prev->head_target == snap.head_target) {
+        // Nothing changed: a recorded step that writes no data and runs no git.
+        out.kind = "unchanged";
+        out.refs = *prev->refs;
+      } else {
+        std::vector<std::string> prev_tips = tips_of(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
+        std::vector<std::string> gone = missing_objects(repo.path, prev_tips);
+        if (!gone.empty()) {
+          out.warnings.push_back("history rewritten since backup " + options.previous_id + " (" +
+                                 std::to_string(gone.size()) + " of its tips are gone, e.g. " + gone[0] +
+                                 "): full bundle instead of an increment");
+          chain.clear();
+        } else {
+          out.kind = "incremental";
+          prerequisites = prev_tips;
+        }
+      }
+      if (!chain.empty()) {
+        out.step = static_cast<int>(chain.size()) + 1;
+        out.previous_steps = std::move(chain);
+      }
+    } catch (const Error& e) {
+      out.warnings.push_back(std::string("previous step unusable (") + e.what() + "): full bundle");
+      out.kind = "full";
+      out.step = 1;
+      out.previous_steps.clear();
+      prerequisites.clear();
+    }
   }
-  out.refs = write_whole(sink, files.refs, format_refs_file(snap));
-  out.bytes += out.refs->size;
+  RepositoryFiles files = files_for_step(out.step);
+
+  if (out.kind == "full" && !snap.empty()) {
+    out.bundle = write_bundle(repo, snap, sink, files.bundle, options, {});
+    out.bytes += out.bundle->size;
+  } else if (out.kind == "incremental") {
+    // A bundle only when some tip is new; deletions and moves to known objects need none.
+    const std::set<std::string> known(prerequisites.begin(), prerequisites.end());
+    bool new_tip = false;
+    for (const auto& t : tips_of(snap)) new_tip |= !known.count(t);
+    if (new_tip) {
+      out.bundle = write_bundle(repo, snap, sink, files.bundle, options, prerequisites);
+      out.bytes += out.bundle->size;
+    }
+  }
+  if (out.kind != "unchanged") {
+    out.refs = write_whole(sink, files.refs, refs_text);
+    out.bytes += out.refs->size;
+  }
 
   std::string hooks_dir = repo.path + "/custom_hooks";
   if (is_directory_nofollow(hooks_dir)) {
     std::vector<std::string> skipped;
     std::string tar = tar_hooks_directory(hooks_dir, &skipped);
     for (const auto& s : skipped) out.warnings.push_back("custom hook " + s + " is not a regular file; not backed up");
-    out.custom_hooks = write_whole(sink, files.custom_hooks, tar);
-    out.bytes += out.custom_hooks->size;
+    if (out.kind != "full" && prev && prev->custom_hooks && prev->custom_hooks->sha256 == sha256_hex(tar) &&
+        prev->custom_hooks->size == tar.size()) {
+      out.custom_hooks = prev->custom_hooks;  // the same archive as the previous step's
+    } else {
+      out.custom_hooks = write_whole(sink, files.custom_hooks, tar);
+      out.bytes += out.custom_hooks->size;
+    }
   }
   out.status = snap.empty() ? "empty" : "ok";
 }

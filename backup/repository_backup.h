@@ -4,6 +4,8 @@
 // sink and is recorded with its SHA-256 and size.
 #pragma once
 
+#include <functional>
+
 #include "backup/layout.h"
 #include "backup/record.h"
 #include "backup/sink.h"
@@ -18,11 +20,20 @@ struct RepositoryBackupOptions {
   // process, the cost of reading the file. Off on the legacy path, which always runs
   // `git pack-objects` (the conservative engine).
   bool reuse_single_pack = false;
+  // Incremental backups: the repository's entry in the previous backup and that backup's
+  // id. Unset: a full backup. Refs byte for byte the same as the previous step's give an
+  // "unchanged" step (no git, no data); otherwise an increment whose prerequisites are the
+  // previous step's tips, or a full bundle when some of them are gone (history rewritten).
+  const RepositoryRecord* previous = nullptr;
+  std::string previous_id;
 };
+
+// Where step N of the repository's chain writes its files (the legacy layout has one step).
+using StepFiles = std::function<RepositoryFiles(int step)>;
 
 // Fills `out` (refs, head, files, bytes, status "ok" or "empty"). Throws Error on failure;
 // files already committed for this repository are then not referenced by any record.
-void backup_repository(const Repository& repo, Sink& sink, const RepositoryFiles& files,
+void backup_repository(const Repository& repo, Sink& sink, const StepFiles& files,
                        const RepositoryBackupOptions& options, RepositoryRecord& out);
 
 }  // namespace gitvault

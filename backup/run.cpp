@@ -70,6 +70,7 @@ void run_pipeline(const BackupRunOptions& o, BackupRecord& rec, const std::vecto
   std::vector<std::string> args = {"create", "--path", o.backup_path, "--id", rec.id, "--layout", "manifest",
                                    "--parallel-storage", std::to_string(o.parallel_storage)};
   if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
+  if (!rec.previous_id.empty()) args.insert(args.end(), {"--incremental", "--previous-id", rec.previous_id});
   for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
   std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
   ProcessResult result;
@@ -141,6 +142,22 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   if (repos.empty() && !o.filter.empty())
     throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 
+  // Incremental: the steps build on the newest complete backup, or the one named.
+  if (o.incremental) {
+    rec.incremental = true;
+    if (!o.previous_id.empty()) {
+      BackupRecord prev = read_record(sink, o.previous_id);  // Error(NotFound) -> usage
+      if (prev.status == "running")
+        throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
+      rec.previous_id = prev.id;
+    } else {
+      rec.previous_id = newest_complete_backup(sink).value_or("");
+      if (rec.previous_id.empty())
+        std::fprintf(log, "note: no complete backup in %s yet: every repository gets a full step\n",
+                     sink.describe("").c_str());
+    }
+  }
+
   rec.started_at = utc_now_rfc3339();
   rec.host = hostname();
   rec.gitvault_version = GITVAULT_VERSION;
@@ -172,7 +189,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
       const Repository& repo = repos[i];
       auto t0 = std::chrono::steady_clock::now();
       try {
-        backup_repository(repo, sink, legacy_layout_files(rec.id, repo.storage, repo.relative_path), repo_options, rr);
+        backup_repository(
+            repo, sink, [&](int) { return legacy_layout_files(rec.id, repo.storage, repo.relative_path); },
+            repo_options, rr);
       } catch (const std::exception& e) {
         rr.status = "failed";
         rr.error = e.what();

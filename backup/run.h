@@ -29,6 +29,10 @@ struct BackupRunOptions {
   std::string backup_path;
   int parallel = 0;          // 0: number of CPUs
   int parallel_storage = 2;  // 0: no per-storage limit
+  // Incremental backups (pipeline path; the legacy path always writes full backups): build
+  // on previous_id, or on the newest complete backup when it is empty.
+  bool incremental = false;
+  std::string previous_id;
 };
 
 struct BackupRunResult {

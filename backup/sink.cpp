@@ -111,6 +111,15 @@ void LocalSink::remove(const std::string& name) {
   if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("remove", p, errno);
 }
 
+void LocalSink::remove_empty_parents(const std::string& name) {
+  check_sink_name(name);
+  std::string rel = name;
+  for (std::size_t slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/')) {
+    rel.resize(slash);
+    if (::rmdir((root_ + "/" + rel).c_str()) != 0) break;  // not empty (or gone): stop
+  }
+}
+
 void LocalSink::sync() {
   int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_errno("open", root_, errno);
@@ -152,6 +161,14 @@ FileDigest write_whole(Sink& sink, const std::string& name, const std::string& d
   return w.commit();
 }
 
+std::string read_whole(Sink& sink, const std::string& name) {
+  auto reader = sink.open(name);
+  std::string text;
+  char buf[65536];
+  while (std::size_t n = reader->read(buf, sizeof buf)) text.append(buf, n);
+  return text;
+}
+
 std::string read_verified(Sink& sink, const FileDigest& digest) {
   auto reader = sink.open(digest.name);
   std::string data;
@@ -163,6 +180,30 @@ std::string read_verified(Sink& sink, const FileDigest& digest) {
   if (sha256_hex(data) != digest.sha256)
     throw Error(ErrorCode::Corrupt, sink.describe(digest.name) + ": SHA-256 mismatch (file was modified or damaged)");
   return data;
+}
+
+std::string check_file(Sink& sink, const FileDigest& digest) {
+  std::unique_ptr<ByteReader> reader;
+  try {
+    reader = sink.open(digest.name);
+  } catch (const Error& e) {
+    return e.code() == ErrorCode::NotFound ? "missing" : e.what();
+  }
+  Sha256 hash;
+  std::uint64_t size = 0;
+  std::vector<char> buf(1 << 20);
+  try {
+    while (std::size_t n = reader->read(buf.data(), buf.size())) {
+      hash.update(buf.data(), n);
+      size += n;
+    }
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (size != digest.size)
+    return "size is " + std::to_string(size) + " bytes, the backup recorded " + std::to_string(digest.size);
+  if (hash.hex_digest() != digest.sha256) return "SHA-256 mismatch (file was modified or damaged)";
+  return "";
 }
 
 }  // namespace gitvault

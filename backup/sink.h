@@ -37,6 +37,9 @@ class Sink {
   // Names of the entries directly inside directory `prefix` ("" for the top).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
   virtual void remove(const std::string& name) = 0;  // missing is fine
+  // Removes the directories above `name` that are left empty (stores without directories:
+  // nothing to do). Only prune calls it, never concurrently with a backup writing there.
+  virtual void remove_empty_parents(const std::string& name) { (void)name; }
   // Makes every committed name durable (local: syncfs of the file system holding the sink).
   virtual void sync() = 0;
   // Where `name` lives, for messages: a path or URL.
@@ -52,6 +55,7 @@ class LocalSink : public Sink {
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
+  void remove_empty_parents(const std::string& name) override;
   void sync() override;
   std::string describe(const std::string& name) const override;
   const std::string& root() const { return root_; }
@@ -87,7 +91,14 @@ class HashingWriter {
 // Writes a whole small file through the sink and returns its digest.
 FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data);
 
+// Reads a whole small file (a manifest, a plan); Error(NotFound) when absent.
+std::string read_whole(Sink& sink, const std::string& name);
+
 // Reads a whole small file and checks it against the digest (Error(Corrupt) naming it).
 std::string read_verified(Sink& sink, const FileDigest& digest);
+
+// Streams a file of any size through SHA-256 and compares it with the digest. Returns what is
+// wrong ("missing", "size is N bytes, the backup recorded M", "SHA-256 mismatch"), or "".
+std::string check_file(Sink& sink, const FileDigest& digest);
 
 }  // namespace gitvault

@@ -4,8 +4,12 @@
 
 namespace gitvault {
 
-void CommonOptions::add_storage_options(CLI::App& cmd) {
+void CommonOptions::add_config_option(CLI::App& cmd) {
   cmd.add_option("--config", config_file, "gitvault.toml with [[storage]] tables, [backup] path, [flags] db");
+}
+
+void CommonOptions::add_storage_options(CLI::App& cmd) {
+  add_config_option(cmd);
   cmd.add_option("--storage", storage_specs, "A storage as NAME=DIR (repeatable); overrides the config file");
 }
 

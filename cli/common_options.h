@@ -17,7 +17,8 @@ struct CommonOptions {
   std::string skip_repositories_paths;
   bool json = false;
 
-  void add_storage_options(CLI::App& cmd);
+  void add_config_option(CLI::App& cmd);
+  void add_storage_options(CLI::App& cmd);  // --config and --storage
   void add_path_option(CLI::App& cmd);
   void add_filter_options(CLI::App& cmd);
   void add_json_option(CLI::App& cmd);

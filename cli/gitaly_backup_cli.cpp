@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -126,6 +127,8 @@ struct Options {
   int parallel_storage = 2;
   std::string id;
   std::string layout = "manifest";
+  bool incremental = false;
+  std::string previous_id;
 };
 
 json base_line(const std::string& command, const Job& job) {
@@ -138,8 +141,50 @@ int threads_per_job(int parallel) {
   return std::max(1, cores / std::max(1, parallel));
 }
 
+// Where a repository's files of a backup are found (restore, and the previous step of an
+// incremental create): the backup record when there is one, else the repository's manifest.
+class BackupSource {
+ public:
+  BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
+    std::string use = id_;
+    if (use.empty()) use = newest_complete_backup(sink_).value_or("");
+    if (!use.empty() && sink_.exists(record_name(use))) {
+      record_ = read_record(sink_, use);
+      for (std::size_t i = 0; i < record_->repositories.size(); ++i)
+        index_[record_->repositories[i].storage + "\n" + record_->repositories[i].relative_path] = i;
+    }
+  }
+  // The backup id the entries come from ("" when read from +latest manifests).
+  std::string id() const { return record_ ? record_->id : id_; }
+  // Throws Error(NotFound) when this backup has nothing for the repository.
+  RepositoryRecord find(const Job& job) {
+    if (record_) {
+      auto it = index_.find(job.storage + "\n" + job.relative_path);
+      if (it == index_.end())
+        throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
+      return record_->repositories[it->second];
+    }
+    std::string name = id_.empty() ? latest_manifest_name(job.storage, job.relative_path)
+                                   : manifest_name(id_, job.storage, job.relative_path);
+    if (!sink_.exists(name)) throw Error(ErrorCode::NotFound, "no backup: " + sink_.describe(name) + " does not exist");
+    std::string text = read_whole(sink_, name);
+    RepositoryRecord rr;
+    rr.storage = job.storage;
+    rr.relative_path = job.relative_path;
+    rr.project_path = job.project_path;
+    parse_manifest(text, sink_.describe(name), rr);
+    return rr;
+  }
+
+ private:
+  Sink& sink_;
+  std::string id_;
+  std::optional<BackupRecord> record_;
+  std::map<std::string, std::size_t> index_;
+};
+
 // One create job.
-void run_create(const Options& o, Sink& sink, Logger& logger, const Job& job) {
+void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, const Job& job) {
   auto t0 = std::chrono::steady_clock::now();
   logger.log([&] { json l = base_line("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
   RepositoryRecord rr;
@@ -158,11 +203,26 @@ void run_create(const Options& o, Sink& sink, Logger& logger, const Job& job) {
       rr.error = "repository does not exist: " + path;
     } else {
       Repository repo{job.storage, job.relative_path, job.project_path, path};
-      RepositoryFiles files = o.layout == "legacy" ? legacy_layout_files(o.id, job.storage, job.relative_path)
-                                                   : manifest_layout_files(o.id, job.storage, job.relative_path);
+      StepFiles files = [&](int step) {
+        return o.layout == "legacy" ? legacy_layout_files(o.id, job.storage, job.relative_path)
+                                    : manifest_layout_files(o.id, job.storage, job.relative_path, step);
+      };
       RepositoryBackupOptions ro;
       ro.pack_threads = threads_per_job(o.parallel);
       ro.reuse_single_pack = true;
+      std::optional<RepositoryRecord> prev;
+      if (previous) {
+        try {
+          prev = previous->find(job);
+          ro.previous = &*prev;
+          ro.previous_id = previous->id();
+          if (ro.previous_id.empty() && prev->refs)  // from +latest: <storage>/<path>/<id>/NNN.refs
+            ro.previous_id = std::filesystem::path(prev->refs->name).parent_path().filename().string();
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::NotFound)
+            rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
+        }
+      }
       backup_repository(repo, sink, files, ro, rr);
       if (o.layout == "manifest") write_manifests(sink, o.id, rr);
     }
@@ -191,50 +251,7 @@ void run_create(const Options& o, Sink& sink, Logger& logger, const Job& job) {
   logger.log(l);
 }
 
-// Where the restore worker finds each repository's files: the backup record when there is
-// one, else the repository's manifest.
-class RestoreSource {
- public:
-  RestoreSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
-    std::string use = id_;
-    if (use.empty()) use = newest_complete_backup(sink_).value_or("");
-    if (!use.empty() && sink_.exists(record_name(use))) {
-      record_ = read_record(sink_, use);
-      for (std::size_t i = 0; i < record_->repositories.size(); ++i)
-        index_[record_->repositories[i].storage + "\n" + record_->repositories[i].relative_path] = i;
-    }
-  }
-  // Throws Error(NotFound) when this backup has nothing for the repository.
-  RepositoryRecord find(const Job& job) {
-    if (record_) {
-      auto it = index_.find(job.storage + "\n" + job.relative_path);
-      if (it == index_.end())
-        throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
-      return record_->repositories[it->second];
-    }
-    std::string name = id_.empty() ? latest_manifest_name(job.storage, job.relative_path)
-                                   : manifest_name(id_, job.storage, job.relative_path);
-    if (!sink_.exists(name)) throw Error(ErrorCode::NotFound, "no backup: " + sink_.describe(name) + " does not exist");
-    auto reader = sink_.open(name);
-    std::string text;
-    char buf[65536];
-    while (std::size_t n = reader->read(buf, sizeof buf)) text.append(buf, n);
-    RepositoryRecord rr;
-    rr.storage = job.storage;
-    rr.relative_path = job.relative_path;
-    rr.project_path = job.project_path;
-    parse_manifest(text, sink_.describe(name), rr);
-    return rr;
-  }
-
- private:
-  Sink& sink_;
-  std::string id_;
-  std::optional<BackupRecord> record_;
-  std::map<std::string, std::size_t> index_;
-};
-
-void run_restore(const Options& o, Sink& sink, RestoreSource& source, Logger& logger, const Job& job) {
+void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, const Job& job) {
   auto t0 = std::chrono::steady_clock::now();
   logger.log([&] { json l = base_line("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
   std::string msg = "completed restore", level = "info", error;
@@ -291,6 +308,10 @@ int gitaly_backup_main(int argc, char** argv) {
   CLI::App* create = app.add_subcommand("create", "Back up the repositories named on stdin");
   add_common(create);
   create->add_option("--layout", o.layout, "manifest (default) or legacy")->check(CLI::IsMember({"manifest", "legacy"}));
+  create->add_flag("--incremental", o.incremental,
+                   "Build on the previous backup (unchanged repositories: no data; others: what is new)");
+  create->add_option("--previous-id", o.previous_id,
+                     "With --incremental: the backup to build on (default: newest complete, else +latest manifests)");
   CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
   add_common(restore);
   std::vector<std::string> args = normalise_args(argc, argv);
@@ -318,9 +339,14 @@ int gitaly_backup_main(int argc, char** argv) {
 
   LocalSink sink(o.path);
   Logger logger;
-  std::optional<RestoreSource> source;
+  std::optional<BackupSource> source;
+  if (*create && o.incremental && o.layout != "manifest") {
+    std::fprintf(stderr, "gitaly-backup: -incremental needs -layout manifest\n");
+    return 2;
+  }
   try {
     if (!*create) source.emplace(sink, o.id);
+    if (*create && o.incremental) source.emplace(sink, o.previous_id);
   } catch (const Error& e) {
     std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
     return 1;
@@ -344,7 +370,7 @@ int gitaly_backup_main(int argc, char** argv) {
       pipeline.submit(job.storage, [&, job] {
         if (logger.reader_gone()) return;
         if (*create)
-          run_create(o, sink, logger, job);
+          run_create(o, sink, source ? &*source : nullptr, logger, job);
         else
           run_restore(o, sink, *source, logger, job);
       });

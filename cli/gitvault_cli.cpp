@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "backup/run.h"
+#include "cli/backups_commands.h"
 #include "cli/common_options.h"
 #include "cli/feature_command.h"
 #include "flags/feature_flags.h"
@@ -41,6 +42,11 @@ int gitvault_main(int argc, char** argv) {
   backup_opts.add_json_option(*backup);
   backup->add_option("--id", backup_id, "Backup id (default: UTC time as YYYYMMDDhhmmss)");
   backup->add_option("--pack-threads", pack_threads, "Threads for git pack-objects on the legacy path (default: git's)");
+  bool incremental = false;
+  std::string previous_id;
+  backup->add_flag("--incremental", incremental,
+                   "Pipeline path: write only what changed since the previous backup (legacy path: full)");
+  backup->add_option("--previous-id", previous_id, "With --incremental: build on this backup (default: newest complete)");
   CommonOptions restore_opts;
   std::string restore_id;
   int index_threads = 0;
@@ -63,6 +69,7 @@ int gitvault_main(int argc, char** argv) {
 
 
   FeatureCommand feature(app);
+  BackupsCommands backups(app);
 
   try {
     app.parse(argc, argv);
@@ -77,6 +84,7 @@ int gitvault_main(int argc, char** argv) {
       if (!feature.config_file.empty()) config_db = load_config(feature.config_file).flags_db;
       return feature.run(config_db);
     }
+    if (backups.selected()) return backups.run();
     if (*backup) {
       BackupRunOptions o;
       o.storages = backup_opts.storages();
@@ -84,6 +92,9 @@ int gitvault_main(int argc, char** argv) {
       o.filter = backup_opts.filter();
       o.output = backup_opts.json ? OutputMode::Json : OutputMode::Human;
       o.pack_threads = pack_threads;
+      o.incremental = incremental;
+      o.previous_id = previous_id;
+      if (!previous_id.empty() && !incremental) throw Error(ErrorCode::Usage, "--previous-id needs --incremental");
       o.backup_path = backup_opts.resolved_backup_path();
       o.flags_store = flags::resolve_store_path(flags_db, backup_opts.config().flags_db);
       o.worker_program = worker;

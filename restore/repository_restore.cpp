@@ -54,29 +54,38 @@ struct TempDir {
   }
 };
 
-// Indexes the bundle's pack into repo_dir. Returns true when index-pack also proved the pack
-// self-contained (every object an object of the pack refers to is in the pack).
-bool index_bundle(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir, const RefSnapshot& expected,
+// Indexes one bundle's pack into repo_dir. `expected` (the last step's refs) is checked
+// against the bundle's own ref list when given. A bundle with prerequisites (an increment)
+// must find every one of them in repo_dir, i.e. in the steps indexed before it. Returns true
+// when index-pack also proved the pack self-contained.
+bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_dir, const RefSnapshot* expected,
                   const RepositoryRestoreOptions& options) {
-  const FileDigest& digest = *rec.bundle;
   std::string where = sink.describe(digest.name);
   auto raw = sink.open(digest.name);
   HashingReader reader(*raw);
   std::string pack_start;
   BundleHeader header = read_bundle_header(reader, pack_start);
 
-  // The bundle must carry every recorded ref at the recorded value.
-  std::map<std::string, std::string> in_bundle;
-  for (const auto& r : header.refs) in_bundle[r.name] = r.oid;
-  for (const auto& r : expected.refs) {
-    auto it = in_bundle.find(r.name);
-    if (it == in_bundle.end() || it->second != r.oid)
-      throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
+  if (expected) {  // the bundle must carry every recorded ref at the recorded value
+    std::map<std::string, std::string> in_bundle;
+    for (const auto& r : header.refs) in_bundle[r.name] = r.oid;
+    for (const auto& r : expected->refs) {
+      auto it = in_bundle.find(r.name);
+      if (it == in_bundle.end() || it->second != r.oid)
+        throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
+    }
+  }
+  bool self_contained = header.prerequisites.empty();
+  if (!self_contained) {
+    auto missing = missing_objects(repo_dir, header.prerequisites);
+    if (!missing.empty())
+      throw Error(ErrorCode::Verification, where + ": prerequisite " + missing[0] +
+                                               " is not provided by the steps before it (" +
+                                               std::to_string(missing.size()) + " missing; chain broken)");
   }
 
   // Durability comes from one syncfs before the swap, not from git's fsyncs file by file.
   std::vector<std::string> args = {"-c", "core.fsync=none", "index-pack", "--stdin"};
-  bool self_contained = header.prerequisites.empty();
   args.push_back(self_contained ? "--check-self-contained-and-connected" : "--fix-thin");
   if (options.index_threads > 0) args.push_back("--threads=" + std::to_string(options.index_threads));
   ProcessSpec spec = git_command(repo_dir, args);
@@ -123,7 +132,12 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
     throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
   std::string target_path = resolve_repository_path(target, rec.relative_path);
   if (!rec.refs) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
-  if (rec.status == "ok" && !rec.bundle) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
+  // The bundles to index, oldest step first; the last step may have none (nothing new).
+  std::vector<const FileDigest*> bundles;
+  for (const auto& step : rec.previous_steps)
+    if (step.bundle) bundles.push_back(&*step.bundle);
+  if (rec.bundle) bundles.push_back(&*rec.bundle);
+  if (rec.status == "ok" && bundles.empty()) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
 
   RefSnapshot expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
   expected.head_target = rec.head_target;
@@ -138,9 +152,13 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository_skeleton(tmp.path);
   bool self_contained = false;
-  if (rec.bundle) {
-    self_contained = index_bundle(rec, sink, tmp.path, expected, options);
-    bytes += rec.bundle->size;
+  if (rec.status == "ok") {
+    for (const FileDigest* b : bundles) {
+      bool last = b == bundles.back();
+      self_contained = index_bundle(*b, sink, tmp.path, last && rec.bundle && b == &*rec.bundle ? &expected : nullptr, options);
+      bytes += b->size;
+    }
+    self_contained = self_contained && bundles.size() == 1;
   }
   write_refs(tmp.path, expected, Durability::CallerSyncs);
   if (rec.custom_hooks) extract_hooks_tar(hooks, tmp.path, sink.describe(rec.custom_hooks->name));
@@ -153,7 +171,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (!diff.empty()) throw Error(ErrorCode::Verification, what + ": restored refs differ from the backup: " + diff);
   // Connectivity: a self-contained pack plus every tip present means every object reachable
   // from the refs is present (the pack is the repository's only pack). Otherwise, fsck.
-  if (rec.bundle && self_contained) {
+  if (self_contained) {
     std::vector<std::string> tips;
     for (const auto& ref : expected.refs) tips.push_back(ref.oid);
     if (!expected.head_oid.empty()) tips.push_back(expected.head_oid);
@@ -161,7 +179,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
     if (!missing.empty())
       throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
                                                std::to_string(missing.size()) + " missing)");
-  } else if (rec.bundle) {
+  } else if (!bundles.empty()) {
     check_connectivity(tmp.path, what);
   }
 

@@ -1,7 +1,9 @@
 // Restoring one repository, verified, without ever touching the existing repository until
 // the new one is proven good:
 //
-//   1. check the SHA-256 and size of every recorded file (the bundle while it streams);
+//   1. check the SHA-256 and size of every recorded file (the bundles while they stream);
+//      a chain (incremental backups) is indexed step by step, oldest first, and each
+//      step's prerequisites must already be there from the steps before it;
 //   2. build the repository in <storage>/+gitvault/tmp/ (same file system as the target):
 //      `git index-pack --stdin` hashes every object and checks the pack checksum;
 //   3. write refs and HEAD exactly as recorded, restore custom hooks and gitlab.fullpath;

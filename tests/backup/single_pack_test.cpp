@@ -30,7 +30,7 @@ class SinglePack : public ::testing::Test {
     o.reuse_single_pack = true;
     Repository repo{"s", "repo.git", "", repo_};
     std::string name = "b" + std::to_string(n_++) + ".bundle";
-    backup_repository(repo, sink, {name, name + ".refs", name + ".hooks"}, o, rr);
+    backup_repository(repo, sink, [&](int) { return RepositoryFiles{name, name + ".refs", name + ".hooks"}; }, o, rr);
     return read_file(dir_ / ("out/" + name));
   }
   std::string pack_file() { return read_file(sh("ls " + repo_ + "/objects/pack/*.pack | tr -d '\\n'")); }

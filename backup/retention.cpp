@@ -1,0 +1,228 @@
+#include "backup/retention.h"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "backup/layout.h"
+#include "backup/manifest.h"
+#include "gitaly/error.h"
+
+using nlohmann::json;
+
+namespace gitvault {
+namespace {
+
+const char* const kPlanName = "+gitvault/prune.json";
+
+// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ"; -1 when unreadable.
+std::int64_t parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+// Every name the backup's repositories need: their chains' files and their manifests.
+void names_needed_by(const BackupRecord& b, std::set<std::string>& out) {
+  for (const auto& r : b.repositories) {
+    for (const auto& f : chain_files(r)) out.insert(f.name);
+    if (r.layout == "manifest" && (r.status == "ok" || r.status == "empty"))
+      out.insert(manifest_name(b.id, r.storage, r.relative_path));
+  }
+}
+
+std::vector<BackupRecord> readable_records_or_throw(Sink& sink) {
+  std::vector<std::string> errors;
+  auto records = read_all_records(sink, &errors);
+  if (!errors.empty())
+    throw Error(ErrorCode::Corrupt, "cannot prune while a backup record is unreadable (what it needs is unknown): " +
+                                        errors[0]);
+  return records;
+}
+
+// After files were removed, a repository's +latest.toml may name some of them: it then
+// becomes a copy of the newest remaining manifest of the repository, or goes.
+void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string>>& repos,
+                   const std::vector<BackupRecord>& remaining) {
+  for (const auto& [storage, rel] : repos) {
+    std::string latest = latest_manifest_name(storage, rel);
+    if (!sink.exists(latest)) continue;
+    bool intact = true;
+    try {
+      RepositoryRecord m;
+      parse_manifest(read_whole(sink, latest), sink.describe(latest), m);
+      for (const auto& f : chain_files(m)) intact = intact && sink.exists(f.name);
+    } catch (const Error&) {
+      intact = false;
+    }
+    if (intact) continue;
+    sink.remove(latest);
+    for (const auto& b : remaining) {  // newest first
+      auto it = std::find_if(b.repositories.begin(), b.repositories.end(), [&](const RepositoryRecord& r) {
+        return r.storage == storage && r.relative_path == rel && r.layout == "manifest" &&
+               (r.status == "ok" || r.status == "empty");
+      });
+      if (it == b.repositories.end()) continue;
+      std::string name = manifest_name(b.id, storage, rel);
+      if (sink.exists(name)) write_whole(sink, latest, read_whole(sink, name));
+      break;
+    }
+  }
+}
+
+// Carries out a plan: records, then files no remaining record needs, then the plan itself.
+void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files) {
+  for (const auto& id : ids) sink.remove(record_name(id));
+  auto remaining = readable_records_or_throw(sink);
+  std::set<std::string> needed;
+  for (const auto& b : remaining) names_needed_by(b, needed);
+  std::set<std::pair<std::string, std::string>> touched;
+  for (const auto& f : files) {
+    if (needed.count(f)) continue;
+    sink.remove(f);
+    sink.remove_empty_parents(f);
+  }
+  // Manifests name "<storage>/<relative path>/<id>/NNN.*" and "manifests/<storage>/<path>/<id>.toml".
+  for (const auto& f : files) {
+    if (f.rfind("manifests/", 0) != 0) continue;
+    std::string rest = f.substr(10);
+    std::size_t slash = rest.find('/'), last = rest.rfind('/');
+    if (slash == std::string::npos || last == slash) continue;
+    touched.insert({rest.substr(0, slash), rest.substr(slash + 1, last - slash - 1)});
+  }
+  repair_latest(sink, touched, remaining);
+  sink.sync();
+  sink.remove(kPlanName);
+}
+
+}  // namespace
+
+std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors) {
+  auto records = read_all_records(sink, errors);
+  std::set<std::string> present;
+  for (const auto& b : records) present.insert(b.id);
+  std::vector<BackupSummary> out;
+  for (const auto& b : records) {
+    BackupSummary s;
+    s.id = b.id;
+    s.status = b.status;
+    s.started_at = b.started_at;
+    s.finished_at = b.finished_at;
+    s.repositories = b.repositories.size();
+    s.failed = b.count("failed");
+    std::set<std::string> needs;
+    for (const auto& r : b.repositories) {
+      s.pipeline += r.engine == "pipeline";
+      s.legacy += r.engine == "legacy";
+      if (r.status == "ok" || r.status == "empty") {
+        s.full += r.kind == "full";
+        s.incremental += r.kind == "incremental";
+        s.unchanged += r.kind == "unchanged";
+      }
+      s.bytes += r.bytes;
+      for (const auto& step : r.previous_steps)
+        if (step.backup_id != b.id && !step.backup_id.empty()) needs.insert(step.backup_id);
+    }
+    s.needs.assign(needs.begin(), needs.end());
+    for (const auto& n : s.needs)
+      if (!present.count(n)) s.needs_pruned.push_back(n);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::int64_t parse_duration(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i + 1 != text.size() || i > 12)
+    throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (examples: 30d, 36h, 2w, 90m)");
+  std::int64_t n = std::stoll(text.substr(0, i));
+  switch (text[i]) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    case 'w': return n * 7 * 86400;
+    default: throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (unit s, m, h, d or w)");
+  }
+}
+
+PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
+  if (!o.keep_last && !o.keep_within_s)
+    throw Error(ErrorCode::Usage, "prune needs --keep-last N and/or --keep-within DURATION");
+  if (o.keep_last && *o.keep_last < 1) throw Error(ErrorCode::Usage, "--keep-last must be at least 1");
+  PrunePlan plan;
+
+  // An interrupted prune is finished first.
+  if (!o.dry_run && sink.exists(kPlanName)) {
+    json j;
+    try {
+      j = json::parse(read_whole(sink, kPlanName));
+    } catch (const json::exception& e) {
+      throw Error(ErrorCode::Corrupt, sink.describe(kPlanName) + ": unreadable prune plan: " + e.what());
+    }
+    execute_plan(sink, j.value("remove", std::vector<std::string>{}), j.value("files", std::vector<std::string>{}));
+    plan.resumed = true;
+  }
+
+  auto records = readable_records_or_throw(sink);  // newest first
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::set<std::string> keep;
+  std::string newest_complete_started;
+  int complete_seen = 0;
+  for (const auto& b : records) {
+    if (b.status != "complete") continue;
+    if (complete_seen == 0) {
+      keep.insert(b.id);  // the newest complete backup is always kept
+      newest_complete_started = b.started_at;
+    }
+    if (o.keep_last && complete_seen < *o.keep_last) keep.insert(b.id);
+    ++complete_seen;
+  }
+  for (const auto& b : records) {
+    if (o.keep_within_s) {
+      std::int64_t t = parse_rfc3339(b.started_at);
+      if (t >= 0 && now - t <= *o.keep_within_s) keep.insert(b.id);
+    }
+    // Newer than every complete backup: may still be running, or last night's partial one.
+    if (b.started_at > newest_complete_started || (complete_seen == 0)) keep.insert(b.id);
+  }
+  for (const auto& b : records)  // an unfinished incremental run builds on its previous backup
+    if (keep.count(b.id) && b.status == "running" && !b.previous_id.empty()) keep.insert(b.previous_id);
+
+  std::set<std::string> needed, candidates;
+  std::map<std::string, std::uint64_t> sizes;
+  for (const auto& b : records) {
+    if (keep.count(b.id)) {
+      plan.keep.push_back(b.id);
+      names_needed_by(b, needed);
+    } else {
+      plan.remove.push_back(b.id);
+      std::set<std::string> names;
+      names_needed_by(b, names);
+      candidates.insert(names.begin(), names.end());
+      for (const auto& r : b.repositories)
+        for (const auto& f : chain_files(r)) sizes[f.name] = f.size;
+    }
+  }
+  for (const auto& f : candidates)
+    if (!needed.count(f)) {
+      plan.files.push_back(f);
+      plan.bytes += sizes.count(f) ? sizes[f] : 0;
+    }
+  if (o.dry_run || plan.remove.empty()) return plan;
+
+  write_whole(sink, kPlanName, json{{"remove", plan.remove}, {"files", plan.files}}.dump(1) + "\n");
+  sink.sync();
+  execute_plan(sink, plan.remove, plan.files);
+  return plan;
+}
+
+}  // namespace gitvault

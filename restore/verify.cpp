@@ -1,0 +1,319 @@
+#include "restore/verify.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "backup/layout.h"
+#include "backup/manifest.h"
+#include "backup/record.h"
+#include "gitaly/bundle.h"
+#include "gitaly/error.h"
+#include "gitaly/files.h"
+#include "gitaly/refs.h"
+#include "restore/repository_restore.h"
+
+namespace gitvault {
+namespace {
+
+struct Item {
+  const BackupRecord* backup;
+  const RepositoryRecord* repo;
+};
+
+// Results of file checks, shared by every repository of the run: a chain's earlier steps
+// are hashed once even when several backups of the run name them.
+class FileChecks {
+ public:
+  std::string check(Sink& sink, const FileDigest& d, std::uint64_t& bytes) {
+    std::string key = d.name + "\n" + d.sha256 + "\n" + std::to_string(d.size);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = done_.find(key);
+      if (it != done_.end()) return it->second;
+    }
+    std::string result = check_file(sink, d);
+    bytes += d.size;
+    std::lock_guard<std::mutex> lock(mu_);
+    done_[key] = result;
+    return result;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> done_;
+};
+
+std::set<std::string> tips_of_refs_file(Sink& sink, const FileDigest& refs) {
+  RefSnapshot snap = parse_refs_file(read_verified(sink, refs), sink.describe(refs.name));
+  std::set<std::string> tips;
+  for (const auto& r : snap.refs) tips.insert(r.oid);
+  if (!snap.head_oid.empty()) tips.insert(snap.head_oid);
+  return tips;
+}
+
+std::vector<std::string> prerequisites_of(Sink& sink, const FileDigest& bundle) {
+  auto reader = sink.open(bundle.name);
+  std::string pack_start;
+  return read_bundle_header(*reader, pack_start).prerequisites;
+}
+
+class RepositoryCheck {
+ public:
+  RepositoryCheck(Sink& sink, const Item& item, const VerifyOptions& o, FileChecks& files)
+      : sink_(sink), b_(*item.backup), r_(*item.repo), o_(o), files_(files) {}
+
+  std::vector<VerifyProblem> run(std::uint64_t& bytes, const std::string& scratch, int index_threads) {
+    if (r_.status == "failed") {
+      problem("", "its backup failed: " + r_.error);
+      return problems_;
+    }
+    if (r_.status != "ok" && r_.status != "empty") return problems_;  // skipped (gone), pending (unfinished)
+    check_chain_shape();
+    for (const auto& f : chain_files(r_)) {
+      std::string what = files_.check(sink_, f, bytes);
+      if (!what.empty()) problem(f.name, what);
+    }
+    if (!problems_.empty()) return problems_;
+    check_head();
+    check_prerequisites();
+    if (r_.layout == "manifest") check_manifest();
+    if (o_.deep && problems_.empty()) deep(scratch, index_threads);
+    return problems_;
+  }
+
+ private:
+  void problem(const std::string& file, const std::string& what) {
+    problems_.push_back({b_.id, r_.storage, r_.relative_path, file.empty() ? "" : sink_.describe(file), what});
+  }
+
+  void check_chain_shape() {
+    for (std::size_t i = 0; i < r_.previous_steps.size(); ++i)
+      if (r_.previous_steps[i].number != static_cast<int>(i + 1))
+        problem("", "chain step " + std::to_string(i + 1) + " is numbered " +
+                        std::to_string(r_.previous_steps[i].number));
+    if (r_.step != static_cast<int>(r_.previous_steps.size() + 1))
+      problem("", "step " + std::to_string(r_.step) + " follows " + std::to_string(r_.previous_steps.size()) +
+                      " earlier steps (chain incomplete)");
+    if (!r_.refs) problem("", "no refs file recorded");
+    if (r_.status == "ok") {
+      bool base_bundle = r_.previous_steps.empty() ? r_.bundle.has_value() : r_.previous_steps[0].bundle.has_value();
+      if (!base_bundle) problem("", "the chain's first step has no bundle");
+    }
+  }
+
+  void check_head() {
+    try {
+      RefSnapshot snap = parse_refs_file(read_verified(sink_, *r_.refs), sink_.describe(r_.refs->name));
+      if (snap.head_oid != r_.head_oid) problem(r_.refs->name, "HEAD is " + snap.head_oid + ", the record says " + r_.head_oid);
+      if (snap.refs.size() != r_.ref_count)
+        problem(r_.refs->name, std::to_string(snap.refs.size()) + " refs, the record says " + std::to_string(r_.ref_count));
+    } catch (const Error& e) {
+      problem(r_.refs->name, e.what());
+    }
+  }
+
+  // Every increment's prerequisites are tips of the step before it.
+  void check_prerequisites() {
+    std::vector<std::pair<const std::optional<FileDigest>*, const FileDigest*>> steps;  // bundle, refs
+    for (const auto& s : r_.previous_steps) steps.push_back({&s.bundle, &s.refs});
+    steps.push_back({&r_.bundle, &*r_.refs});
+    for (std::size_t k = 1; k < steps.size(); ++k) {
+      const auto& bundle = *steps[k].first;
+      if (!bundle) continue;
+      try {
+        std::set<std::string> before = tips_of_refs_file(sink_, *steps[k - 1].second);
+        for (const auto& p : prerequisites_of(sink_, *bundle))
+          if (!before.count(p)) {
+            problem(bundle->name, "prerequisite " + p + " is not a tip of step " + std::to_string(k) + " (" +
+                                      steps[k - 1].second->name + "): chain broken");
+            break;
+          }
+      } catch (const Error& e) {
+        problem(bundle->name, e.what());
+      }
+    }
+  }
+
+  void check_manifest() {
+    std::string name = manifest_name(b_.id, r_.storage, r_.relative_path);
+    if (!sink_.exists(name)) {
+      problem(name, "manifest missing");
+      return;
+    }
+    RepositoryRecord m;
+    m.storage = r_.storage;
+    m.relative_path = r_.relative_path;
+    try {
+      parse_manifest(read_whole(sink_, name), sink_.describe(name), m);
+    } catch (const Error& e) {
+      problems_.push_back({b_.id, r_.storage, r_.relative_path, sink_.describe(name), e.what()});
+      return;
+    }
+    auto key = [](const std::vector<FileDigest>& files) {
+      std::vector<std::string> out;
+      for (const auto& f : files) out.push_back(f.name + " " + f.sha256 + " " + std::to_string(f.size));
+      return out;
+    };
+    if (key(chain_files(m)) != key(chain_files(r_)) || m.head_oid != r_.head_oid)
+      problem(name, "manifest and backup record disagree on the repository's files (truncated or edited manifest?)");
+  }
+
+  void deep(const std::string& scratch, int index_threads) {
+    Storage st{r_.storage, scratch};
+    RepositoryRestoreOptions ro;
+    ro.index_threads = index_threads;
+    std::string target = scratch + "/" + r_.relative_path;
+    try {
+      restore_repository(r_, sink_, st, ro);
+    } catch (const std::exception& e) {
+      problem("", std::string("restore into a scratch repository failed: ") + e.what());
+    }
+    try {
+      remove_tree(target);
+    } catch (...) {
+    }
+  }
+
+  Sink& sink_;
+  const BackupRecord& b_;
+  const RepositoryRecord& r_;
+  const VerifyOptions& o_;
+  FileChecks& files_;
+  std::vector<VerifyProblem> problems_;
+};
+
+std::string default_scratch_root() {
+  const char* t = std::getenv("TMPDIR");
+  std::string base = t && *t ? t : "/tmp";
+  return base + "/gitvault-verify-" + unique_suffix();
+}
+
+void print_problem(std::FILE* out, const VerifyProblem& p) {
+  std::string where = p.storage.empty() ? "" : " " + p.storage + " " + p.relative_path;
+  std::fprintf(out, " - %s%s: %s%s\n", p.backup_id.c_str(), where.c_str(),
+               p.file.empty() ? "" : (p.file + ": ").c_str(), p.what.c_str());
+}
+
+}  // namespace
+
+VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
+  VerifyResult result;
+  std::vector<std::string> read_errors;
+  std::vector<BackupRecord> records;
+  if (!o.ids.empty()) {
+    for (const auto& id : o.ids) {
+      try {
+        records.push_back(read_record(sink, id));
+      } catch (const Error& e) {
+        if (e.code() == ErrorCode::NotFound) throw;
+        result.problems.push_back({id, "", "", sink.describe(record_name(id)), e.what()});
+      }
+    }
+  } else {
+    records = read_all_records(sink, &read_errors);
+    for (const auto& e : read_errors) result.problems.push_back({"?", "", "", "", e});
+    if (records.empty() && read_errors.empty())
+      throw Error(ErrorCode::NotFound, "no backup in " + sink.describe(""));
+    if (!o.all && !records.empty()) records.resize(1);  // the newest
+  }
+
+  std::vector<Item> items;
+  for (const auto& b : records) {
+    result.ids.push_back(b.id);
+    if (b.status != "complete") {
+      std::string what = b.status == "running" ? "backup never finished (its run died or is still running)"
+                                               : "backup is " + b.status + ": " + std::to_string(b.count("failed")) +
+                                                     " of " + std::to_string(b.repositories.size()) +
+                                                     " repositories failed";
+      result.problems.push_back({b.id, "", "", sink.describe(record_name(b.id)), what});
+    }
+    for (const auto& r : b.repositories) items.push_back({&b, &r});
+  }
+  result.repositories = items.size();
+
+  int parallel = o.parallel > 0 ? o.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int index_threads = std::max(1, cores / parallel);
+  std::string scratch;
+  if (o.deep) {
+    scratch = o.scratch_dir.empty() ? default_scratch_root() : o.scratch_dir + "/gitvault-verify-" + unique_suffix();
+    make_dirs(scratch, 0700);
+  }
+
+  Progress progress(o.deep ? "verify --deep" : "verify", items.size(), o.progress_out, o.output);
+  FileChecks files;
+  std::mutex mu;
+  tbb::task_arena arena(parallel);
+  arena.execute([&] {
+    tbb::parallel_for(
+        tbb::blocked_range<std::size_t>(0, items.size(), 1),
+        [&](const tbb::blocked_range<std::size_t>& range) {
+          for (std::size_t i = range.begin(); i != range.end(); ++i) {
+            auto t0 = std::chrono::steady_clock::now();
+            std::uint64_t bytes = 0;
+            RepositoryCheck check(sink, items[i], o, files);
+            std::vector<VerifyProblem> found;
+            try {
+              found = check.run(bytes, scratch, index_threads);
+            } catch (const std::exception& e) {
+              found.push_back({items[i].backup->id, items[i].repo->storage, items[i].repo->relative_path, "", e.what()});
+            }
+            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            std::lock_guard<std::mutex> lock(mu);
+            result.bytes += bytes;
+            progress.item_done(items[i].repo->storage, items[i].repo->relative_path, found.empty() ? "ok" : "failed",
+                               bytes, secs, found.empty() ? items[i].backup->id : found[0].what);
+            result.problems.insert(result.problems.end(), found.begin(), found.end());
+          }
+        },
+        tbb::simple_partitioner());
+  });
+  progress.finish();
+  if (!scratch.empty()) {
+    try {
+      remove_tree(scratch);
+    } catch (...) {
+    }
+  }
+
+  result.exit_code = result.problems.empty() ? 0 : 1;
+  std::string ids;
+  for (const auto& id : result.ids) ids += (ids.empty() ? "" : ", ") + id;
+  if (o.output == OutputMode::Json) {
+    for (const auto& p : result.problems) {
+      nlohmann::json j = {{"event", "problem"}, {"backup_id", p.backup_id}, {"storage", p.storage},
+                          {"relative_path", p.relative_path}, {"file", p.file}, {"what", p.what}};
+      std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+    }
+    nlohmann::json j = {{"event", "summary"}, {"command", "verify"}, {"deep", o.deep}, {"ids", result.ids},
+                        {"repositories", result.repositories}, {"bytes", result.bytes},
+                        {"problems", result.problems.size()}, {"duration_seconds", progress.elapsed_seconds()}};
+    std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+  } else {
+    std::fprintf(o.summary_out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n",
+                 o.deep ? " --deep" : "", ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),
+                 human_duration(progress.elapsed_seconds()).c_str(),
+                 result.problems.empty() ? "no problem" : (std::to_string(result.problems.size()) + " problems").c_str());
+    if (!result.problems.empty()) {
+      std::fprintf(o.summary_out, "%zu problems found:\n", result.problems.size());
+      for (const auto& p : result.problems) print_problem(o.summary_out, p);
+    }
+  }
+  std::fflush(o.summary_out);
+  return result;
+}
+
+}  // namespace gitvault

@@ -1,0 +1,54 @@
+// `gitvault verify`: is a backup any good, without touching a storage?
+//
+// Quick (the default), per repository of each backup checked:
+//   - the record is readable and says "complete" (a partial or unfinished backup is a problem);
+//   - every file of the repository's chain is present with its recorded size and SHA-256;
+//   - a manifest-layout repository's manifest parses and names the same files as the record;
+//   - the chain is whole: steps numbered 1..N, a full first step with a bundle, every
+//     increment's prerequisites among the tips of the step before it, HEAD as recorded.
+// Deep (--deep), in addition: the chain is restored into a scratch repository (index-pack of
+// every bundle, refs, connectivity, exactly as `gitvault restore` does) and thrown away.
+//
+// Repositories are checked in parallel (TBB), with progress; one line per problem.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "backup/sink.h"
+#include "gitaly/progress.h"
+
+namespace gitvault {
+
+struct VerifyOptions {
+  std::vector<std::string> ids;  // empty: the newest backup (whatever its status)
+  bool all = false;              // every backup in the directory
+  bool deep = false;
+  int parallel = 0;              // 0: number of CPUs
+  std::string scratch_dir;       // deep: where scratch repositories go (default: $TMPDIR or /tmp)
+  OutputMode output = OutputMode::Human;
+  std::FILE* progress_out = stderr;
+  std::FILE* summary_out = stdout;
+};
+
+struct VerifyProblem {
+  std::string backup_id;
+  std::string storage;        // "" for a problem of the backup as a whole
+  std::string relative_path;
+  std::string file;           // the file concerned, when there is one
+  std::string what;
+};
+
+struct VerifyResult {
+  std::vector<std::string> ids;
+  std::size_t repositories = 0;
+  std::uint64_t bytes = 0;
+  std::vector<VerifyProblem> problems;
+  int exit_code = 0;  // 0 nothing wrong, 1 problems
+};
+
+// Throws Error(NotFound/Usage) when there is nothing to verify (exit 2).
+VerifyResult run_verify(const VerifyOptions& options, Sink& sink);
+
+}  // namespace gitvault
