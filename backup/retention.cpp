@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -84,8 +85,12 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
   std::set<std::string> needed;
   for (const auto& b : remaining) names_needed_by(b, needed);
   std::set<std::pair<std::string, std::string>> touched;
+  // Fault injection for the crash-safety test: exit as a killed process would, part way.
+  const char* fault = std::getenv("GITVAULT_FAULT_PRUNE_EXIT_AFTER");
+  long removed = 0, exit_after = fault ? std::atol(fault) : -1;
   for (const auto& f : files) {
     if (needed.count(f)) continue;
+    if (exit_after >= 0 && removed++ == exit_after) std::_Exit(137);
     sink.remove(f);
     sink.remove_empty_parents(f);
   }

@@ -86,11 +86,11 @@ class RepositoryCheck {
       std::string what = files_.check(sink_, f, bytes);
       if (!what.empty()) problem(f.name, what);
     }
-    if (!problems_.empty()) return problems_;
+    if (!problems_.empty()) return problems_;  // missing or damaged files: nothing more to learn
     check_head();
     check_prerequisites();
     if (r_.layout == "manifest") check_manifest();
-    if (o_.deep && problems_.empty()) deep(scratch, index_threads);
+    if (o_.deep) deep(scratch, index_threads);  // every file matches its record: index them
     return problems_;
   }
 
