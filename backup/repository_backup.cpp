@@ -174,7 +174,9 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   // Incremental: build on the previous backup's step of this repository when there is one.
   const RepositoryRecord* prev = options.previous;
   std::vector<std::string> prerequisites;
-  if (prev && !snap.empty() && prev->status == "ok" && prev->refs) {
+  const bool builds_on_prev = prev && prev->refs && ((prev->status == "ok" && !snap.empty()) ||
+                                                     (prev->status == "empty" && snap.empty()));
+  if (builds_on_prev) {
     try {
       std::string prev_text = read_verified(sink, *prev->refs);
       std::vector<ChainStep> chain = prev->previous_steps;

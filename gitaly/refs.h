@@ -47,7 +47,8 @@ void write_refs(const std::string& repo_path, const RefSnapshot& snapshot, Durab
 std::string describe_ref_differences(const RefSnapshot& expected, const RefSnapshot& actual,
                                      std::size_t limit = 5);
 
-// The value of a config key of the repository (e.g. gitlab.fullpath), "" when unset.
+// The value of a key in the repository's own config file (e.g. gitlab.fullpath), "" when
+// unset. Global and system config are not consulted.
 std::string read_config_string(const std::string& repo_path, const std::string& key);
 void write_config_string(const std::string& repo_path, const std::string& key, const std::string& value);
 

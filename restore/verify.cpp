@@ -89,7 +89,7 @@ class RepositoryCheck {
     if (!problems_.empty()) return problems_;  // missing or damaged files: nothing more to learn
     check_head();
     check_prerequisites();
-    if (r_.layout == "manifest") check_manifest();
+    if (r_.layout == "manifest" && r_.kind != "unchanged") check_manifest();  // unchanged: none written
     if (o_.deep) deep(scratch, index_threads);  // every file matches its record: index them
     return problems_;
   }

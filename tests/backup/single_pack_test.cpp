@@ -29,7 +29,7 @@ class SinglePack : public ::testing::Test {
     RepositoryBackupOptions o;
     o.reuse_single_pack = true;
     Repository repo{"s", "repo.git", "", repo_};
-    std::string name = "b" + std::to_string(n_++) + ".bundle";
+    std::string name = std::string("b").append(std::to_string(n_++)).append(".bundle");
     backup_repository(repo, sink, [&](int) { return RepositoryFiles{name, name + ".refs", name + ".hooks"}; }, o, rr);
     return read_file(dir_ / ("out/" + name));
   }

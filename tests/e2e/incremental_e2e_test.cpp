@@ -28,14 +28,17 @@ class Incremental : public ::testing::Test {
        "echo 1 > a && git add a && git commit -qm one && git remote add origin ../storage/work/app.git && "
        "git push -q origin main && git tag -a v1 -m v1 && git push -q origin v1");
   }
-  testing::CommandResult gv(std::vector<std::string> args, bool flag_on = true) {
-    return testing::gitvault(args, {{"GITVAULT_FEATURES", std::string("gitaly_backup=") + (flag_on ? "true" : "false")}});
+  testing::CommandResult gv(std::vector<std::string> args, bool flag_on = true,
+                            std::vector<std::pair<std::string, std::string>> env = {}) {
+    env.push_back({"GITVAULT_FEATURES", std::string("gitaly_backup=") + (flag_on ? "true" : "false")});
+    return testing::gitvault(args, env);
   }
   void work(const std::string& commands) { sh("cd " + (dir_ / "wc") + " && " + commands); }
   std::string storage_arg() const { return "default=" + (dir_ / "storage"); }
   // A night: an incremental backup, and the state it should restore to.
-  void night(const std::string& id, bool flag_on) {
-    auto b = gv({"backup", "--incremental", "--storage", storage_arg(), "--path", dir_ / "backups", "--id", id}, flag_on);
+  void night(const std::string& id, bool flag_on, std::vector<std::pair<std::string, std::string>> env = {}) {
+    auto b = gv({"backup", "--incremental", "--storage", storage_arg(), "--path", dir_ / "backups", "--id", id}, flag_on,
+                env);
     ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
     state_[id] = refs_of_all(dir_ / "storage");
   }
@@ -80,6 +83,7 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   EXPECT_EQ(project["bytes"], 0);
   EXPECT_FALSE(path_exists(dir_ / "backups/default/group/project.git/n2"));
   EXPECT_EQ(project["refs"]["name"], "default/group/project.git/n1/001.refs");
+  EXPECT_FALSE(path_exists(dir_ / "backups/manifests/default/group/project.git/n2.toml"));
 
   work("git checkout -q main && echo 3 >> a && git commit -qam three && git push -q origin main");
   night("n3", false);  // the flag off: the legacy path writes full backups
@@ -110,7 +114,11 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   EXPECT_EQ(app["kind"], "full");
   EXPECT_NE(app["warnings"].dump().find("history rewritten"), std::string::npos) << app.dump();
 
-  night("n7", true);  // nothing changed anywhere
+  // Nothing changed anywhere: not one git process runs (a git that logs every call).
+  testing::write_text(dir_ / "logging-git", "#!/bin/sh\necho \"$@\" >> " + (dir_ / "git-calls") + "\nexec git \"$@\"\n");
+  sh("chmod +x " + (dir_ / "logging-git"));
+  night("n7", true, {{"GITVAULT_GIT", dir_ / "logging-git"}});
+  EXPECT_FALSE(path_exists(dir_ / "git-calls")) << read_file(dir_ / "git-calls");
   json rec = json::parse(read_file(dir_ / "backups/+gitvault/backups/n7.json"));
   for (const auto& r : rec["repositories"])
     if (r["status"] == "ok") {
