@@ -92,6 +92,10 @@ std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>*
 // backup's refs and hooks. Names may repeat across steps (an unchanged step's refs).
 std::vector<FileDigest> chain_files(const RepositoryRecord& r);
 
+// Whether this backup wrote a manifest for the repository (manifest layout, backed up, and
+// not an unchanged step that wrote nothing at all).
+bool has_own_manifest(const RepositoryRecord& r);
+
 // Backup ids: [A-Za-z0-9_.-], not starting with '.', at most 64 characters.
 bool valid_backup_id(const std::string& id);
 // UTC now as YYYYMMDDhhmmss, the default backup id.

@@ -34,7 +34,7 @@ std::int64_t parse_rfc3339(const std::string& s) {
 void names_needed_by(const BackupRecord& b, std::set<std::string>& out) {
   for (const auto& r : b.repositories) {
     for (const auto& f : chain_files(r)) out.insert(f.name);
-    if (r.layout == "manifest" && r.kind != "unchanged" && (r.status == "ok" || r.status == "empty"))
+    if (has_own_manifest(r))
       out.insert(manifest_name(b.id, r.storage, r.relative_path));
   }
 }

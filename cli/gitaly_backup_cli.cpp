@@ -225,8 +225,8 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       }
       backup_repository(repo, sink, files, ro, rr);
       // An unchanged step writes nothing at all: the record holds it, and +latest.toml
-      // already describes the same refs and files.
-      if (o.layout == "manifest" && rr.kind != "unchanged") write_manifests(sink, o.id, rr);
+      // already describes the same refs and files (unless only the hooks changed).
+      if (has_own_manifest(rr)) write_manifests(sink, o.id, rr);
     }
     if (rr.status != "ok") {
       msg = "skipped create";

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -205,6 +206,22 @@ std::string read_config_string(const std::string& repo_path, const std::string& 
   // thousand repositories are discovered in a few milliseconds).
   ensure_libgit2();
   std::string file = repo_path + "/config";
+  // Most repositories' config does not mention the key at all: one read tells, without
+  // parsing (names are case-insensitive, so the search is too).
+  {
+    std::string text;
+    try {
+      text = read_file(file);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::NotFound) return "";
+      throw;
+    }
+    std::string name = key.substr(key.rfind('.') + 1);
+    auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+    std::transform(text.begin(), text.end(), text.begin(), lower);
+    std::transform(name.begin(), name.end(), name.begin(), lower);
+    if (text.find(name) == std::string::npos) return "";
+  }
   git_config* cfg = nullptr;
   if (git_config_open_ondisk(&cfg, file.c_str()) != 0)
     throw Error(ErrorCode::Git, "read config " + file + ": " + last_git2_error());

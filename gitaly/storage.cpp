@@ -38,19 +38,21 @@ void walk(const std::string& storage_root, const std::string& dir, const std::st
     if (warnings) warnings->push_back("cannot read directory " + dir + ": " + std::strerror(errno));
     return;
   }
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, bool>> names;  // name, type known to be a directory
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
     if (rel.empty() && is_reserved_top(name)) continue;
-    names.push_back(name);
+    // The entry type from readdir spares an lstat per entry; DT_UNKNOWN falls back to it.
+    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;  // files and symlinks
+    names.emplace_back(name, e->d_type == DT_DIR);
   }
   ::closedir(d);
   std::sort(names.begin(), names.end());
-  for (const auto& name : names) {
+  for (const auto& [name, known_dir] : names) {
     std::string child = dir + "/" + name;
     struct stat st;
-    if (::lstat(child.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // files and symlinks
+    if (!known_dir && (::lstat(child.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) continue;  // files and symlinks
     std::string child_rel = rel.empty() ? name : rel + "/" + name;
     if (is_bare_repository(child)) {
       Repository repo{storage.name, child_rel, "", child};

@@ -89,7 +89,7 @@ class RepositoryCheck {
     if (!problems_.empty()) return problems_;  // missing or damaged files: nothing more to learn
     check_head();
     check_prerequisites();
-    if (r_.layout == "manifest" && r_.kind != "unchanged") check_manifest();  // unchanged: none written
+    if (has_own_manifest(r_)) check_manifest();
     if (o_.deep) deep(scratch, index_threads);  // every file matches its record: index them
     return problems_;
   }

@@ -211,6 +211,25 @@ TEST_F(Verify, DamageBehindAMatchingChecksumIsCaughtByDeep) {
   EXPECT_NE(d.out.find("restore into a scratch repository failed"), std::string::npos) << d.out;
 }
 
+TEST_F(Verify, BrokenChainIsRefusedByRestoreAndNamedByVerify) {
+  std::string target = dir_ / "target";
+  ASSERT_EQ(gv({"restore", "--storage", "default=" + target, "--path", dir_ / "backups", "--id", "n1"}).exit_code, 0);
+  std::string before = refs_of_all(target);
+  // Drop the full step from n2's chain: its increment's prerequisites come from nowhere.
+  std::string rec_path = dir_ / "backups/+gitvault/backups/n2.json";
+  json rec = json::parse(read_file(rec_path));
+  for (auto& r : rec["repositories"])
+    if (r["relative_path"] == "work/app.git") r["previous_steps"] = json::array();
+  testing::write_text(rec_path, rec.dump(1));
+  auto r = gv({"restore", "--storage", "default=" + target, "--path", dir_ / "backups", "--id", "n2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("chain broken"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(target), before);  // the good repository was not touched
+  auto v = verify("n2");
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.out.find("chain incomplete"), std::string::npos) << v.out;
+}
+
 class Prune : public Incremental {
  protected:
   void SetUp() override {
