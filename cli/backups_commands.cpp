@@ -75,7 +75,7 @@ int BackupsCommands::run_backups_command() {
   }
   if (list.empty()) std::printf("no backups in %s\n", sink.describe("").c_str());
   else
-    std::printf("%-20s %-9s %-20s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
+    std::printf("%-20s %-9s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
                 "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "RESTORABLE");
   for (const auto& b : list) {
     std::string paths = std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
@@ -87,7 +87,7 @@ int BackupsCommands::run_backups_command() {
       if (!b.needs_pruned.empty()) alone += " (pruned backups' files kept)";
     }
     if (b.status != "complete") alone = b.status == "running" ? "no (never finished)" : "only its ok repositories";
-    std::printf("%-20s %-9s %-20s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), b.status.c_str(),
+    std::printf("%-20s %-9s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), b.status.c_str(),
                 b.started_at.c_str(), b.repositories, b.failed, paths.c_str(), kinds.c_str(),
                 human_bytes(b.bytes).c_str(), alone.c_str());
   }
