@@ -346,6 +346,8 @@ int gitaly_backup_main(int argc, char** argv) {
     std::fprintf(stderr, "gitaly-backup: -incremental needs -layout manifest\n");
     return 2;
   }
+  if (!*create)
+    for (const auto& st : o.storages) remove_stale_restore_dirs(st);  // leftovers of killed restores
   try {
     if (!*create) source.emplace(sink, o.id);
     if (*create && o.incremental) source.emplace(sink, o.previous_id);

@@ -1,10 +1,13 @@
 #include "restore/repository_restore.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -190,6 +193,27 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (replacing) sync_filesystem(tmp.path);
   swap_into_place(tmp.path, target_path, replacing);
   return bytes;
+}
+
+std::size_t remove_stale_restore_dirs(const Storage& storage) {
+  std::string tmp_root = storage.path + "/+gitvault/tmp";
+  DIR* d = ::opendir(tmp_root.c_str());
+  if (!d) return 0;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.rfind("restore-", 0) != 0) continue;
+    long pid = std::atol(name.c_str() + 8);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(tmp_root + "/" + name);
+  }
+  ::closedir(d);
+  for (const auto& path : stale) {
+    try {
+      remove_tree(path);
+    } catch (const Error&) {
+    }
+  }
+  return stale.size();
 }
 
 void sync_restored_storages(const std::vector<const Storage*>& storages) {

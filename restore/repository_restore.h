@@ -33,6 +33,10 @@ struct RepositoryRestoreOptions {
 std::uint64_t restore_repository(const RepositoryRecord& record, Sink& sink, const Storage& target,
                                  const RepositoryRestoreOptions& options);
 
+// Removes <storage>/+gitvault/tmp/restore-<pid>-* directories left by restores that were
+// killed (their pid is no longer a live process on this machine). Returns how many.
+std::size_t remove_stale_restore_dirs(const Storage& storage);
+
 // Makes every repository restored into these storages durable (one syncfs per storage).
 // Call it after the last restore_repository() and before reporting the run a success.
 void sync_restored_storages(const std::vector<const Storage*>& storages);

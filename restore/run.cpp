@@ -46,6 +46,13 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
                                                                 : " (its repositories are in storages not given: " +
                                                                       *missing_storages.begin() + ")"));
 
+  // Leftovers of restores that were killed are removed before this one starts.
+  for (const auto& st : o.storages) {
+    std::size_t n = remove_stale_restore_dirs(st);
+    if (n && o.progress_out)
+      std::fprintf(o.progress_out, "note: removed %zu temporary directories of killed restores in %s/+gitvault/tmp\n", n,
+                   st.path.c_str());
+  }
   flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
   ff.load();
   for (const auto& w : ff.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", w.c_str());

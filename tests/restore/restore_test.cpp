@@ -1,6 +1,7 @@
 #include "restore/run.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -99,6 +100,17 @@ TEST_F(Restore, ExistingRepositoryIsReplacedAtomically) {
   ASSERT_EQ(run_restore(opts_, sink_).exit_code, 0);
   EXPECT_EQ(testing::show_ref(target), testing::show_ref(dir_ / "storage/group/project.git"));
   EXPECT_EQ(sh("ls -A " + (dir_ / "restored/+gitvault/tmp")), "");
+}
+
+TEST_F(Restore, TemporaryDirectoriesOfKilledRestoresAreRemovedLiveOnesKept) {
+  std::string tmp = dir_ / "restored/+gitvault/tmp";
+  std::string dead_pid = sh("sh -c 'echo $$'");  // a process that has exited
+  dead_pid.erase(dead_pid.find_last_not_of("\n") + 1);
+  std::string dead = tmp + "/restore-" + dead_pid + "-0-1", live = tmp + "/restore-" + std::to_string(::getpid()) + "-7-7";
+  sh("mkdir -p " + dead + "/objects/pack " + live + "/objects");
+  ASSERT_EQ(run_restore(opts_, sink_).exit_code, 0);
+  EXPECT_FALSE(path_exists(dead));
+  EXPECT_TRUE(path_exists(live));  // its process (this test) is alive: maybe still restoring
 }
 
 TEST_F(Restore, RestoreKeepsExistingRepositoryWhenBundleIsCorrupt) {
