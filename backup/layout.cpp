@@ -26,6 +26,15 @@ std::string manifest_name(const std::string& id, const std::string& storage, con
   return "manifests/" + storage + "/" + relative_path + "/" + id + ".toml";
 }
 
+std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(const std::string& name) {
+  const std::string top = "manifests/";
+  if (name.rfind(top, 0) != 0) return std::nullopt;
+  std::string rest = name.substr(top.size());  // <storage>/<relative path>/<id>.toml
+  std::size_t first = rest.find('/'), last = rest.rfind('/');
+  if (first == std::string::npos || last == first) return std::nullopt;
+  return std::make_pair(rest.substr(0, first), rest.substr(first + 1, last - first - 1));
+}
+
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path) {
   return "manifests/" + storage + "/" + relative_path + "/+latest.toml";
 }

@@ -6,7 +6,9 @@
 //   <id>/<storage>/<relative path without .git>/custom_hooks.tar
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace gitvault {
 
@@ -24,6 +26,8 @@ RepositoryFiles manifest_layout_files(const std::string& id, const std::string& 
                                       int step = 1);
 std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path);
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path);
+// The (storage, relative path) of a manifest_name(); nullopt for any other name.
+std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(const std::string& name);
 
 RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
 

@@ -5,6 +5,7 @@
 #include <tbb/task_group.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace gitvault {
 
@@ -93,5 +94,9 @@ void Pipeline::done() {
     workers_->arena.execute([this] { workers_->group.wait(); });
   }
 }
+
+int default_parallel() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+int git_threads_per_job(int parallel) { return std::max(1, default_parallel() / std::max(1, parallel)); }
 
 }  // namespace gitvault

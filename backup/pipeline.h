@@ -23,6 +23,12 @@
 
 namespace gitvault {
 
+// Jobs at once when none is given: one per CPU.
+int default_parallel();
+// Threads for git's own work in each job (pack-objects, index-pack), so that jobs × threads
+// stays near the number of CPUs.
+int git_threads_per_job(int parallel);
+
 class Pipeline {
  public:
   // parallel_storage <= 0 means no per-storage limit.

@@ -53,6 +53,9 @@ struct RepositoryRecord {
   std::uint64_t bytes = 0;  // bytes this backup wrote for the repository
   double seconds = 0;
   std::vector<std::string> warnings;
+
+  // Backed up in this backup (with data or as an empty repository), so restorable from it.
+  bool backed_up() const { return status == "ok" || status == "empty"; }
 };
 
 struct BackupRecord {

@@ -5,9 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
-#include <set>
 
 #include <cstring>
 
@@ -72,10 +72,7 @@ std::optional<std::string> single_pack(const std::string& repo, const RefSnapsho
   if (other || packs.size() != 1) return std::nullopt;
   std::string pack = objects + "/pack/" + packs[0];
   if (!path_exists(pack.substr(0, pack.size() - 5) + ".idx")) return std::nullopt;
-  std::vector<std::string> tips;
-  for (const auto& r : snap.refs) tips.push_back(r.oid);
-  if (!snap.head_oid.empty()) tips.push_back(snap.head_oid);
-  if (!missing_objects(repo, tips).empty()) return std::nullopt;
+  if (!missing_objects(repo, ref_tips(snap)).empty()) return std::nullopt;
   return pack;
 }
 
@@ -128,11 +125,9 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   if (!prerequisites.empty()) args.push_back("--thin");
   if (options.pack_threads > 0) args.push_back("--threads=" + std::to_string(options.pack_threads));
   ProcessSpec spec = git_command(repo.path, args);
-  std::set<std::string> tips;
-  for (const auto& r : header.refs) tips.insert(r.oid);
   spec.stdin_producer = [&](PipeWriter& in) {
     std::string lines;
-    for (const auto& t : tips) lines += t + "\n";
+    for (const auto& t : ref_tips(snap)) lines += t + "\n";
     for (const auto& p : prerequisites) lines += "^" + p + "\n";
     in.write(lines.data(), lines.size());
   };
@@ -147,14 +142,6 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   if (pack_bytes < 32)
     throw Error(ErrorCode::Git, "git pack-objects in " + repo.path + " produced no pack");
   return writer.commit();
-}
-
-// The objects named by a refs snapshot (its tips), each once, in a stable order.
-std::vector<std::string> tips_of(const RefSnapshot& snap) {
-  std::set<std::string> set;
-  for (const auto& r : snap.refs) set.insert(r.oid);
-  if (!snap.head_oid.empty()) set.insert(snap.head_oid);
-  return {set.begin(), set.end()};
 }
 
 }  // namespace
@@ -186,7 +173,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
         out.kind = "unchanged";
         out.refs = *prev->refs;
       } else {
-        std::vector<std::string> prev_tips = tips_of(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
+        std::vector<std::string> prev_tips = ref_tips(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
         std::vector<std::string> gone = missing_objects(repo.path, prev_tips);
         if (!gone.empty()) {
           out.warnings.push_back("history rewritten since backup " + options.previous_id + " (" +
@@ -217,10 +204,8 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
     out.bytes += out.bundle->size;
   } else if (out.kind == "incremental") {
     // A bundle only when some tip is new; deletions and moves to known objects need none.
-    const std::set<std::string> known(prerequisites.begin(), prerequisites.end());
-    bool new_tip = false;
-    for (const auto& t : tips_of(snap)) new_tip |= !known.count(t);
-    if (new_tip) {
+    const std::vector<std::string> tips = ref_tips(snap);  // both sorted
+    if (!std::includes(prerequisites.begin(), prerequisites.end(), tips.begin(), tips.end())) {
       out.bundle = write_bundle(repo, snap, sink, files.bundle, options, prerequisites);
       out.bytes += out.bundle->size;
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -64,17 +65,20 @@ void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string
       intact = false;
     }
     if (intact) continue;
-    sink.remove(latest);
+    std::optional<std::string> replacement;
     for (const auto& b : remaining) {  // newest first
       auto it = std::find_if(b.repositories.begin(), b.repositories.end(), [&](const RepositoryRecord& r) {
-        return r.storage == storage && r.relative_path == rel && r.layout == "manifest" &&
-               (r.status == "ok" || r.status == "empty");
+        return r.storage == storage && r.relative_path == rel && has_own_manifest(r);
       });
-      if (it == b.repositories.end()) continue;
       std::string name = manifest_name(b.id, storage, rel);
-      if (sink.exists(name)) write_whole(sink, latest, read_whole(sink, name));
+      if (it == b.repositories.end() || !sink.exists(name)) continue;
+      replacement = read_whole(sink, name);
       break;
     }
+    if (replacement)
+      write_whole(sink, latest, *replacement);  // replaced atomically, never absent in between
+    else
+      sink.remove(latest);
   }
 }
 
@@ -94,14 +98,8 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     sink.remove(f);
     sink.remove_empty_parents(f);
   }
-  // Manifests name "<storage>/<relative path>/<id>/NNN.*" and "manifests/<storage>/<path>/<id>.toml".
-  for (const auto& f : files) {
-    if (f.rfind("manifests/", 0) != 0) continue;
-    std::string rest = f.substr(10);
-    std::size_t slash = rest.find('/'), last = rest.rfind('/');
-    if (slash == std::string::npos || last == slash) continue;
-    touched.insert({rest.substr(0, slash), rest.substr(slash + 1, last - slash - 1)});
-  }
+  for (const auto& f : files)
+    if (auto repo = repository_of_manifest_name(f)) touched.insert(*repo);
   repair_latest(sink, touched, remaining);
   sink.sync();
   sink.remove(kPlanName);
@@ -126,7 +124,7 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
     for (const auto& r : b.repositories) {
       s.pipeline += r.engine == "pipeline";
       s.legacy += r.engine == "legacy";
-      if (r.status == "ok" || r.status == "empty") {
+      if (r.backed_up()) {
         s.full += r.kind == "full";
         s.incremental += r.kind == "incremental";
         s.unchanged += r.kind == "unchanged";

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,7 +47,6 @@ struct PruneOptions {
   std::optional<int> keep_last;                // the N newest complete backups
   std::optional<std::int64_t> keep_within_s;  // every backup started within this many seconds
   bool dry_run = false;
-  std::FILE* out = stdout;
 };
 
 struct PrunePlan {

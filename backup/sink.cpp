@@ -169,16 +169,18 @@ std::string read_whole(Sink& sink, const std::string& name) {
   return text;
 }
 
+std::string digest_mismatch(const FileDigest& recorded, std::uint64_t size, const std::string& sha256) {
+  if (size != recorded.size)
+    return "size is " + std::to_string(size) + " bytes, the backup recorded " + std::to_string(recorded.size) +
+           (size < recorded.size ? " (truncated?)" : "");
+  if (sha256 != recorded.sha256) return "SHA-256 mismatch (file was modified or damaged)";
+  return "";
+}
+
 std::string read_verified(Sink& sink, const FileDigest& digest) {
-  auto reader = sink.open(digest.name);
-  std::string data;
-  char buf[65536];
-  while (std::size_t n = reader->read(buf, sizeof buf)) data.append(buf, n);
-  if (data.size() != digest.size)
-    throw Error(ErrorCode::Corrupt, sink.describe(digest.name) + ": size is " + std::to_string(data.size()) +
-                                        " bytes, the backup recorded " + std::to_string(digest.size));
-  if (sha256_hex(data) != digest.sha256)
-    throw Error(ErrorCode::Corrupt, sink.describe(digest.name) + ": SHA-256 mismatch (file was modified or damaged)");
+  std::string data = read_whole(sink, digest.name);
+  std::string wrong = digest_mismatch(digest, data.size(), sha256_hex(data));
+  if (!wrong.empty()) throw Error(ErrorCode::Corrupt, sink.describe(digest.name) + ": " + wrong);
   return data;
 }
 
@@ -200,10 +202,7 @@ std::string check_file(Sink& sink, const FileDigest& digest) {
   } catch (const Error& e) {
     return e.what();
   }
-  if (size != digest.size)
-    return "size is " + std::to_string(size) + " bytes, the backup recorded " + std::to_string(digest.size);
-  if (hash.hex_digest() != digest.sha256) return "SHA-256 mismatch (file was modified or damaged)";
-  return "";
+  return digest_mismatch(digest, size, hash.hex_digest());
 }
 
 }  // namespace gitvault

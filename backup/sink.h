@@ -97,6 +97,11 @@ std::string read_whole(Sink& sink, const std::string& name);
 // Reads a whole small file and checks it against the digest (Error(Corrupt) naming it).
 std::string read_verified(Sink& sink, const FileDigest& digest);
 
+// What is wrong with a file of `size` bytes hashing to `sha256` that the backup recorded as
+// `recorded` ("size is N bytes, the backup recorded M (truncated?)", "SHA-256 mismatch ..."),
+// or "" when it matches. The one wording of every checksum check.
+std::string digest_mismatch(const FileDigest& recorded, std::uint64_t size, const std::string& sha256);
+
 // Streams a file of any size through SHA-256 and compares it with the digest. Returns what is
 // wrong ("missing", "size is N bytes, the backup recorded M", "SHA-256 mismatch"), or "".
 std::string check_file(Sink& sink, const FileDigest& digest);

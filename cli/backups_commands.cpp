@@ -15,9 +15,7 @@ namespace gitvault {
 BackupsCommands::BackupsCommands(CLI::App& app) {
   verify_ = app.add_subcommand("verify", "Check a backup without a storage: files, checksums, manifests, chains "
                                          "(--deep: also index every chain into a scratch repository)");
-  verify_opts_.add_config_option(*verify_);
-  verify_opts_.add_path_option(*verify_);
-  verify_opts_.add_json_option(*verify_);
+  verify_opts_.add_backup_directory_options(*verify_);
   verify_->add_option("--id", verify_ids_, "Backup id to verify (repeatable; default: the newest backup)");
   verify_->add_flag("--all", verify_all_, "Verify every backup in the directory");
   verify_->add_flag("--deep", verify_deep_, "Also restore every repository into a scratch repository and check it");
@@ -25,14 +23,10 @@ BackupsCommands::BackupsCommands(CLI::App& app) {
   verify_->add_option("--scratch", verify_scratch_, "Deep: directory for scratch repositories (default: $TMPDIR or /tmp)");
 
   backups_ = app.add_subcommand("backups", "List the backups in a backup directory, newest first");
-  backups_opts_.add_config_option(*backups_);
-  backups_opts_.add_path_option(*backups_);
-  backups_opts_.add_json_option(*backups_);
+  backups_opts_.add_backup_directory_options(*backups_);
 
   prune_ = app.add_subcommand("prune", "Remove old backups, keeping every file a kept backup needs");
-  prune_opts_.add_config_option(*prune_);
-  prune_opts_.add_path_option(*prune_);
-  prune_opts_.add_json_option(*prune_);
+  prune_opts_.add_backup_directory_options(*prune_);
   prune_->add_option("--keep-last", keep_last_, "Keep the N newest complete backups");
   prune_->add_option("--keep-within", keep_within_, "Keep every backup started within DURATION (30d, 36h, 2w)");
   prune_->add_flag("--dry-run", dry_run_, "Print what would be removed; remove nothing");

@@ -28,6 +28,12 @@ void CommonOptions::add_json_option(CLI::App& cmd) {
   cmd.add_flag("--json", json, "Machine-readable output: one JSON object per line");
 }
 
+void CommonOptions::add_backup_directory_options(CLI::App& cmd) {
+  add_config_option(cmd);
+  add_path_option(cmd);
+  add_json_option(cmd);
+}
+
 const Config& CommonOptions::config() const {
   if (!config_loaded_) {
     if (!config_file.empty()) config_ = load_config(config_file);

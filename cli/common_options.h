@@ -22,6 +22,8 @@ struct CommonOptions {
   void add_path_option(CLI::App& cmd);
   void add_filter_options(CLI::App& cmd);
   void add_json_option(CLI::App& cmd);
+  // --config, --path and --json: the commands that read a backup directory only.
+  void add_backup_directory_options(CLI::App& cmd);
 
   // Storages from --storage, else from the config file. Throws Error(Usage/Config).
   std::vector<Storage> storages() const;

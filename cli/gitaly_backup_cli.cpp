@@ -48,23 +48,10 @@ std::vector<std::string> normalise_args(int argc, char** argv) {
   return out;
 }
 
-std::string utc_now_precise() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms));
-  return out;
-}
-
 class Logger {
  public:
   void log(json line) {
-    line["time"] = utc_now_precise();
+    line["time"] = utc_now_rfc3339();
     std::string text = line.dump() + "\n";
     std::lock_guard<std::mutex> lock(mu_);
     if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
@@ -136,11 +123,6 @@ json base_line(const std::string& command, const Job& job) {
           {"gl_project_path", job.project_path}};
 }
 
-int threads_per_job(int parallel) {
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, parallel));
-}
-
 // Where a repository's files of a backup are found (restore, and the previous step of an
 // incremental create): the backup record when there is one, else the repository's manifest.
 class BackupSource {
@@ -154,8 +136,13 @@ class BackupSource {
         index_[record_->repositories[i].storage + "\n" + record_->repositories[i].relative_path] = i;
     }
   }
-  // The backup id the entries come from ("" when read from +latest manifests).
-  std::string id() const { return record_ ? record_->id : id_; }
+  // The backup that wrote the step `found` (from find()): the record's id, the id asked for,
+  // or, from a +latest manifest, the directory of its refs file (<storage>/<path>/<id>/NNN.refs).
+  std::string backup_id_of(const RepositoryRecord& found) const {
+    if (record_) return record_->id;
+    if (!id_.empty() || !found.refs) return id_;
+    return std::filesystem::path(found.refs->name).parent_path().filename().string();
+  }
   // Throws Error(NotFound) when this backup has nothing for the repository.
   RepositoryRecord find(const Job& job) {
     if (record_) {
@@ -208,16 +195,14 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
                                     : manifest_layout_files(o.id, job.storage, job.relative_path, step);
       };
       RepositoryBackupOptions ro;
-      ro.pack_threads = threads_per_job(o.parallel);
+      ro.pack_threads = git_threads_per_job(o.parallel);
       ro.reuse_single_pack = true;
       std::optional<RepositoryRecord> prev;
       if (previous) {
         try {
           prev = previous->find(job);
           ro.previous = &*prev;
-          ro.previous_id = previous->id();
-          if (ro.previous_id.empty() && prev->refs)  // from +latest: <storage>/<path>/<id>/NNN.refs
-            ro.previous_id = std::filesystem::path(prev->refs->name).parent_path().filename().string();
+          ro.previous_id = previous->backup_id_of(*prev);
         } catch (const Error& e) {
           if (e.code() != ErrorCode::NotFound)
             rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
@@ -276,7 +261,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     }
     if (!rr.storage.empty()) {
       RepositoryRestoreOptions ro;
-      ro.index_threads = threads_per_job(o.parallel);
+      ro.index_threads = git_threads_per_job(o.parallel);
       bytes = restore_repository(rr, sink, *st, ro);
     }
   } catch (const std::exception& e) {
@@ -332,7 +317,7 @@ int gitaly_backup_main(int argc, char** argv) {
     return 2;
   }
   o.command = *create ? "create" : "restore";
-  if (o.parallel <= 0) o.parallel = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (o.parallel <= 0) o.parallel = default_parallel();
   if (*create && o.id.empty()) o.id = default_backup_id();
   if (!o.id.empty() && !valid_backup_id(o.id)) {
     std::fprintf(stderr, "gitaly-backup: invalid backup id '%s'\n", o.id.c_str());

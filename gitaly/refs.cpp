@@ -272,6 +272,16 @@ void init_bare_repository(const std::string& path) {
   git_repository_free(repo);
 }
 
+std::vector<std::string> ref_tips(const RefSnapshot& snap) {
+  std::vector<std::string> tips;
+  tips.reserve(snap.refs.size() + 1);
+  for (const auto& r : snap.refs) tips.push_back(r.oid);
+  if (!snap.head_oid.empty()) tips.push_back(snap.head_oid);
+  std::sort(tips.begin(), tips.end());
+  tips.erase(std::unique(tips.begin(), tips.end()), tips.end());
+  return tips;
+}
+
 void init_bare_repository_skeleton(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0) throw_errno("create repository", path, errno);
   for (const char* dir : {"/objects", "/objects/info", "/objects/pack", "/refs", "/refs/heads", "/refs/tags"})

@@ -32,6 +32,9 @@ RefSnapshot read_refs(const std::string& repo_path);
 // The `.refs` file: "HEAD" line first (when HEAD resolves), then refs in name order.
 std::string format_refs_file(const RefSnapshot& snapshot);
 
+// The objects a snapshot's refs and HEAD point at, each once, sorted.
+std::vector<std::string> ref_tips(const RefSnapshot& snapshot);
+
 // Parses a `.refs` file; head_target is not part of the format and stays empty.
 // Throws Error(Corrupt) naming file_name on a malformed line.
 RefSnapshot parse_refs_file(const std::string& text, const std::string& file_name);

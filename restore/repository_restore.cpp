@@ -97,11 +97,8 @@ bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_
     std::vector<char> buf(1 << 20);
     while (std::size_t n = reader.read(buf.data(), buf.size()))
       if (!in.write(buf.data(), n)) return;
-    if (reader.bytes() != digest.size)
-      throw Error(ErrorCode::Corrupt, where + ": size is " + std::to_string(reader.bytes()) +
-                                          " bytes, the backup recorded " + std::to_string(digest.size) + " (truncated?)");
-    if (reader.finish() != digest.sha256)
-      throw Error(ErrorCode::Corrupt, where + ": SHA-256 mismatch (file was modified or damaged)");
+    std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
+    if (!wrong.empty()) throw Error(ErrorCode::Corrupt, where + ": " + wrong);
   };
   ProcessResult r = run_process(spec);
   if (!r.ok()) throw Error(ErrorCode::Corrupt, where + ": git index-pack rejected the pack: " + r.describe());
@@ -131,7 +128,7 @@ void swap_into_place(const std::string& tmp, const std::string& target, bool syn
 
 std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
                                  const RepositoryRestoreOptions& options) {
-  if (rec.status != "ok" && rec.status != "empty")
+  if (!rec.backed_up())
     throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
   std::string target_path = resolve_repository_path(target, rec.relative_path);
   if (!rec.refs) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
@@ -157,8 +154,9 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   bool self_contained = false;
   if (rec.status == "ok") {
     for (const FileDigest* b : bundles) {
-      bool last = b == bundles.back();
-      self_contained = index_bundle(*b, sink, tmp.path, last && rec.bundle && b == &*rec.bundle ? &expected : nullptr, options);
+      // This backup's own bundle (always the last) must list exactly the recorded refs.
+      const RefSnapshot* own_refs = rec.bundle && b == &*rec.bundle ? &expected : nullptr;
+      self_contained = index_bundle(*b, sink, tmp.path, own_refs, options);
       bytes += b->size;
     }
     self_contained = self_contained && bundles.size() == 1;
@@ -175,10 +173,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   // Connectivity: a self-contained pack plus every tip present means every object reachable
   // from the refs is present (the pack is the repository's only pack). Otherwise, fsck.
   if (self_contained) {
-    std::vector<std::string> tips;
-    for (const auto& ref : expected.refs) tips.push_back(ref.oid);
-    if (!expected.head_oid.empty()) tips.push_back(expected.head_oid);
-    auto missing = missing_objects(tmp.path, tips);
+    auto missing = missing_objects(tmp.path, ref_tips(expected));
     if (!missing.empty())
       throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
                                                std::to_string(missing.size()) + " missing)");

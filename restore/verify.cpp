@@ -18,6 +18,7 @@
 
 #include "backup/layout.h"
 #include "backup/manifest.h"
+#include "backup/pipeline.h"
 #include "backup/record.h"
 #include "gitaly/bundle.h"
 #include "gitaly/error.h"
@@ -56,12 +57,8 @@ class FileChecks {
   std::map<std::string, std::string> done_;
 };
 
-std::set<std::string> tips_of_refs_file(Sink& sink, const FileDigest& refs) {
-  RefSnapshot snap = parse_refs_file(read_verified(sink, refs), sink.describe(refs.name));
-  std::set<std::string> tips;
-  for (const auto& r : snap.refs) tips.insert(r.oid);
-  if (!snap.head_oid.empty()) tips.insert(snap.head_oid);
-  return tips;
+std::vector<std::string> tips_of_refs_file(Sink& sink, const FileDigest& refs) {
+  return ref_tips(parse_refs_file(read_verified(sink, refs), sink.describe(refs.name)));
 }
 
 std::vector<std::string> prerequisites_of(Sink& sink, const FileDigest& bundle) {
@@ -80,7 +77,7 @@ class RepositoryCheck {
       problem("", "its backup failed: " + r_.error);
       return problems_;
     }
-    if (r_.status != "ok" && r_.status != "empty") return problems_;  // skipped (gone), pending (unfinished)
+    if (!r_.backed_up()) return problems_;  // skipped (gone), pending (unfinished)
     check_chain_shape();
     for (const auto& f : chain_files(r_)) {
       std::string what = files_.check(sink_, f, bytes);
@@ -134,9 +131,9 @@ class RepositoryCheck {
       const auto& bundle = *steps[k].first;
       if (!bundle) continue;
       try {
-        std::set<std::string> before = tips_of_refs_file(sink_, *steps[k - 1].second);
+        std::vector<std::string> before = tips_of_refs_file(sink_, *steps[k - 1].second);  // sorted
         for (const auto& p : prerequisites_of(sink_, *bundle))
-          if (!before.count(p)) {
+          if (!std::binary_search(before.begin(), before.end(), p)) {
             problem(bundle->name, "prerequisite " + p + " is not a tip of step " + std::to_string(k) + " (" +
                                       steps[k - 1].second->name + "): chain broken");
             break;
@@ -244,9 +241,8 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   }
   result.repositories = items.size();
 
-  int parallel = o.parallel > 0 ? o.parallel : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  int index_threads = std::max(1, cores / parallel);
+  const int parallel = o.parallel > 0 ? o.parallel : default_parallel();
+  const int index_threads = git_threads_per_job(parallel);
   std::string scratch;
   if (o.deep) {
     scratch = o.scratch_dir.empty() ? default_scratch_root() : o.scratch_dir + "/gitvault-verify-" + unique_suffix();
