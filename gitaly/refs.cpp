@@ -56,6 +56,11 @@ void ensure_libgit2() {
 }
 
 RefSnapshot read_refs(const std::string& repo_path) {
+  if (auto snap = read_refs_plain_files(repo_path)) return std::move(*snap);
+  return read_refs_libgit2(repo_path);
+}
+
+RefSnapshot read_refs_libgit2(const std::string& repo_path) {
   RepoPtr repo = open_repository(repo_path);
   RefSnapshot snap;
   git_reference_iterator* it = nullptr;

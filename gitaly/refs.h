@@ -3,6 +3,7 @@
 // prints it, HEAD first.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,9 +26,19 @@ struct RefSnapshot {
 // Initialises libgit2 once per process (owner validation off: backups run as a service user).
 void ensure_libgit2();
 
-// Reads every ref and HEAD of the bare repository at repo_path. Throws Error(Git) naming the
-// repository when it cannot be opened or read.
+// Reads every ref and HEAD of the bare repository at repo_path: read_refs_plain_files when
+// it can, else libgit2. Throws Error(Git) naming the repository when it cannot be read.
 RefSnapshot read_refs(const std::string& repo_path);
+
+// The same through libgit2 alone (opens the repository, iterates its refs).
+RefSnapshot read_refs_libgit2(const std::string& repo_path);
+
+// The same read straight from the files backend (HEAD, loose refs, packed-refs) relative to
+// one descriptor of the repository directory, a few system calls per ref directory and
+// loose ref instead of libgit2's dozens per repository. nullopt whenever anything is outside
+// the plain case (symlinks, lock files, names git rejects, unusual file content, reftable,
+// SHA-256 oids): the caller then asks libgit2.
+std::optional<RefSnapshot> read_refs_plain_files(const std::string& repo_path);
 
 // The `.refs` file: "HEAD" line first (when HEAD resolves), then refs in name order.
 std::string format_refs_file(const RefSnapshot& snapshot);

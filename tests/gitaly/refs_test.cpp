@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "gitaly/error.h"
 #include "tests/support/test_support.h"
 
@@ -66,6 +68,89 @@ TEST(ReadRefs, MissingRepositoryNamesThePath) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Git);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/repo.git"), std::string::npos);
+  }
+}
+
+// The plain-files reader must give libgit2's answer wherever it gives one, and give up
+// (nullopt) rather than guess wherever the files are unusual.
+TEST(ReadRefsPlainFiles, AgreesWithLibgit2OnEveryFixtureRepository) {
+  ScratchDir dir;
+  testing::make_fixture_storage(dir.path(), 300);
+  for (const char* rel : {"group/project.git", "group/project.wiki.git", "group/sub/empty.git", "group/detached.git",
+                          "many/refs.git"}) {
+    std::string repo = dir / rel;
+    std::optional<RefSnapshot> plain = read_refs_plain_files(repo);
+    ASSERT_TRUE(plain.has_value()) << rel;
+    EXPECT_EQ(*plain, read_refs_libgit2(repo)) << rel;
+    EXPECT_EQ(format_refs_file(*plain), testing::show_ref(repo)) << rel;
+  }
+}
+
+TEST(ReadRefsPlainFiles, LooseRefsWinOverPackedAndPeeledLinesAreSkipped) {
+  ScratchDir dir;
+  testing::make_fixture_storage(dir.path(), 10);
+  std::string repo = dir / "group/project.git";
+  // Everything packed (annotated tags get "^" peeled lines), then some refs moved loose
+  // again to other commits, one deleted, one new, one nested deeper.
+  testing::sh("cd " + repo + " && git pack-refs --all && grep -q '^\\^' packed-refs && "
+              "git update-ref refs/heads/main refs/heads/feature/x && git update-ref -d refs/tags/light && "
+              "git update-ref refs/heads/new/deeper/branch refs/heads/develop");
+  std::optional<RefSnapshot> plain = read_refs_plain_files(repo);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(*plain, read_refs_libgit2(repo));
+  EXPECT_EQ(format_refs_file(*plain), testing::show_ref(repo));
+}
+
+TEST(ReadRefsPlainFiles, SymbolicRefsResolveAndDanglingOnesAreLeftOut) {
+  ScratchDir dir;
+  testing::make_fixture_storage(dir.path(), 10);
+  std::string repo = dir / "group/project.git";
+  testing::sh("cd " + repo + " && git symbolic-ref refs/heads/alias refs/heads/feature/x && "
+              "git symbolic-ref refs/heads/chain refs/heads/alias && git symbolic-ref refs/heads/dangling refs/heads/nowhere");
+  std::optional<RefSnapshot> plain = read_refs_plain_files(repo);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(*plain, read_refs_libgit2(repo));
+  auto oid_of = [&](const std::string& name) {
+    for (const auto& r : plain->refs)
+      if (r.name == name) return r.oid;
+    return std::string("absent");
+  };
+  EXPECT_EQ(oid_of("refs/heads/alias"), oid_of("refs/heads/feature/x"));
+  EXPECT_EQ(oid_of("refs/heads/chain"), oid_of("refs/heads/feature/x"));
+  EXPECT_EQ(oid_of("refs/heads/dangling"), "absent");
+}
+
+TEST(ReadRefsPlainFiles, GivesUpOnUnusualFilesAndReadRefsStillAnswers) {
+  struct Case {
+    const char* what;
+    const char* setup;  // run inside the repository
+  };
+  const Case cases[] = {
+      {"a stale lock file", "git rev-parse develop > refs/heads/develop.lock"},
+      {"a symlinked loose ref", "git update-ref refs/heads/loose develop && ln -s loose refs/heads/linked"},
+      {"a loose ref with trailing garbage", "printf '%s extra\n' $(git rev-parse develop) > refs/heads/odd"},
+      {"a symlinked HEAD", "ln -sf refs/heads/develop HEAD.tmp && mv -f HEAD.tmp HEAD"},
+      {"a packed-refs line without newline", "git pack-refs --all && printf '%s refs/heads/x' $(git rev-parse develop) >> packed-refs"},
+  };
+  for (const Case& c : cases) {
+    ScratchDir dir;
+    testing::make_fixture_storage(dir.path(), 10);
+    std::string repo = dir / "group/project.git";
+    testing::sh("cd " + repo + " && " + c.setup);
+    EXPECT_FALSE(read_refs_plain_files(repo).has_value()) << c.what;
+    // read_refs falls back to libgit2 and gives its answer (or its error).
+    std::string via_read_refs, via_libgit2;
+    try {
+      via_read_refs = format_refs_file(read_refs(repo));
+    } catch (const Error& e) {
+      via_read_refs = std::string("error: ") + e.what();
+    }
+    try {
+      via_libgit2 = format_refs_file(read_refs_libgit2(repo));
+    } catch (const Error& e) {
+      via_libgit2 = std::string("error: ") + e.what();
+    }
+    EXPECT_EQ(via_read_refs, via_libgit2) << c.what;
   }
 }
 
