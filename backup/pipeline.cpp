@@ -95,7 +95,11 @@ void Pipeline::done() {
   }
 }
 
-int default_parallel() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int default_parallel() {
+  // hardware_concurrency() reads /sys on every call; jobs ask for it once each.
+  static const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return cpus;
+}
 
 int git_threads_per_job(int parallel) { return std::max(1, default_parallel() / std::max(1, parallel)); }
 

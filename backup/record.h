@@ -84,6 +84,9 @@ RepositoryRecord repository_from_json(const nlohmann::json& j);
 void write_record(Sink& sink, const BackupRecord& record);
 // Throws Error(NotFound) when there is no such backup, Error(Corrupt) when unreadable.
 BackupRecord read_record(Sink& sink, const std::string& id);
+// The record's own fields (id, status, times, previous_id, ...) with `repositories` left
+// empty, without parsing the repositories: for choosing and checking backups.
+BackupRecord read_record_header(Sink& sink, const std::string& id);
 // Every backup id with a record, oldest first (ids sort by time).
 std::vector<std::string> list_backup_ids(Sink& sink);
 // The newest backup whose status is "complete", if any.

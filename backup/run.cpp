@@ -146,7 +146,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   if (o.incremental) {
     rec.incremental = true;
     if (!o.previous_id.empty()) {
-      BackupRecord prev = read_record(sink, o.previous_id);  // Error(NotFound) -> usage
+      BackupRecord prev = read_record_header(sink, o.previous_id);  // Error(NotFound) -> usage
       if (prev.status == "running")
         throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
       rec.previous_id = prev.id;

@@ -5,10 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// glibc has vfork; Boost's feature test only admits it for old _XOPEN_SOURCE levels.
+#define BOOST_POSIX_HAS_VFORK 1
 #include <boost/process.hpp>
+#include <boost/process/posix.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -36,6 +40,19 @@ bp::pipe cloexec_pipe() {
   p.assign_source(fds[0]);
   p.assign_sink(fds[1]);
   return p;
+}
+
+// PATH lookups are remembered: a run starts git for many repositories, and each lookup is a
+// stat per PATH entry. (PATH does not change during a run.)
+boost::filesystem::path search_path_cached(const std::string& program) {
+  static std::mutex mu;
+  static std::map<std::string, boost::filesystem::path> found;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = found.find(program);
+  if (it != found.end()) return it->second;
+  boost::filesystem::path exe = bp::search_path(program);
+  if (!exe.empty()) found[program] = exe;
+  return exe;
 }
 
 void close_fd(int& fd) {
@@ -93,19 +110,21 @@ ProcessResult run_process(const ProcessSpec& spec) {
 
   boost::filesystem::path exe = spec.program;
   if (spec.program.find('/') == std::string::npos) {
-    exe = bp::search_path(spec.program);
+    exe = search_path_cached(spec.program);
     if (exe.empty()) throw Error(ErrorCode::Git, "cannot start " + spec.program + ": not found in PATH");
   }
 
+  // vfork: the child borrows our address space until it execs, instead of fork copying
+  // the page tables of a process that may hold a large backup record.
   bp::child child;
   try {
     if (spec.working_dir.empty())
       child = bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe,
-                        bp::std_out > out_pipe, bp::std_err > err_pipe);
+                        bp::std_out > out_pipe, bp::std_err > err_pipe, bp::posix::use_vfork);
     else
       child = bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe,
                         bp::std_out > out_pipe, bp::std_err > err_pipe,
-                        bp::start_dir = spec.working_dir);
+                        bp::start_dir = spec.working_dir, bp::posix::use_vfork);
   } catch (const std::exception& e) {
     throw Error(ErrorCode::Git, "cannot start " + exe.string() + ": " + e.what());
   }

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+#include <optional>
+
 #include "backup/layout.h"
+#include "backup/record.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "tests/backup/faulty_sink.h"
@@ -67,6 +71,34 @@ TEST_F(BackupRun, RecordsEveryFileWithItsSha256AndSize) {
   EXPECT_EQ(e.status, "empty");
   EXPECT_FALSE(e.bundle);
   EXPECT_EQ(e.head_target, "refs/heads/trunk");
+}
+
+TEST_F(BackupRun, RecordHeaderIsReadWithoutTheRepositoriesAndTruncationIsCaught) {
+  LocalSink sink(dir_ / "backups");
+  ASSERT_EQ(run_backup(opts_, sink).exit_code, 0);
+  BackupRecord full = read_record(sink, "b1");
+  BackupRecord head = read_record_header(sink, "b1");
+  EXPECT_TRUE(head.repositories.empty());
+  EXPECT_EQ(head.id, "b1");
+  EXPECT_EQ(head.status, "complete");
+  EXPECT_EQ(head.started_at, full.started_at);
+  EXPECT_EQ(head.finished_at, full.finished_at);
+  EXPECT_EQ(head.storages, std::vector<std::string>{"default"});
+  EXPECT_EQ(newest_complete_backup(sink), std::optional<std::string>("b1"));
+
+  // A record cut short after its header is not taken for a complete backup.
+  std::string path = dir_ / "backups/+gitvault/backups/b1.json";
+  std::string text = testing::read_text(path);
+  testing::write_text(path, text.substr(0, text.size() - 200));
+  EXPECT_THROW(read_record_header(sink, "b1"), Error);
+  EXPECT_THROW(read_record(sink, "b1"), Error);
+  EXPECT_EQ(newest_complete_backup(sink), std::nullopt);
+
+  // Records written with the fields in name order and indented (earlier versions) still read.
+  nlohmann::json old = nlohmann::json::parse(text);
+  testing::write_text(path, old.dump(1) + "\n");
+  EXPECT_EQ(read_record_header(sink, "b1").status, "complete");
+  EXPECT_EQ(read_record(sink, "b1").repositories.size(), full.repositories.size());
 }
 
 TEST_F(BackupRun, FullDiskFailsThatRepositoryAndTheBackupIsNotComplete) {

@@ -121,7 +121,7 @@ TEST_F(E2E, KilledBackupIsNeverReportedComplete) {
   auto b = gitvault({"backup", "--storage", storage(), "--path", backups(), "--id", "killed"}, {{"GITVAULT_GIT", fake}});
   killer.join();
   EXPECT_EQ(b.exit_code, 128 + SIGKILL);
-  EXPECT_NE(testing::read_text(backups() + "/+gitvault/backups/killed.json").find("\"status\": \"running\""),
+  EXPECT_NE(testing::read_text(backups() + "/+gitvault/backups/killed.json").find("\"status\":\"running\""),
             std::string::npos);
   auto r = gitvault({"restore", "--storage", "default=" + (dir_ / "scratch"), "--path", backups(), "--id", "killed"});
   EXPECT_EQ(r.exit_code, 2);

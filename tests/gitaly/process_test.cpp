@@ -51,6 +51,20 @@ TEST(Process, MissingProgramIsAnError) {
   EXPECT_THROW(run_process(spec), Error);
 }
 
+TEST(Process, ProgramThatCannotBeExecutedIsAnErrorNamingIt) {
+  // Found by path, so the failure comes from exec in the (vforked) child.
+  for (const std::string program : {"/nonexistent/gitvault-no-such-program", "/etc/hostname"}) {
+    ProcessSpec spec;
+    spec.program = program;
+    try {
+      run_process(spec);
+      FAIL() << program;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(program), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Process, ConcurrentChildrenDoNotInheritEachOthersPipes) {
   // If pipes leaked into siblings, the short child's EOF would wait for the long one.
   std::vector<std::thread> slow;
