@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -57,57 +59,105 @@ std::string progress_detail(const RepositoryRecord& rr) {
   return rr.status == "failed" ? rr.error : rr.engine + " (" + rr.reason + ")";
 }
 
-// The repositories the flag sends through the worker, backed up concurrently by it.
-void run_pipeline(const BackupRunOptions& o, BackupRecord& rec, const std::vector<std::size_t>& indices,
-                  Progress& progress, long& worker_peak_rss_kib) {
-  std::vector<WorkerJob> jobs;
-  std::map<std::string, std::size_t> by_path;
-  for (std::size_t i : indices) {
-    const RepositoryRecord& rr = rec.repositories[i];
-    jobs.push_back({rr.storage, rr.relative_path, rr.project_path, false});
-    by_path[rr.storage + "\n" + rr.relative_path] = i;
+// The gitaly-backup worker of one run, which backs up the repositories the flag sends
+// through the pipeline, concurrently. It is started before discovery, so that its start-up
+// and its reading of the previous backup's record overlap ours, and fed the repositories
+// once they are known.
+class WorkerRun {
+ public:
+  WorkerRun(const BackupRunOptions& o, const std::string& id, const std::string& previous_id)
+      : program_(o.worker_program.empty() ? default_worker_program() : o.worker_program) {
+    std::vector<std::string> args = {"create", "--path", o.backup_path, "--id", id, "--layout", "manifest",
+                                     "--parallel-storage", std::to_string(o.parallel_storage)};
+    if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
+    if (!previous_id.empty()) args.insert(args.end(), {"--incremental", "--previous-id", previous_id});
+    for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
+    std::FILE* progress_out = o.progress_out;
+    thread_ = std::thread([this, args, progress_out] {
+      try {
+        result_ = run_worker(
+            program_, args, queue_, [this](const nlohmann::json& line) { on_line(line); },
+            [progress_out](const std::string& text) {
+              if (progress_out) std::fprintf(progress_out, "gitaly-backup: %s\n", text.c_str());
+            });
+      } catch (const std::exception& e) {
+        result_.exit_code = -1;
+        result_.err = e.what();
+      }
+    });
   }
-  std::vector<std::string> args = {"create", "--path", o.backup_path, "--id", rec.id, "--layout", "manifest",
-                                   "--parallel-storage", std::to_string(o.parallel_storage)};
-  if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
-  if (!rec.previous_id.empty()) args.insert(args.end(), {"--incremental", "--previous-id", rec.previous_id});
-  for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
-  std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
-  ProcessResult result;
-  try {
-    result = run_worker(
-        program, args, jobs,
-        [&](const nlohmann::json& line) {
-          if (line.value("msg", "") == "finished") worker_peak_rss_kib = line.value("peak_rss_kib", 0L);
-          if (!line.contains("repository")) return;
-          auto it = by_path.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
-          if (it == by_path.end()) return;
-          RepositoryRecord& rr = rec.repositories[it->second];
-          if (rr.status != "pending") return;
-          RepositoryRecord done = repository_from_json(line["repository"]);
-          done.engine = rr.engine;
-          done.reason = rr.reason;
-          done.project_path = rr.project_path;
-          rr = std::move(done);
-          progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
-        },
-        [&](const std::string& text) {
-          if (o.progress_out) std::fprintf(o.progress_out, "gitaly-backup: %s\n", text.c_str());
-        });
-  } catch (const std::exception& e) {
-    result.exit_code = -1;
-    result.err = e.what();
+  ~WorkerRun() {
+    if (thread_.joinable()) {
+      queue_.close();
+      thread_.join();
+    }
   }
-  bool died = result.signal != 0 || (result.exit_code != 0 && result.exit_code != 1);
-  for (std::size_t i : indices) {
-    RepositoryRecord& rr = rec.repositories[i];
-    if (rr.status != "pending") continue;
-    rr.status = "failed";
-    rr.error = "gitaly-backup worker (" + program + ") ended before backing up this repository: " +
-               (died ? result.describe() : "no result reported");
-    progress.item_done(rr.storage, rr.relative_path, rr.status, 0, 0, rr.error);
+  WorkerRun(const WorkerRun&) = delete;
+  WorkerRun& operator=(const WorkerRun&) = delete;
+
+  // Hands over the repositories at `indices`. rec.repositories must not change shape, and
+  // rec and progress must outlive finish().
+  void submit(BackupRecord& rec, const std::vector<std::size_t>& indices, Progress& progress) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rec_ = &rec;
+      progress_ = &progress;
+      indices_ = indices;
+      for (std::size_t i : indices)
+        by_path_[rec.repositories[i].storage + "\n" + rec.repositories[i].relative_path] = i;
+    }
+    for (std::size_t i : indices) {
+      const RepositoryRecord& rr = rec.repositories[i];
+      queue_.push({rr.storage, rr.relative_path, rr.project_path, false});
+    }
   }
-}
+
+  // Waits for the worker. Repositories it did not report are failed, with the reason.
+  void finish(long& worker_peak_rss_kib) {
+    queue_.close();
+    thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_peak_rss_kib = peak_rss_kib_;
+    if (!rec_) return;
+    bool died = result_.signal != 0 || (result_.exit_code != 0 && result_.exit_code != 1);
+    for (std::size_t i : indices_) {
+      RepositoryRecord& rr = rec_->repositories[i];
+      if (rr.status != "pending") continue;
+      rr.status = "failed";
+      rr.error = "gitaly-backup worker (" + program_ + ") ended before backing up this repository: " +
+                 (died ? result_.describe() : "no result reported");
+      progress_->item_done(rr.storage, rr.relative_path, rr.status, 0, 0, rr.error);
+    }
+  }
+
+ private:
+  void on_line(const nlohmann::json& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (line.value("msg", "") == "finished") peak_rss_kib_ = line.value("peak_rss_kib", 0L);
+    if (!rec_ || !line.contains("repository")) return;
+    auto it = by_path_.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
+    if (it == by_path_.end()) return;
+    RepositoryRecord& rr = rec_->repositories[it->second];
+    if (rr.status != "pending") return;
+    RepositoryRecord done = repository_from_json(line["repository"]);
+    done.engine = rr.engine;
+    done.reason = rr.reason;
+    done.project_path = rr.project_path;
+    rr = std::move(done);
+    progress_->item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
+  }
+
+  const std::string program_;
+  WorkerJobQueue queue_;
+  ProcessResult result_;  // written by thread_, read after join
+  std::thread thread_;
+  std::mutex mu_;
+  BackupRecord* rec_ = nullptr;                        // guarded by mu_
+  Progress* progress_ = nullptr;                       // guarded by mu_
+  std::vector<std::size_t> indices_;                   // guarded by mu_
+  std::map<std::string, std::size_t> by_path_;         // guarded by mu_
+  long peak_rss_kib_ = 0;                              // guarded by mu_
+};
 
 }  // namespace
 
@@ -136,12 +186,6 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   std::FILE* log = o.progress_out ? o.progress_out : stderr;
   for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", w.c_str());
 
-  std::vector<std::string> warnings;
-  std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
-  for (const auto& w : warnings) std::fprintf(log, "warning: %s\n", w.c_str());
-  if (repos.empty() && !o.filter.empty())
-    throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
-
   // Incremental: the steps build on the newest complete backup, or the one named.
   if (o.incremental) {
     rec.incremental = true;
@@ -157,6 +201,16 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
                      sink.describe("").c_str());
     }
   }
+
+  // The worker starts now unless the flag is off for every repository (then it never runs).
+  std::optional<WorkerRun> worker;
+  if (ff.may_be_enabled("gitaly_backup")) worker.emplace(o, rec.id, rec.previous_id);
+
+  std::vector<std::string> warnings;
+  std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
+  for (const auto& w : warnings) std::fprintf(log, "warning: %s\n", w.c_str());
+  if (repos.empty() && !o.filter.empty())
+    throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 
   rec.started_at = utc_now_rfc3339();
   rec.host = hostname();
@@ -203,7 +257,10 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
       progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
     }
   });
-  if (!pipeline.empty()) run_pipeline(o, rec, pipeline, progress, result.worker_peak_rss_kib);
+  if (worker) {
+    if (!pipeline.empty()) worker->submit(rec, pipeline, progress);
+    worker->finish(result.worker_peak_rss_kib);
+  }
   legacy_thread.join();
   progress.finish();
 

@@ -7,14 +7,49 @@
 
 namespace gitvault {
 
+void WorkerJobQueue::push(WorkerJob job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void WorkerJobQueue::close() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool WorkerJobQueue::next(WorkerJob& out) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
+  if (jobs_.empty()) return false;
+  out = std::move(jobs_.front());
+  jobs_.pop_front();
+  return true;
+}
+
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args,
                          const std::vector<WorkerJob>& jobs, const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::function<void(const std::string&)>& on_text) {
+  WorkerJobQueue queue;
+  for (const auto& j : jobs) queue.push(j);
+  queue.close();
+  return run_worker(program, args, queue, on_line, on_text);
+}
+
+ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args, WorkerJobQueue& jobs,
+                         const std::function<void(const nlohmann::json&)>& on_line,
                          const std::function<void(const std::string&)>& on_text) {
   ProcessSpec spec;
   spec.program = program;
   spec.args = args;
   spec.stdin_producer = [&](PipeWriter& in) {
-    for (const auto& j : jobs) {
+    WorkerJob j;
+    while (jobs.next(j)) {
       nlohmann::json line = {{"storage_name", j.storage}, {"relative_path", j.relative_path},
                              {"gl_project_path", j.project_path}};
       if (j.always_create) line["always_create"] = true;

@@ -1,5 +1,7 @@
 #include "flags/feature_flags.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -80,6 +82,20 @@ Evaluation FeatureFlags::evaluate(const std::string& name, const std::vector<std
   if (store_error_) return {false, Reason::StoreError, *store_error_};
   auto it = states_.find(name);
   return flags::evaluate(*def, it == states_.end() ? GateState{} : it->second, actors, default_random_draw);
+}
+
+bool FeatureFlags::may_be_enabled(const std::string& name) const {
+  const Definition* def = registry_.find(name);
+  if (!def) return false;
+  if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
+  if (store_error_) return false;
+  auto it = states_.find(name);
+  if (it == states_.end() || !it->second.persisted) return def->default_enabled;
+  const GateState& s = it->second;
+  bool some_actor = std::any_of(s.actors.begin(), s.actors.end(), [](const std::string& a) {
+    return a.size() < 8 || a.compare(a.size() - 8, 8, ":opt_out") != 0;
+  });
+  return s.boolean || some_actor || s.percentage_of_actors.value_or(0) > 0 || s.percentage_of_time.value_or(0) > 0;
 }
 
 }  // namespace gitvault::flags

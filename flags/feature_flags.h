@@ -29,6 +29,10 @@ class FeatureFlags {
   void load();
 
   Evaluation evaluate(const std::string& name, const std::vector<std::string>& actors) const;
+  // False when evaluate() is off whatever the actors (and whatever the dice): overridden
+  // off, store unreadable, not set and off by default, or set with no gate that can open.
+  // Lets a run tell before discovery that a code path will not be used at all.
+  bool may_be_enabled(const std::string& name) const;
   const std::vector<std::string>& warnings() const { return warnings_; }
   const std::string& store_path() const { return store_path_; }
 

@@ -56,6 +56,25 @@ TEST_F(Pipeline, FlagOffWritesOnlyTheLegacyLayout) {
   EXPECT_NE(b.out.find("paths: 0 pipeline, 6 legacy"), std::string::npos) << b.out;
 }
 
+// The emergency switch: with the flag off the worker is never started, not even idle.
+TEST_F(Pipeline, FlagOffNeverStartsTheWorker) {
+  flag({"false"});
+  std::string fake = dir_ / "fake-worker";
+  testing::write_text(fake, "#!/bin/sh\ntouch " + (dir_ / "worker-started") + "\nexit 3\n");
+  testing::sh("chmod +x " + fake);
+  auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", "n1",
+               "--incremental"},
+              {{"GITVAULT_WORKER", fake}});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_FALSE(path_exists(dir_ / "worker-started"));
+  // With the flag on, the same worker is started (and its failure fails every repository).
+  flag({"true"});
+  auto on = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", "n2"},
+               {{"GITVAULT_WORKER", fake}});
+  EXPECT_EQ(on.exit_code, 1) << on.out << on.err;
+  EXPECT_TRUE(path_exists(dir_ / "worker-started"));
+}
+
 TEST_F(Pipeline, FlagOnWritesOnlyTheManifestLayout) {
   auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", "n1"});
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err;

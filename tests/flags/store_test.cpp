@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <functional>
+
 #include "flags/feature_flags.h"
 #include "gitaly/error.h"
 #include "tests/support/test_support.h"
@@ -129,6 +131,45 @@ TEST_F(FeatureFlagsFailure, UnknownFlagIsAnErrorInTestsAndOffInProduction) {
   ::setenv("GITVAULT_STRICT_FLAGS", "1", 1);
   EXPECT_FALSE(e.enabled);
   EXPECT_EQ(e.reason, Reason::UnknownFlag);
+}
+
+// may_be_enabled is false exactly when no actor could see the flag on.
+TEST_F(FeatureFlagsFailure, MayBeEnabledOnlyWhenSomeGateCanOpen) {
+  auto set = [&](GateState want) {
+    Store::open(db(), true)->change("gitaly_backup", "x", {}, "", true, [&](GateState& g) { g = want; });
+    FeatureFlags ff(db());
+    ff.load();
+    return ff.may_be_enabled("gitaly_backup");
+  };
+  GateState off;
+  off.persisted = true;
+  EXPECT_FALSE(set(off));
+  GateState only_opt_outs = off;
+  only_opt_outs.actors = {"Repository:a.git:opt_out"};
+  EXPECT_FALSE(set(only_opt_outs));
+  GateState zero_percent = off;
+  zero_percent.percentage_of_actors = 0;
+  zero_percent.percentage_of_time = 0;
+  EXPECT_FALSE(set(zero_percent));
+  for (auto open : std::vector<std::function<void(GateState&)>>{
+           [](GateState& g) { g.boolean = true; }, [](GateState& g) { g.actors = {"Project:1"}; },
+           [](GateState& g) { g.percentage_of_actors = 1; }, [](GateState& g) { g.percentage_of_time = 1; }}) {
+    GateState g = off;
+    open(g);
+    EXPECT_TRUE(set(g));
+  }
+  ::setenv("GITVAULT_FEATURES", "gitaly_backup=false", 1);
+  GateState on = off;
+  on.boolean = true;
+  EXPECT_FALSE(set(on));
+  ::unsetenv("GITVAULT_FEATURES");
+  testing::sh("rm -f " + db() + "*");  // unreadable store: off
+  FeatureFlags gone(db());
+  gone.load();
+  EXPECT_FALSE(gone.may_be_enabled("gitaly_backup"));
+  FeatureFlags fresh(dir_ / "never/created/flags.db");  // never set: default_enabled
+  fresh.load();
+  EXPECT_TRUE(fresh.may_be_enabled("gitaly_backup"));
 }
 
 TEST(RepositoryActors, AreRepositoryProjectAndStorage) {
