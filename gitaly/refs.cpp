@@ -208,8 +208,8 @@ std::string describe_ref_differences(const RefSnapshot& expected, const RefSnaps
 
 std::string read_config_string(const std::string& repo_path, const std::string& key) {
   // The repository's own file only: no repository open, no global or system config (a
-  // thousand repositories are discovered in a few milliseconds).
-  ensure_libgit2();
+  // thousand repositories are discovered in a few milliseconds), and libgit2 (whose
+  // start-up costs milliseconds) only for a file that mentions the key.
   std::string file = repo_path + "/config";
   // Most repositories' config does not mention the key at all: one read tells, without
   // parsing (names are case-insensitive, so the search is too).
@@ -227,6 +227,7 @@ std::string read_config_string(const std::string& repo_path, const std::string& 
     std::transform(name.begin(), name.end(), name.begin(), lower);
     if (text.find(name) == std::string::npos) return "";
   }
+  ensure_libgit2();
   git_config* cfg = nullptr;
   if (git_config_open_ondisk(&cfg, file.c_str()) != 0)
     throw Error(ErrorCode::Git, "read config " + file + ": " + last_git2_error());
