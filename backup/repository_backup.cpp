@@ -15,6 +15,7 @@
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/hooks_tar.h"
+#include "gitaly/increment_pack.h"
 #include "gitaly/process.h"
 #include "gitaly/refs.h"
 #include "gitaly/sha256.h"
@@ -120,6 +121,12 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
   if (pack && copy_pack(*pack, writer)) return writer.commit();
+  if (!prerequisites.empty() && options.small_increments_in_process) {
+    if (auto small = small_increment_pack(repo.path, ref_tips(snap), prerequisites)) {
+      writer.write(small->data(), small->size());
+      return writer.commit();
+    }
+  }
 
   std::vector<std::string> args = {"pack-objects", "--stdout", "--revs", "--delta-base-offset", "-q"};
   if (!prerequisites.empty()) args.push_back("--thin");

@@ -20,6 +20,9 @@ struct RepositoryBackupOptions {
   // process, the cost of reading the file. Off on the legacy path, which always runs
   // `git pack-objects` (the conservative engine).
   bool reuse_single_pack = false;
+  // An increment of a few commits is packed in process by libgit2 (small_increment_pack)
+  // instead of by a `git pack-objects` process; larger ones still go to git.
+  bool small_increments_in_process = false;
   // Incremental backups: the repository's entry in the previous backup and that backup's
   // id. Unset: a full backup. Refs byte for byte the same as the previous step's give an
   // "unchanged" step (no git, no data); otherwise an increment whose prerequisites are the

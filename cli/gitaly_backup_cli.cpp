@@ -197,6 +197,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       RepositoryBackupOptions ro;
       ro.pack_threads = git_threads_per_job(o.parallel);
       ro.reuse_single_pack = true;
+      ro.small_increments_in_process = true;
       std::optional<RepositoryRecord> prev;
       if (previous) {
         try {
