@@ -169,17 +169,19 @@ class RepositoryCheck {
   }
 
   void deep(const std::string& scratch, int index_threads) {
-    Storage st{r_.storage, scratch};
+    // A scratch storage of its own: checks run in parallel, and the same relative path
+    // appears in several storages and in every night of a chain.
+    std::string root = scratch + "/" + unique_suffix();
     RepositoryRestoreOptions ro;
     ro.index_threads = index_threads;
-    std::string target = scratch + "/" + r_.relative_path;
     try {
-      restore_repository(r_, sink_, st, ro);
+      make_dirs(root, 0700);
+      restore_repository(r_, sink_, Storage{r_.storage, root}, ro);
     } catch (const std::exception& e) {
       problem("", std::string("restore into a scratch repository failed: ") + e.what());
     }
     try {
-      remove_tree(target);
+      remove_tree(root);
     } catch (...) {
     }
   }
