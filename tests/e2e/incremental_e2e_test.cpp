@@ -152,6 +152,15 @@ TEST_F(Verify, IntactChainHasNoProblemQuickOrDeep) {
   EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
 }
 
+// Every night of a chain holds the same relative paths: deep checks run in parallel and
+// must not share a scratch repository (they did, and collided now and then).
+TEST_F(Verify, DeepOfEveryNightInParallelHasNoProblem) {
+  for (int round = 0; round < 3; ++round) {
+    auto d = gv({"verify", "--path", dir_ / "backups", "--all", "--deep", "--parallel", "2"});
+    EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+  }
+}
+
 TEST_F(Verify, FlippedByteIsNamed) {
   std::string bundle = dir_ / "backups/default/work/app.git/n2/002.bundle";
   sh("printf 'X' | dd of=" + bundle + " bs=1 seek=200 conv=notrunc status=none");
