@@ -44,7 +44,7 @@ bool is_hex2(const std::string& n) {
 
 // The repository's only pack, when its objects are exactly that pack: no loose objects, no
 // alternates, no second pack (cruft, promisor, in-flight), every tip present.
-std::optional<std::string> single_pack(const std::string& repo, const RefSnapshot& snap) {
+std::optional<std::string> single_pack(const std::string& repo, const std::vector<std::string>& tips) {
   std::string objects = repo + "/objects";
   if (path_exists(objects + "/info/alternates")) return std::nullopt;
   DIR* d = ::opendir(objects.c_str());
@@ -73,7 +73,7 @@ std::optional<std::string> single_pack(const std::string& repo, const RefSnapsho
   if (other || packs.size() != 1) return std::nullopt;
   std::string pack = objects + "/pack/" + packs[0];
   if (!path_exists(pack.substr(0, pack.size() - 5) + ".idx")) return std::nullopt;
-  if (!missing_objects(repo, ref_tips(snap)).empty()) return std::nullopt;
+  if (!missing_objects(repo, tips).empty()) return std::nullopt;
   return pack;
 }
 
@@ -108,21 +108,23 @@ bool copy_pack(const std::string& pack_path, HashingWriter& writer) {
 // Streams `git pack-objects` of everything reachable from the snapshot into the bundle; for
 // an increment, of everything reachable from it and not from the prerequisites (a thin pack:
 // its deltas may refer to objects the earlier steps hold).
-FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& sink, const std::string& name,
-                        const RepositoryBackupOptions& options, const std::vector<std::string>& prerequisites) {
+// `tips` is ref_tips(snap).
+FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, const std::vector<std::string>& tips,
+                        Sink& sink, const std::string& name, const RepositoryBackupOptions& options,
+                        const std::vector<std::string>& prerequisites) {
   BundleHeader header;
   header.prerequisites = prerequisites;
   if (!snap.head_oid.empty()) header.refs.push_back({snap.head_oid, "HEAD"});
   header.refs.insert(header.refs.end(), snap.refs.begin(), snap.refs.end());
 
   std::optional<std::string> pack;
-  if (options.reuse_single_pack && prerequisites.empty()) pack = single_pack(repo.path, snap);
+  if (options.reuse_single_pack && prerequisites.empty()) pack = single_pack(repo.path, tips);
   HashingWriter writer(sink.create(name), name);
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
   if (pack && copy_pack(*pack, writer)) return writer.commit();
   if (!prerequisites.empty() && options.small_increments_in_process) {
-    if (auto small = small_increment_pack(repo.path, ref_tips(snap), prerequisites)) {
+    if (auto small = small_increment_pack(repo.path, tips, prerequisites)) {
       writer.write(small->data(), small->size());
       return writer.commit();
     }
@@ -134,7 +136,7 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, Sink& s
   ProcessSpec spec = git_command(repo.path, args);
   spec.stdin_producer = [&](PipeWriter& in) {
     std::string lines;
-    for (const auto& t : ref_tips(snap)) lines += t + "\n";
+    for (const auto& t : tips) lines += t + "\n";
     for (const auto& p : prerequisites) lines += "^" + p + "\n";
     in.write(lines.data(), lines.size());
   };
@@ -164,6 +166,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   out.step = 1;
   out.previous_steps.clear();
   const std::string refs_text = format_refs_file(snap);
+  const std::vector<std::string> tips = ref_tips(snap);  // sorted, as prerequisites are
 
   // Incremental: build on the previous backup's step of this repository when there is one.
   const RepositoryRecord* prev = options.previous;
@@ -211,13 +214,12 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   RepositoryFiles files = files_for_step(out.step);
 
   if (out.kind == "full" && !snap.empty()) {
-    out.bundle = write_bundle(repo, snap, sink, files.bundle, options, {});
+    out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, {});
     out.bytes += out.bundle->size;
   } else if (out.kind == "incremental") {
     // A bundle only when some tip is new; deletions and moves to known objects need none.
-    const std::vector<std::string> tips = ref_tips(snap);  // both sorted
     if (!std::includes(prerequisites.begin(), prerequisites.end(), tips.begin(), tips.end())) {
-      out.bundle = write_bundle(repo, snap, sink, files.bundle, options, prerequisites);
+      out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, prerequisites);
       out.bytes += out.bundle->size;
     }
   }

@@ -31,10 +31,15 @@ std::int64_t parse_rfc3339(const std::string& s) {
   return static_cast<std::int64_t>(timegm(&tm));
 }
 
-// Every name the backup's repositories need: their chains' files and their manifests.
-void names_needed_by(const BackupRecord& b, std::set<std::string>& out) {
+// Every name the backup's repositories need: their chains' files (with their sizes, when
+// asked) and their manifests.
+void names_needed_by(const BackupRecord& b, std::set<std::string>& out,
+                     std::map<std::string, std::uint64_t>* sizes = nullptr) {
   for (const auto& r : b.repositories) {
-    for (const auto& f : chain_files(r)) out.insert(f.name);
+    for (const auto& f : chain_files(r)) {
+      out.insert(f.name);
+      if (sizes) (*sizes)[f.name] = f.size;
+    }
     if (has_own_manifest(r))
       out.insert(manifest_name(b.id, r.storage, r.relative_path));
   }
@@ -88,7 +93,6 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
   auto remaining = readable_records_or_throw(sink);
   std::set<std::string> needed;
   for (const auto& b : remaining) names_needed_by(b, needed);
-  std::set<std::pair<std::string, std::string>> touched;
   // Fault injection for the crash-safety test: exit as a killed process would, part way.
   const char* fault = std::getenv("GITVAULT_FAULT_PRUNE_EXIT_AFTER");
   long removed = 0, exit_after = fault ? std::atol(fault) : -1;
@@ -98,6 +102,7 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     sink.remove(f);
     sink.remove_empty_parents(f);
   }
+  std::set<std::pair<std::string, std::string>> touched;  // repositories whose manifests went
   for (const auto& f : files)
     if (auto repo = repository_of_manifest_name(f)) touched.insert(*repo);
   repair_latest(sink, touched, remaining);
@@ -208,11 +213,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
       names_needed_by(b, needed);
     } else {
       plan.remove.push_back(b.id);
-      std::set<std::string> names;
-      names_needed_by(b, names);
-      candidates.insert(names.begin(), names.end());
-      for (const auto& r : b.repositories)
-        for (const auto& f : chain_files(r)) sizes[f.name] = f.size;
+      names_needed_by(b, candidates, &sizes);
     }
   }
   for (const auto& f : candidates)

@@ -102,7 +102,6 @@ class WorkerRun {
       std::lock_guard<std::mutex> lock(mu_);
       rec_ = &rec;
       progress_ = &progress;
-      indices_ = indices;
       for (std::size_t i : indices)
         by_path_[rec.repositories[i].storage + "\n" + rec.repositories[i].relative_path] = i;
     }
@@ -120,7 +119,7 @@ class WorkerRun {
     worker_peak_rss_kib = peak_rss_kib_;
     if (!rec_) return;
     bool died = result_.signal != 0 || (result_.exit_code != 0 && result_.exit_code != 1);
-    for (std::size_t i : indices_) {
+    for (const auto& [path, i] : by_path_) {
       RepositoryRecord& rr = rec_->repositories[i];
       if (rr.status != "pending") continue;
       rr.status = "failed";
@@ -154,7 +153,6 @@ class WorkerRun {
   std::mutex mu_;
   BackupRecord* rec_ = nullptr;                        // guarded by mu_
   Progress* progress_ = nullptr;                       // guarded by mu_
-  std::vector<std::size_t> indices_;                   // guarded by mu_
   std::map<std::string, std::size_t> by_path_;         // guarded by mu_
   long peak_rss_kib_ = 0;                              // guarded by mu_
 };

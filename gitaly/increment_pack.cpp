@@ -1,52 +1,57 @@
 #include "gitaly/increment_pack.h"
 
-#include <git2.h>
-
-#include <memory>
 #include <set>
 
+#include "gitaly/git2_handles.h"
 #include "gitaly/refs.h"
 
 namespace gitvault {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Freer {
-  void operator()(T* p) const { Free(p); }
-};
-using RepoPtr = std::unique_ptr<git_repository, Freer<git_repository, git_repository_free>>;
-using WalkPtr = std::unique_ptr<git_revwalk, Freer<git_revwalk, git_revwalk_free>>;
-using OdbPtr = std::unique_ptr<git_odb, Freer<git_odb, git_odb_free>>;
-using PackPtr = std::unique_ptr<git_packbuilder, Freer<git_packbuilder, git_packbuilder_free>>;
-using ObjectPtr = std::unique_ptr<git_object, Freer<git_object, git_object_free>>;
-using CommitPtr = std::unique_ptr<git_commit, Freer<git_commit, git_commit_free>>;
-using TreePtr = std::unique_ptr<git_tree, Freer<git_tree, git_tree_free>>;
-using DiffPtr = std::unique_ptr<git_diff, Freer<git_diff, git_diff_free>>;
+using git2::Commit;
+using git2::Diff;
+using git2::Object;
+using git2::Tree;
 
 bool parse_oid(const std::string& hex, git_oid& out) { return git_oid_fromstr(&out, hex.c_str()) == 0; }
 
-// Pushes the new tips and hides the prerequisites (annotated tags peeled to their commits;
-// a prerequisite that is not a commit-ish is simply not hidden, which can only add objects).
-bool prepare_walk(git_repository* repo, git_odb* odb, git_revwalk* walk, const std::vector<std::string>& new_tips,
-                  const std::vector<std::string>& prerequisites) {
+// What the walk starts from and stops at, resolved once for both passes.
+struct WalkEnds {
+  std::vector<git_oid> push;  // the new tips, all commits
+  std::vector<git_oid> hide;  // the prerequisites' commits
+};
+
+// The new tips (false when one is not a commit: a new tag, tree or blob is git's job) and
+// the prerequisites peeled to their commits (one that is not a commit-ish is simply not
+// hidden, which can only add objects).
+bool resolve_ends(git_repository* repo, git_odb* odb, const std::vector<std::string>& new_tips,
+                  const std::vector<std::string>& prerequisites, WalkEnds& out) {
   for (const auto& t : new_tips) {
     git_oid oid;
     size_t size;
     git_object_t type;
     if (!parse_oid(t, oid) || git_odb_read_header(&size, &type, odb, &oid) != 0 || type != GIT_OBJECT_COMMIT)
-      return false;  // a new tag, tree or blob tip: git handles it
-    if (git_revwalk_push(walk, &oid) != 0) return false;
+      return false;
+    out.push.push_back(oid);
   }
   for (const auto& p : prerequisites) {
     git_oid oid;
     git_object* obj = nullptr;
     if (!parse_oid(p, oid) || git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) != 0) return false;
-    ObjectPtr object(obj);
+    Object object(obj);
     git_object* peeled = nullptr;
     if (git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) != 0) continue;
-    ObjectPtr commit(peeled);
-    if (git_revwalk_hide(walk, git_object_id(commit.get())) != 0) return false;
+    Object commit(peeled);
+    out.hide.push_back(*git_object_id(commit.get()));
   }
+  return true;
+}
+
+bool start_walk(git_revwalk* walk, const WalkEnds& ends) {
+  for (const auto& oid : ends.push)
+    if (git_revwalk_push(walk, &oid) != 0) return false;
+  for (const auto& oid : ends.hide)
+    if (git_revwalk_hide(walk, &oid) != 0) return false;
   return true;
 }
 
@@ -55,15 +60,15 @@ bool prepare_walk(git_repository* repo, git_odb* odb, git_revwalk* walk, const s
 bool added_bytes(git_repository* repo, git_odb* odb, const git_oid& id, std::uint64_t& total) {
   git_commit* c = nullptr;
   if (git_commit_lookup(&c, repo, &id) != 0) return false;
-  CommitPtr commit(c);
+  Commit commit(c);
   git_tree* t = nullptr;
   if (git_commit_tree(&t, commit.get()) != 0) return false;
-  TreePtr tree(t);
-  TreePtr parent_tree;
+  Tree tree(t);
+  Tree parent_tree;
   if (git_commit_parentcount(commit.get()) > 0) {
     git_commit* p = nullptr;
     if (git_commit_parent(&p, commit.get(), 0) != 0) return false;
-    CommitPtr parent(p);
+    Commit parent(p);
     git_tree* pt = nullptr;
     if (git_commit_tree(&pt, parent.get()) != 0) return false;
     parent_tree.reset(pt);
@@ -72,7 +77,7 @@ bool added_bytes(git_repository* repo, git_odb* odb, const git_oid& id, std::uin
   opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
   git_diff* d = nullptr;
   if (git_diff_tree_to_tree(&d, repo, parent_tree.get(), tree.get(), &opts) != 0) return false;
-  DiffPtr diff(d);
+  Diff diff(d);
   for (size_t i = 0; i < git_diff_num_deltas(diff.get()); ++i) {
     const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
     if (delta->status == GIT_DELTA_DELETED || git_oid_is_zero(&delta->new_file.id)) continue;
@@ -99,16 +104,18 @@ std::optional<std::string> small_increment_pack(const std::string& repo_path, co
 
   git_repository* r = nullptr;
   if (git_repository_open_bare(&r, repo_path.c_str()) != 0) return std::nullopt;
-  RepoPtr repo(r);
+  git2::Repository repo(r);
   git_odb* o = nullptr;
   if (git_repository_odb(&o, repo.get()) != 0) return std::nullopt;
-  OdbPtr odb(o);
+  git2::Odb odb(o);
+  WalkEnds ends;
+  if (!resolve_ends(repo.get(), odb.get(), new_tips, prerequisites, ends)) return std::nullopt;
 
   // First pass: count the new commits and bound the bytes they add.
   git_revwalk* w = nullptr;
   if (git_revwalk_new(&w, repo.get()) != 0) return std::nullopt;
-  WalkPtr walk(w);
-  if (!prepare_walk(repo.get(), odb.get(), walk.get(), new_tips, prerequisites)) return std::nullopt;
+  git2::Revwalk walk(w);
+  if (!start_walk(walk.get(), ends)) return std::nullopt;
   std::size_t commits = 0;
   std::uint64_t bytes = 0;
   git_oid id;
@@ -121,10 +128,10 @@ std::optional<std::string> small_increment_pack(const std::string& repo_path, co
 
   // Second pass: the pack builder takes the same walk.
   git_revwalk_reset(walk.get());
-  if (!prepare_walk(repo.get(), odb.get(), walk.get(), new_tips, prerequisites)) return std::nullopt;
+  if (!start_walk(walk.get(), ends)) return std::nullopt;
   git_packbuilder* b = nullptr;
   if (git_packbuilder_new(&b, repo.get()) != 0) return std::nullopt;
-  PackPtr pack(b);
+  git2::Packbuilder pack(b);
   git_packbuilder_set_threads(pack.get(), 1);
   if (git_packbuilder_insert_walk(pack.get(), walk.get()) != 0) return std::nullopt;
   if (git_packbuilder_object_count(pack.get()) > limits.max_objects) return std::nullopt;

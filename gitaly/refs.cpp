@@ -13,6 +13,7 @@
 
 #include "gitaly/error.h"
 #include "gitaly/files.h"
+#include "gitaly/git2_handles.h"
 
 namespace gitvault {
 namespace {
@@ -22,10 +23,7 @@ std::string last_git2_error() {
   return e && e->message ? e->message : "unknown libgit2 error";
 }
 
-struct RepoCloser {
-  void operator()(git_repository* r) const { git_repository_free(r); }
-};
-using RepoPtr = std::unique_ptr<git_repository, RepoCloser>;
+using RepoPtr = git2::Repository;
 
 RepoPtr open_repository(const std::string& path) {
   ensure_libgit2();
@@ -255,15 +253,15 @@ void write_config_string(const std::string& repo_path, const std::string& key, c
 
 std::vector<std::string> missing_objects(const std::string& repo_path, const std::vector<std::string>& oids) {
   RepoPtr repo = open_repository(repo_path);
-  git_odb* odb = nullptr;
-  if (git_repository_odb(&odb, repo.get()) != 0)
+  git_odb* o = nullptr;
+  if (git_repository_odb(&o, repo.get()) != 0)
     throw Error(ErrorCode::Git, "open object database of " + repo_path + ": " + last_git2_error());
+  git2::Odb odb(o);
   std::vector<std::string> missing;
-  for (const auto& o : oids) {
+  for (const auto& hex : oids) {
     git_oid oid;
-    if (git_oid_fromstr(&oid, o.c_str()) != 0 || !git_odb_exists(odb, &oid)) missing.push_back(o);
+    if (git_oid_fromstr(&oid, hex.c_str()) != 0 || !git_odb_exists(odb.get(), &oid)) missing.push_back(hex);
   }
-  git_odb_free(odb);
   return missing;
 }
 

@@ -156,7 +156,7 @@ class RepositoryCheck {
     try {
       parse_manifest(read_whole(sink_, name), sink_.describe(name), m);
     } catch (const Error& e) {
-      problems_.push_back({b_.id, r_.storage, r_.relative_path, sink_.describe(name), e.what()});
+      problem(name, e.what());
       return;
     }
     auto key = [](const std::vector<FileDigest>& files) {
@@ -194,9 +194,10 @@ class RepositoryCheck {
   std::vector<VerifyProblem> problems_;
 };
 
-std::string default_scratch_root() {
+// A fresh directory under `dir`, else under $TMPDIR or /tmp.
+std::string scratch_root(const std::string& dir) {
   const char* t = std::getenv("TMPDIR");
-  std::string base = t && *t ? t : "/tmp";
+  std::string base = !dir.empty() ? dir : t && *t ? t : "/tmp";
   return base + "/gitvault-verify-" + unique_suffix();
 }
 
@@ -247,7 +248,7 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   const int index_threads = git_threads_per_job(parallel);
   std::string scratch;
   if (o.deep) {
-    scratch = o.scratch_dir.empty() ? default_scratch_root() : o.scratch_dir + "/gitvault-verify-" + unique_suffix();
+    scratch = scratch_root(o.scratch_dir);
     make_dirs(scratch, 0700);
   }
 
