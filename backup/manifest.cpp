@@ -4,15 +4,32 @@
 #include <toml++/toml.h>
 
 #include "backup/layout.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 
 namespace gitvault {
 
 namespace {
 
+// TOML strings must be UTF-8: a name that is not is written lossy under `key` and exactly,
+// in base64, under `key`_raw (the rule of gitaly/encoding.h).
+void insert_name(toml::table& t, const std::string& key, const std::string& bytes) {
+  if (is_valid_utf8(bytes)) {
+    t.insert(key, bytes);
+  } else {
+    t.insert(key, lossy_utf8(bytes));
+    t.insert(key + "_raw", base64_encode(bytes));
+  }
+}
+
+std::optional<std::string> name_value(const toml::table& t, const std::string& key) {
+  if (auto raw = t[key + "_raw"].value<std::string>()) return base64_decode(*raw);
+  return t[key].value<std::string>();
+}
+
 void add_digest(toml::table& step, const char* prefix, const char* path_key, const std::optional<FileDigest>& d) {
   if (!d) return;
-  step.insert(path_key, d->name);
+  insert_name(step, path_key, d->name);
   step.insert(std::string(prefix) + "_sha256", d->sha256);
   step.insert(std::string(prefix) + "_size", static_cast<int64_t>(d->size));
 }
@@ -28,7 +45,7 @@ std::string format_manifest(const RepositoryRecord& r) {
     step.insert("number", static_cast<int64_t>(p.number));
     add_digest(step, "bundle", "bundle_path", p.bundle);
     add_digest(step, "ref", "ref_path", p.refs);
-    if (previous_refs) step.insert("previous_ref_path", previous_refs->name);
+    if (previous_refs) insert_name(step, "previous_ref_path", previous_refs->name);
     previous_refs = &p.refs;
     steps.push_back(std::move(step));
   }
@@ -37,16 +54,16 @@ std::string format_manifest(const RepositoryRecord& r) {
   step.insert("kind", r.kind);
   add_digest(step, "bundle", "bundle_path", r.bundle);
   add_digest(step, "ref", "ref_path", r.refs);
-  if (previous_refs) step.insert("previous_ref_path", previous_refs->name);
+  if (previous_refs) insert_name(step, "previous_ref_path", previous_refs->name);
   add_digest(step, "custom_hooks", "custom_hooks_path", r.custom_hooks);
   steps.push_back(std::move(step));
   toml::table t;
   t.insert("object_format", "sha1");
-  t.insert("head_reference", r.head_target);
+  insert_name(t, "head_reference", r.head_target);
   t.insert("head_oid", r.head_oid);
   t.insert("empty", r.status == "empty");
   t.insert("non_existent", false);
-  t.insert("project_path", r.project_path);
+  insert_name(t, "project_path", r.project_path);
   t.insert("ref_count", static_cast<int64_t>(r.ref_count));
   t.insert("steps", std::move(steps));
   std::ostringstream out;
@@ -54,7 +71,21 @@ std::string format_manifest(const RepositoryRecord& r) {
   return out.str();
 }
 
+namespace {
+void parse_manifest_text(const std::string& text, const std::string& name, RepositoryRecord& out);
+}  // namespace
+
 void parse_manifest(const std::string& text, const std::string& name, RepositoryRecord& out) {
+  try {
+    parse_manifest_text(text, name, out);
+  } catch (const Error& e) {
+    if (std::string_view(e.what()).substr(0, name.size()) == name) throw;
+    throw Error(ErrorCode::Corrupt, name + ": " + e.what());
+  }
+}
+
+namespace {
+void parse_manifest_text(const std::string& text, const std::string& name, RepositoryRecord& out) {
   toml::table t;
   try {
     t = toml::parse(text, name);
@@ -63,9 +94,9 @@ void parse_manifest(const std::string& text, const std::string& name, Repository
   }
   if (t["object_format"].value_or(std::string("sha1")) != "sha1")
     throw Error(ErrorCode::Corrupt, name + ": unsupported object format");
-  out.head_target = t["head_reference"].value_or(std::string());
+  out.head_target = name_value(t, "head_reference").value_or(std::string());
   out.head_oid = t["head_oid"].value_or(std::string());
-  out.project_path = t["project_path"].value_or(out.project_path);
+  out.project_path = name_value(t, "project_path").value_or(out.project_path);
   out.ref_count = static_cast<std::size_t>(t["ref_count"].value_or(int64_t{0}));
   bool empty = t["empty"].value_or(false);
   auto* steps = t["steps"].as_array();
@@ -76,7 +107,7 @@ void parse_manifest(const std::string& text, const std::string& name, Repository
     std::string where = name + ": step " + std::to_string(i + 1);
     if (!step) throw Error(ErrorCode::Corrupt, where + " is not a table");
     auto digest = [&](const char* path_key, const std::string& prefix) -> std::optional<FileDigest> {
-      auto path = (*step)[path_key].value<std::string>();
+      auto path = name_value(*step, path_key);
       if (!path) return std::nullopt;
       auto sha = (*step)[prefix + "_sha256"].value<std::string>();
       auto size = (*step)[prefix + "_size"].value<int64_t>();
@@ -104,6 +135,7 @@ void parse_manifest(const std::string& text, const std::string& name, Repository
   if (!empty && out.kind == "full" && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
   if (!out.refs) throw Error(ErrorCode::Corrupt, name + ": last step has no ref_path");
 }
+}  // namespace
 
 void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& repo) {
   std::string text = format_manifest(repo);

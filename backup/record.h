@@ -87,6 +87,9 @@ BackupRecord read_record(Sink& sink, const std::string& id);
 // The record's own fields (id, status, times, previous_id, ...) with `repositories` left
 // empty, without parsing the repositories: for choosing and checking backups.
 BackupRecord read_record_header(Sink& sink, const std::string& id);
+// The same from a record's text; `where` names it in errors (Error(Corrupt)).
+BackupRecord parse_record(const std::string& text, const std::string& where);
+BackupRecord parse_record_header(const std::string& text, const std::string& where);
 // Every backup id with a record, oldest first (ids sort by time).
 std::vector<std::string> list_backup_ids(Sink& sink);
 // The newest backup whose status is "complete", if any.

@@ -11,6 +11,7 @@
 
 #include "backup/layout.h"
 #include "backup/manifest.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 
 using nlohmann::json;
@@ -172,7 +173,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   if (!o.dry_run && sink.exists(kPlanName)) {
     json j;
     try {
-      j = json::parse(read_whole(sink, kPlanName));
+      j = parse_json_text(read_whole(sink, kPlanName));
     } catch (const json::exception& e) {
       throw Error(ErrorCode::Corrupt, sink.describe(kPlanName) + ": unreadable prune plan: " + e.what());
     }
@@ -223,7 +224,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
     }
   if (o.dry_run || plan.remove.empty()) return plan;
 
-  write_whole(sink, kPlanName, json{{"remove", plan.remove}, {"files", plan.files}}.dump(1) + "\n");
+  write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
   sink.sync();
   execute_plan(sink, plan.remove, plan.files);
   return plan;

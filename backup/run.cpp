@@ -13,6 +13,7 @@
 #include "backup/repository_backup.h"
 #include "backup/worker_client.h"
 #include "flags/feature_flags.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 
 namespace gitvault {
@@ -40,7 +41,7 @@ void print_summary(const BackupRunResult& r, double seconds, const BackupRunOpti
                         {"legacy", count_engine(rec, "legacy")}, {"bytes", rec.total_bytes()},
                         {"duration_seconds", seconds}, {"peak_rss_kib", peak_rss_kib()},
                         {"worker_peak_rss_kib", r.worker_peak_rss_kib}};
-    std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
   } else {
     std::fprintf(o.summary_out, "backup %s: %s\n", rec.id.c_str(), rec.status.c_str());
     std::fprintf(o.summary_out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(),
@@ -103,7 +104,7 @@ class WorkerRun {
       rec_ = &rec;
       progress_ = &progress;
       for (std::size_t i : indices)
-        by_path_[rec.repositories[i].storage + "\n" + rec.repositories[i].relative_path] = i;
+        by_path_[job_key(rec.repositories[i].storage, rec.repositories[i].relative_path)] = i;
     }
     for (std::size_t i : indices) {
       const RepositoryRecord& rr = rec.repositories[i];
@@ -134,7 +135,7 @@ class WorkerRun {
     std::lock_guard<std::mutex> lock(mu_);
     if (line.value("msg", "") == "finished") peak_rss_kib_ = line.value("peak_rss_kib", 0L);
     if (!rec_ || !line.contains("repository")) return;
-    auto it = by_path_.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
+    auto it = by_path_.find(job_key(line));
     if (it == by_path_.end()) return;
     RepositoryRecord& rr = rec_->repositories[it->second];
     if (rr.status != "pending") return;

@@ -1,4 +1,5 @@
 #include "backup/worker_client.h"
+#include "gitaly/encoding.h"
 
 #include <unistd.h>
 
@@ -50,18 +51,20 @@ ProcessResult run_worker(const std::string& program, const std::vector<std::stri
   spec.stdin_producer = [&](PipeWriter& in) {
     WorkerJob j;
     while (jobs.next(j)) {
-      nlohmann::json line = {{"storage_name", j.storage}, {"relative_path", j.relative_path},
-                             {"gl_project_path", j.project_path}};
-      if (j.always_create) line["always_create"] = true;
-      std::string text = line.dump() + "\n";
+      std::string text = format_job_line(j) + "\n";
       if (!in.write(text.data(), text.size())) return;  // the worker is gone; its exit says why
     }
   };
   std::string pending;
   auto handle = [&](const std::string& line) {
     if (line.empty()) return;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
+    nlohmann::json j;
+    try {
+      j = parse_json_text(line);
+    } catch (const std::exception&) {
+      j = nullptr;
+    }
+    if (!j.is_object())
       on_text(line);
     else
       on_line(j);

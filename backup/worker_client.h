@@ -10,16 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "backup/worker_protocol.h"
 #include "gitaly/process.h"
 
 namespace gitvault {
-
-struct WorkerJob {
-  std::string storage;
-  std::string relative_path;
-  std::string project_path;
-  bool always_create = false;
-};
 
 // Jobs handed to a running worker as they become known. Thread-safe; push never blocks.
 class WorkerJobQueue {

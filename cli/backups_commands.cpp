@@ -6,6 +6,7 @@
 
 #include "backup/retention.h"
 #include "backup/sink.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/progress.h"
 #include "restore/verify.h"
@@ -63,7 +64,7 @@ int BackupsCommands::run_backups_command() {
                           {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
                           {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
                           {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned}};
-      std::printf("%s\n", j.dump().c_str());
+      std::printf("%s\n", to_json_text(j).c_str());
     }
     return errors.empty() ? 0 : 1;
   }
@@ -99,7 +100,7 @@ int BackupsCommands::run_prune_command() {
     nlohmann::json j = {{"event", "summary"}, {"command", "prune"}, {"dry_run", o.dry_run}, {"keep", plan.keep},
                         {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
                         {"resumed", plan.resumed}};
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", to_json_text(j).c_str());
     return 0;
   }
   if (plan.resumed) std::printf("finished an interrupted prune first\n");

@@ -5,6 +5,7 @@
 
 #include "flags/feature_flags.h"
 #include "flags/store.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/storage.h"
@@ -49,7 +50,7 @@ bool is_opt_out(const std::string& actor) {
   return actor.size() > 8 && actor.compare(actor.size() - 8, 8, ":opt_out") == 0;
 }
 
-void print_json(const json& j) { std::printf("%s\n", j.dump().c_str()); }
+void print_json(const json& j) { std::printf("%s\n", to_json_text(j).c_str()); }
 
 }  // namespace
 
@@ -279,7 +280,7 @@ int FeatureCommand::run(const std::string& config_flags_db) {
     print_json(event);
   } else {
     std::printf("%s: %s\n", d.name.c_str(), flags::describe_state(after).c_str());
-    std::fprintf(stderr, "%s\n", event.dump().c_str());
+    std::fprintf(stderr, "%s\n", to_json_text(event).c_str());
   }
   return 0;
 }

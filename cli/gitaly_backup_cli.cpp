@@ -17,6 +17,8 @@
 #include "backup/pipeline.h"
 #include "backup/record.h"
 #include "backup/repository_backup.h"
+#include "backup/worker_protocol.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/progress.h"
@@ -28,14 +30,6 @@ using nlohmann::json;
 
 namespace gitvault {
 namespace {
-
-struct Job {
-  std::size_t line = 0;
-  std::string storage;
-  std::string relative_path;
-  std::string project_path;
-  bool always_create = false;
-};
 
 // Go-style options: "-path" and "--path" mean the same.
 std::vector<std::string> normalise_args(int argc, char** argv) {
@@ -52,7 +46,7 @@ class Logger {
  public:
   void log(json line) {
     line["time"] = utc_now_rfc3339();
-    std::string text = line.dump() + "\n";
+    std::string text = to_json_text(line) + "\n";
     std::lock_guard<std::mutex> lock(mu_);
     if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
       reader_gone_ = true;  // whoever drives us is gone (EPIPE): stop taking new jobs
@@ -73,38 +67,6 @@ class Logger {
   std::atomic<bool> reader_gone_{false};
 };
 
-Job parse_job(const std::string& line, std::size_t line_no) {
-  auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::Usage, "stdin line " + std::to_string(line_no) + ": " + why);
-  };
-  json j;
-  try {
-    j = json::parse(line);
-  } catch (const json::parse_error& e) {
-    throw bad(std::string("not a JSON object: ") + e.what());
-  }
-  if (!j.is_object()) throw bad("not a JSON object");
-  Job job;
-  job.line = line_no;
-  auto str = [&](const char* key, bool required) {
-    if (!j.contains(key) || j[key].is_null()) {
-      if (required) throw bad(std::string("missing \"") + key + "\"");
-      return std::string();
-    }
-    if (!j[key].is_string()) throw bad(std::string("\"") + key + "\" must be a string");
-    return j[key].get<std::string>();
-  };
-  job.storage = str("storage_name", true);
-  job.relative_path = str("relative_path", true);
-  job.project_path = str("gl_project_path", false);
-  if (j.contains("always_create")) {
-    if (!j["always_create"].is_boolean()) throw bad("\"always_create\" must be true or false");
-    job.always_create = j["always_create"].get<bool>();
-  }
-  if (job.storage.empty()) throw bad("empty \"storage_name\"");
-  return job;
-}
-
 struct Options {
   std::string command;
   std::string path;
@@ -118,11 +80,6 @@ struct Options {
   std::string previous_id;
 };
 
-json base_line(const std::string& command, const Job& job) {
-  return {{"command", command}, {"storage_name", job.storage}, {"relative_path", job.relative_path},
-          {"gl_project_path", job.project_path}};
-}
-
 // Where a repository's files of a backup are found (restore, and the previous step of an
 // incremental create): the backup record when there is one, else the repository's manifest.
 class BackupSource {
@@ -133,7 +90,7 @@ class BackupSource {
     if (!use.empty() && sink_.exists(record_name(use))) {
       record_ = read_record(sink_, use);
       for (std::size_t i = 0; i < record_->repositories.size(); ++i)
-        index_[record_->repositories[i].storage + "\n" + record_->repositories[i].relative_path] = i;
+        index_[job_key(record_->repositories[i].storage, record_->repositories[i].relative_path)] = i;
     }
   }
   // The backup that wrote the step `found` (from find()): the record's id, the id asked for,
@@ -144,9 +101,9 @@ class BackupSource {
     return std::filesystem::path(found.refs->name).parent_path().filename().string();
   }
   // Throws Error(NotFound) when this backup has nothing for the repository.
-  RepositoryRecord find(const Job& job) {
+  RepositoryRecord find(const WorkerJob& job) {
     if (record_) {
-      auto it = index_.find(job.storage + "\n" + job.relative_path);
+      auto it = index_.find(job_key(job.storage, job.relative_path));
       if (it == index_.end())
         throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
       return record_->repositories[it->second];
@@ -171,9 +128,9 @@ class BackupSource {
 };
 
 // One create job.
-void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, const Job& job) {
+void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, const WorkerJob& job) {
   auto t0 = std::chrono::steady_clock::now();
-  logger.log([&] { json l = base_line("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
+  logger.log([&] { json l = job_log_fields("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
   RepositoryRecord rr;
   rr.storage = job.storage;
   rr.relative_path = job.relative_path;
@@ -229,7 +186,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
     logger.failure(job.relative_path, job.project_path, rr.error);
   }
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  json l = base_line("create", job);
+  json l = job_log_fields("create", job);
   l["level"] = level;
   l["msg"] = msg;
   l["duration_seconds"] = rr.seconds;
@@ -239,9 +196,9 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   logger.log(l);
 }
 
-void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, const Job& job) {
+void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, const WorkerJob& job) {
   auto t0 = std::chrono::steady_clock::now();
-  logger.log([&] { json l = base_line("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
+  logger.log([&] { json l = job_log_fields("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
   std::string msg = "completed restore", level = "info", error;
   std::uint64_t bytes = 0;
   try {
@@ -271,7 +228,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     error = e.what();
     logger.failure(job.relative_path, job.project_path, error);
   }
-  json l = base_line("restore", job);
+  json l = job_log_fields("restore", job);
   l["level"] = level;
   l["msg"] = msg;
   l["duration_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -345,25 +302,29 @@ int gitaly_backup_main(int argc, char** argv) {
     Pipeline pipeline(o.parallel, o.parallel_storage);
     std::string line;
     std::size_t line_no = 0;
+    // Every line gets an answer and nothing on one line can stop the lines after it.
     while (std::getline(std::cin, line)) {
       ++line_no;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      Job job;
       try {
-        job = parse_job(line, line_no);
-      } catch (const Error& e) {
+        WorkerJob job = parse_job_line(line, line_no);
+        pipeline.submit(job.storage, [&, job] {
+          if (logger.reader_gone()) return;
+          try {
+            if (*create)
+              run_create(o, sink, source ? &*source : nullptr, logger, job);
+            else
+              run_restore(o, sink, *source, logger, job);
+          } catch (...) {
+            // run_create/run_restore report their own failures; this is the last fence.
+            logger.failure(job.relative_path, job.project_path, "internal error");
+          }
+        });
+      } catch (const std::exception& e) {
         logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
                     {"line", line_no}});
         logger.failure("stdin line " + std::to_string(line_no), "", e.what());
-        continue;
       }
-      pipeline.submit(job.storage, [&, job] {
-        if (logger.reader_gone()) return;
-        if (*create)
-          run_create(o, sink, source ? &*source : nullptr, logger, job);
-        else
-          run_restore(o, sink, *source, logger, job);
-      });
     }
     pipeline.done();
   }
@@ -382,7 +343,7 @@ int gitaly_backup_main(int argc, char** argv) {
               {"peak_rss_kib", peak_rss_kib()}});
   if (failures.empty()) return 0;
   std::fprintf(stderr, "%s: pipeline: %zu failures encountered:\n", o.command.c_str(), failures.size());
-  for (const auto& f : failures) std::fprintf(stderr, "%s\n", f.c_str());
+  for (const auto& f : failures) std::fprintf(stderr, "%s\n", printable(f).c_str());
   return 1;
 }
 

@@ -1,4 +1,5 @@
 #include "gitaly/progress.h"
+#include "gitaly/encoding.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -30,8 +31,9 @@ void print_failures(std::FILE* out, const std::vector<Failure>& failures) {
   if (failures.empty()) return;
   std::fprintf(out, "%zu failures encountered:\n", failures.size());
   for (const auto& f : failures)
-    std::fprintf(out, " - %s %s (%s): %s\n", f.storage.c_str(), f.relative_path.c_str(),
-                 f.project_path.empty() ? "no project path" : f.project_path.c_str(), f.reason.c_str());
+    std::fprintf(out, " - %s %s (%s): %s\n", printable(f.storage).c_str(), printable(f.relative_path).c_str(),
+                 f.project_path.empty() ? "no project path" : printable(f.project_path).c_str(),
+                 printable(f.reason).c_str());
   std::fflush(out);
 }
 
@@ -77,15 +79,16 @@ void Progress::item_done(const std::string& storage, const std::string& relative
                         {"status", status}, {"bytes", bytes}, {"duration_seconds", seconds},
                         {"done", done_}, {"total", total_}};
     if (!detail.empty()) j[status == "failed" ? "error" : "detail"] = detail;
-    std::fprintf(out_, "%s\n", j.dump().c_str());
+    std::fprintf(out_, "%s\n", to_json_text(j).c_str());
   } else if (tty_) {
     if (status == "failed")
-      std::fprintf(out_, "\r\033[KFAILED %s %s: %s\n", storage.c_str(), relative_path.c_str(), detail.c_str());
+      std::fprintf(out_, "\r\033[KFAILED %s %s: %s\n", printable(storage).c_str(), printable(relative_path).c_str(),
+                   printable(detail).c_str());
     draw_live_line();
   } else {
     std::fprintf(out_, "%s [%zu/%zu] %-7s %s %s %s %s%s%s\n", verb_.c_str(), done_, total_, status.c_str(),
-                 storage.c_str(), relative_path.c_str(), human_bytes(bytes).c_str(), human_duration(seconds).c_str(),
-                 detail.empty() ? "" : " ", detail.c_str());
+                 printable(storage).c_str(), printable(relative_path).c_str(), human_bytes(bytes).c_str(),
+                 human_duration(seconds).c_str(), detail.empty() ? "" : " ", printable(detail).c_str());
   }
   std::fflush(out_);
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <toml++/toml.h>
 
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/refs.h"
@@ -110,12 +111,11 @@ const Storage* find_storage(const std::vector<Storage>& storages, const std::str
 std::string resolve_repository_path(const Storage& storage, const std::string& relative_path) {
   auto refuse = [&](const std::string& why) {
     return Error(ErrorCode::PathEscape,
-                 "repository path '" + relative_path + "' in storage '" + storage.name + "' refused: " + why);
+                 "repository path '" + printable(relative_path) + "' in storage '" + storage.name + "' refused: " + why);
   };
   if (relative_path.empty()) throw refuse("empty");
   if (relative_path[0] == '/') throw refuse("absolute path");
-  for (unsigned char c : relative_path)
-    if (c < 0x20 || c == 0x7f) throw refuse("control character");
+  if (relative_path.find('\0') != std::string::npos) throw refuse("NUL byte");
   std::string current = storage.path;
   std::size_t start = 0;
   bool first = true;

@@ -23,7 +23,9 @@ void validate_storages(const std::vector<Storage>& storages, bool must_exist);
 const Storage* find_storage(const std::vector<Storage>& storages, const std::string& name);
 
 // Validates a repository's relative path and returns its absolute path inside the storage.
-// Refused (Error PathEscape): empty, absolute, "." or ".." components, control characters,
+// Any bytes but NUL are accepted in a component (names need not be UTF-8 and may hold
+// control characters: gitaly/encoding.h). Refused (Error PathEscape): empty, absolute, "."
+// or ".." components, NUL bytes,
 // gitvault's and gitaly's reserved top-level directories, and any existing component that is
 // a symbolic link (so nothing can lead outside the storage).
 std::string resolve_repository_path(const Storage& storage, const std::string& relative_path);

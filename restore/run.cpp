@@ -9,6 +9,7 @@
 
 #include "backup/worker_client.h"
 #include "flags/feature_flags.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "restore/repository_restore.h"
 
@@ -97,7 +98,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     std::map<std::string, const RepositoryRecord*> by_path;
     for (const RepositoryRecord* r : pipeline) {
       jobs.push_back({r->storage, r->relative_path, r->project_path, false});
-      by_path[r->storage + "\n" + r->relative_path] = r;
+      by_path[job_key(r->storage, r->relative_path)] = r;
     }
     std::vector<std::string> args = {"restore", "--path", o.backup_path, "--id", rec.id, "--parallel-storage",
                                      std::to_string(o.parallel_storage)};
@@ -112,7 +113,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
           [&](const nlohmann::json& line) {
             std::string msg = line.value("msg", "");
             if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return;
-            auto it = by_path.find(line.value("storage_name", "") + "\n" + line.value("relative_path", ""));
+            auto it = by_path.find(job_key(line));
             if (it == by_path.end()) return;
             const RepositoryRecord* r = it->second;
             by_path.erase(it);
@@ -157,7 +158,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
                         {"restored", result.restored}, {"failed", result.failures.size()},
                         {"skipped_storage", result.skipped_storage}, {"bytes", result.bytes},
                         {"duration_seconds", secs}};
-    std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
   } else {
     std::fprintf(o.summary_out, "restore of backup %s: %zu restored and verified, %zu failed\n", rec.id.c_str(),
                  result.restored, result.failures.size());

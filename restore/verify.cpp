@@ -21,6 +21,7 @@
 #include "backup/pipeline.h"
 #include "backup/record.h"
 #include "gitaly/bundle.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/refs.h"
@@ -295,12 +296,12 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
     for (const auto& p : result.problems) {
       nlohmann::json j = {{"event", "problem"}, {"backup_id", p.backup_id}, {"storage", p.storage},
                           {"relative_path", p.relative_path}, {"file", p.file}, {"what", p.what}};
-      std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+      std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
     }
     nlohmann::json j = {{"event", "summary"}, {"command", "verify"}, {"deep", o.deep}, {"ids", result.ids},
                         {"repositories", result.repositories}, {"bytes", result.bytes},
                         {"problems", result.problems.size()}, {"duration_seconds", progress.elapsed_seconds()}};
-    std::fprintf(o.summary_out, "%s\n", j.dump().c_str());
+    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
   } else {
     std::fprintf(o.summary_out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n",
                  o.deep ? " --deep" : "", ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),

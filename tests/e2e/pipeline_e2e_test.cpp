@@ -214,6 +214,53 @@ TEST_F(Pipeline, WorkerOnItsOwnReportsMalformedJobsByLineAndRunsTheRest) {
   EXPECT_TRUE(path_exists(dir_ / "wb/manifests/default/many/refs.git/w1.toml"));
 }
 
+// Hostile stdin: every non-blank line gets exactly one answer naming it, the worker never
+// dies, and the valid jobs around the bad ones are done.
+TEST_F(Pipeline, WorkerAnswersEveryHostileLineAndKeepsGoing) {
+  ProcessSpec spec;
+  spec.program = GITVAULT_WORKER_BIN;
+  spec.args = {"create", "-path", dir_ / "wb", "-storage", "default=" + (dir_ / "storage"), "-id", "w1"};
+  std::vector<std::string> bad = {
+      "garbage",
+      "{\"storage_name\":\"default\",\"relative_path\":\"caf\xe9.git\"}",  // raw invalid UTF-8
+      "{\"storage_name\":\"default\",\"relative_path\":\"a\\u0000b.git\"}",  // NUL byte
+      "{\"storage_name\":1,\"relative_path\":\"x.git\"}",
+      "{\"storage_name\":\"default\",\"relative_path\":[]}",
+      "[1,2,3]",
+      "{\"storage_name\":\"default\",\"relative_path\":\"x.git\",\"always_create\":1}",
+      "{\"storage_name\":\"default\",\"relative_path\":\"\"}",
+      "{\"storage_name\":\"default\",\"relative_path\":\"x.git\",\"relative_path_raw\":\"%%%\"}",
+      "{\"storage_name\":\"" + std::string(10 * 1024 * 1024, 'a') + "\"}",
+      std::string("{\"storage_name\":\"default\",\0\"relative_path\":\"x\"}", 44),
+      "{\"storage_name\":\"default\",\"relative_path\":\"/etc/passwd\"}",
+      "{\"storage_name\":\"nope\",\"relative_path\":\"x.git\"}",
+  };
+  std::string input = "{\"storage_name\":\"default\",\"relative_path\":\"group/project.git\"}\n";
+  for (const auto& b : bad) input += b + "\n";
+  input += "{\"storage_name\":\"default\",\"relative_path\":\"group/detached.git\"}\n";
+  spec.stdin_producer = [&](PipeWriter& w) { w.write(input.data(), input.size()); };
+  ProcessResult r = run_process(spec);
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_EQ(r.signal, 0);
+  std::map<std::size_t, int> invalid_answers;
+  int failed = 0, completed = 0;
+  bool finished = false;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    json j = json::parse(line);  // every answer is valid JSON (and so valid UTF-8)
+    if (j["msg"] == "invalid job") ++invalid_answers[j["line"].get<std::size_t>()];
+    if (j["msg"] == "create failed") ++failed;
+    if (j["msg"] == "completed create") ++completed;
+    if (j["msg"] == "finished") finished = true;
+  }
+  EXPECT_TRUE(finished);
+  EXPECT_EQ(completed, 2);
+  EXPECT_EQ(failed, 2);  // /etc/passwd (absolute) and the unknown storage: refused per job
+  EXPECT_EQ(invalid_answers.size(), bad.size() - 2);
+  for (const auto& [line, n] : invalid_answers) EXPECT_EQ(n, 1) << "line " << line;
+  EXPECT_NE(r.out.find("line too long"), std::string::npos);
+}
+
 TEST_F(Pipeline, ConcurrencyLimitsHoldAndOneStorageDoesNotBlockAnother) {
   for (int s = 1; s <= 2; ++s)
     sh("for i in $(seq 1 6); do git clone -q --bare " + (dir_ / "storage/group/project.git") + " " +

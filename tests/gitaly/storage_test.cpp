@@ -60,8 +60,8 @@ TEST(RepositoryPath, EscapingPathsAreRefused) {
   testing::sh("mkdir -p " + (dir / "s/group") + " " + (dir / "elsewhere") + " && ln -s " + (dir / "elsewhere") + " " +
               (dir / "s/group/link"));
   Storage st{"default", dir / "s"};
-  for (const char* bad : {"../x.git", "group/../../x.git", "/etc/x.git", "", "group//x.git", "./x.git",
-                                "group/link/x.git", "group/link", "+gitvault/tmp/x.git", "a\nb.git"}) {
+  for (const std::string& bad : std::vector<std::string>{"../x.git", "group/../../x.git", "/etc/x.git", "", "group//x.git", "./x.git",
+                                "group/link/x.git", "group/link", "+gitvault/tmp/x.git", std::string("a\0b.git", 7)}) {
     try {
       resolve_repository_path(st, bad);
       FAIL() << "accepted '" << bad << "'";
@@ -71,6 +71,9 @@ TEST(RepositoryPath, EscapingPathsAreRefused) {
     }
   }
   EXPECT_EQ(resolve_repository_path(st, "group/sub/new.git"), dir / "s/group/sub/new.git");
+  // Every byte but '/' and NUL is a legal name: control characters, newlines, Latin-1, dashes.
+  for (const std::string& odd : std::vector<std::string>{"a\nb.git", "esc\x1b.git", "caf\xe9.git", "-dash.git", "sp ace.git"})
+    EXPECT_EQ(resolve_repository_path(st, odd), dir / ("s/" + odd));
 }
 
 TEST(PathFilter, MatchesRelativeOrProjectPathsAndTheirPrefixes) {

@@ -1,0 +1,42 @@
+// Names as bytes: repository paths, project paths and ref names are whatever the file
+// system and git accept (any bytes but '/' and NUL for a path component), not necessarily
+// UTF-8. This is the one place that says how such bytes travel through JSON and TOML and
+// how they are shown to people (docs/backup-format.md, "Names").
+//
+// JSON (records, manifests' JSON siblings, worker job and log lines, --json output):
+//  - a string member "k" whose bytes are valid UTF-8 is written as it is (control
+//    characters as JSON escapes, \u001b, \n, ...);
+//  - otherwise "k" holds the bytes with each invalid byte replaced by U+FFFD (for people
+//    and for tools that know nothing of this rule) and "k_raw" the exact bytes in base64;
+//  - a string element of an array that is not valid UTF-8 becomes {"_raw": "<base64>"}.
+// Readers that go through parse_json_text() get the exact bytes back.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace gitvault {
+
+bool is_valid_utf8(std::string_view s);
+// Each byte that is not part of a valid UTF-8 sequence replaced by U+FFFD.
+std::string lossy_utf8(std::string_view s);
+
+std::string base64_encode(std::string_view bytes);
+// Throws Error(Corrupt) for text that is not base64.
+std::string base64_decode(std::string_view text);
+
+// For people (terminals, logs): printable UTF-8 as it is; control characters, DEL, bytes
+// that are not UTF-8 and backslashes as C escapes (\e, \n, \t, \xe9, \\).
+std::string printable(std::string_view s);
+
+// JSON text of j following the rule above. Never throws for any bytes in j's strings.
+std::string to_json_text(const nlohmann::json& j, int indent = -1);
+// Parses JSON text and restores the exact bytes of "_raw" members. Throws
+// nlohmann::json::exception for text that is not JSON, Error(Corrupt) for bad base64.
+nlohmann::json parse_json_text(std::string_view text);
+// Restores the exact bytes of "_raw" members of an already parsed document, in place.
+void restore_raw_strings(nlohmann::json& j);
+
+}  // namespace gitvault
