@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "backup/sink.h"
+#include "gitaly/system.h"
 
 namespace gitvault {
 
@@ -109,7 +110,5 @@ bool has_own_manifest(const RepositoryRecord& r);
 bool valid_backup_id(const std::string& id);
 // UTC now as YYYYMMDDhhmmss, the default backup id.
 std::string default_backup_id();
-// UTC now as RFC 3339.
-std::string utc_now_rfc3339();
 
 }  // namespace gitvault

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "backup/layout.h"
 #include "backup/manifest.h"
+#include "backup/run_locks.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
 
@@ -88,24 +90,56 @@ void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string
   }
 }
 
+// Every name a plan would delete must be a clean name reached without a symbolic link
+// (sink.exists refuses to look through one), or nothing at all is deleted.
+void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files) {
+  for (const auto& id : ids)
+    if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
+  for (const auto& f : files) {
+    if (f.rfind("+gitvault/", 0) == 0) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    check_sink_name(f);
+    sink.exists(f);  // throws for a path through a symbolic link
+  }
+}
+
+// The repositories whose +latest.toml exists, for repair after files went.
+std::set<std::pair<std::string, std::string>> repositories_with_latest(const std::vector<std::string>& names) {
+  std::set<std::pair<std::string, std::string>> out;
+  static const std::string kLatest = "/+latest.toml";
+  for (const auto& n : names) {
+    if (n.size() <= kLatest.size() || n.compare(n.size() - kLatest.size(), kLatest.size(), kLatest) != 0) continue;
+    std::string as_manifest = n.substr(0, n.size() - kLatest.size()) + "/x.toml";
+    if (auto repo = repository_of_manifest_name(as_manifest)) out.insert(*repo);
+  }
+  return out;
+}
+
 // Carries out a plan: records, then files no remaining record needs, then the plan itself.
-void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files) {
+// `fault` stops it part way as a killed process would (tests, through PruneOptions).
+void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
+                  const std::function<void(std::size_t)>& before_file_removal) {
+  validate_names(sink, ids, files);
   for (const auto& id : ids) sink.remove(record_name(id));
   auto remaining = readable_records_or_throw(sink);
   std::set<std::string> needed;
   for (const auto& b : remaining) names_needed_by(b, needed);
-  // Fault injection for the crash-safety test: exit as a killed process would, part way.
-  const char* fault = std::getenv("GITVAULT_FAULT_PRUNE_EXIT_AFTER");
-  long removed = 0, exit_after = fault ? std::atol(fault) : -1;
+  std::size_t removed = 0;
+  bool any_data = false;
   for (const auto& f : files) {
     if (needed.count(f)) continue;
-    if (exit_after >= 0 && removed++ == exit_after) std::_Exit(137);
+    if (before_file_removal) before_file_removal(removed);
+    ++removed;
     sink.remove(f);
     sink.remove_empty_parents(f);
+    any_data = true;
   }
-  std::set<std::pair<std::string, std::string>> touched;  // repositories whose manifests went
+  std::set<std::pair<std::string, std::string>> touched;  // repositories whose +latest may name a removed file
   for (const auto& f : files)
     if (auto repo = repository_of_manifest_name(f)) touched.insert(*repo);
+  if (any_data) {
+    auto latest = repositories_with_latest(sink.list_recursive("manifests"));
+    touched.insert(latest.begin(), latest.end());
+  }
   repair_latest(sink, touched, remaining);
   sink.sync();
   sink.remove(kPlanName);
@@ -113,7 +147,9 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
 
 }  // namespace
 
-std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors) {
+std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
+                                        std::chrono::milliseconds lock_wait) {
+  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "backups", "", lock_wait);
   auto records = read_all_records(sink, errors);
   std::set<std::string> present;
   for (const auto& b : records) present.insert(b.id);
@@ -168,17 +204,27 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
     throw Error(ErrorCode::Usage, "prune needs --keep-last N and/or --keep-within DURATION");
   if (o.keep_last && *o.keep_last < 1) throw Error(ErrorCode::Usage, "--keep-last must be at least 1");
   PrunePlan plan;
+  // Alone in the directory: no backup is running, so every "running" record is a dead run's
+  // and every file no record names is a leftover.
+  RunLocks locks(sink, o.dry_run ? LockMode::Shared : LockMode::Exclusive, {}, LockMode::Shared, "prune", "",
+                 o.lock_wait);
+  plan.notes = locks.notes();
 
-  // An interrupted prune is finished first.
+  // An interrupted prune is finished first; a plan that cannot be finished is set aside
+  // (and reported), never replayed for ever.
   if (!o.dry_run && sink.exists(kPlanName)) {
-    json j;
     try {
-      j = parse_json_text(read_whole(sink, kPlanName));
-    } catch (const json::exception& e) {
-      throw Error(ErrorCode::Corrupt, sink.describe(kPlanName) + ": unreadable prune plan: " + e.what());
+      json j = parse_json_text(read_whole(sink, kPlanName));
+      execute_plan(sink, j.at("remove").get<std::vector<std::string>>(), j.at("files").get<std::vector<std::string>>(),
+                   o.before_file_removal);
+      plan.resumed = true;
+    } catch (const std::exception& e) {
+      std::string aside = "+gitvault/prune-failed-" + utc_now_compact() + ".json";
+      write_whole(sink, aside, read_whole(sink, kPlanName));
+      sink.remove(kPlanName);
+      plan.notes.push_back("the plan of an interrupted prune could not be finished (" + std::string(e.what()) +
+                           "); set aside as " + sink.describe(aside));
     }
-    execute_plan(sink, j.value("remove", std::vector<std::string>{}), j.value("files", std::vector<std::string>{}));
-    plan.resumed = true;
   }
 
   auto records = readable_records_or_throw(sink);  // newest first
@@ -200,11 +246,10 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
       std::int64_t t = parse_rfc3339(b.started_at);
       if (t >= 0 && now - t <= *o.keep_within_s) keep.insert(b.id);
     }
-    // Newer than every complete backup: may still be running, or last night's partial one.
-    if (b.started_at > newest_complete_started || (complete_seen == 0)) keep.insert(b.id);
+    // Newer than every complete backup and finished: last night's partial one. (A record
+    // still "running" belongs to a run that died: the lock says none is running.)
+    if (b.status != "running" && (b.started_at > newest_complete_started || complete_seen == 0)) keep.insert(b.id);
   }
-  for (const auto& b : records)  // an unfinished incremental run builds on its previous backup
-    if (keep.count(b.id) && b.status == "running" && !b.previous_id.empty()) keep.insert(b.previous_id);
 
   std::set<std::string> needed, candidates;
   std::map<std::string, std::uint64_t> sizes;
@@ -222,11 +267,28 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
       plan.files.push_back(f);
       plan.bytes += sizes.count(f) ? sizes[f] : 0;
     }
-  if (o.dry_run || plan.remove.empty()) return plan;
+  // Files no record names: those of killed runs and of failed repositories.
+  for (const auto& f : sink.list_recursive("")) {
+    if (f.rfind("+gitvault/", 0) == 0 || needed.count(f) || candidates.count(f)) continue;
+    static const std::string kLatest = "/+latest.toml";
+    if (f.rfind("manifests/", 0) == 0 && f.size() > kLatest.size() &&
+        f.compare(f.size() - kLatest.size(), kLatest.size(), kLatest) == 0)
+      continue;
+    plan.files.push_back(f);
+    ++plan.unreferenced;
+  }
+  // The whole plan is checked before anything goes: one bad name in any record refuses it.
+  try {
+    for (const auto& f : needed) check_sink_name(f);
+    validate_names(sink, plan.remove, plan.files);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
+  }
+  if (o.dry_run || (plan.remove.empty() && plan.files.empty())) return plan;
 
   write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
   sink.sync();
-  execute_plan(sink, plan.remove, plan.files);
+  execute_plan(sink, plan.remove, plan.files, o.before_file_removal);
   return plan;
 }
 

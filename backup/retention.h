@@ -6,13 +6,21 @@
 // backups it does not keep, then every file those records name that no kept record names.
 // So a kept increment keeps its chain's base files even when the base backup's record goes.
 //
+// Prune holds the directory's lock exclusively, so no backup runs meanwhile: a record still
+// "running" is a dead run's, and files that no record names (killed runs, failed
+// repositories) are removed too. The whole plan is checked first (every name clean and
+// reached without a symbolic link); one bad name refuses the prune with nothing deleted.
+//
 // Crash safety: before deleting anything, prune writes its plan (the ids and the files) to
 // "+gitvault/prune.json" through the sink. Deleting follows the plan: records first, then
 // files, then the plan. A prune that is killed is finished by the next one, which first
-// re-reads the plan and deletes only files still named by no remaining record.
+// re-reads the plan and deletes only files still named by no remaining record. A plan that
+// cannot be finished is set aside as +gitvault/prune-failed-<time>.json and reported.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,8 +45,10 @@ struct BackupSummary {
   bool standalone() const { return needs.empty(); }
 };
 
-// Every backup, newest first; unreadable records are reported in `errors`.
-std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors);
+// Every backup, newest first; unreadable records are reported in `errors`. Holds the
+// directory's lock shared while it reads.
+std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
+                                        std::chrono::milliseconds lock_wait = {});
 
 // "30d", "36h", "2w", "90m", "45s" -> seconds; throws Error(Usage) otherwise.
 std::int64_t parse_duration(const std::string& text);
@@ -47,6 +57,10 @@ struct PruneOptions {
   std::optional<int> keep_last;                // the N newest complete backups
   std::optional<std::int64_t> keep_within_s;  // every backup started within this many seconds
   bool dry_run = false;
+  std::chrono::milliseconds lock_wait{0};      // docs/locking.md
+  // Called before each file is removed with how many went before it (tests stop a prune
+  // part way here, as a kill would).
+  std::function<void(std::size_t)> before_file_removal;
 };
 
 struct PrunePlan {
@@ -54,7 +68,9 @@ struct PrunePlan {
   std::vector<std::string> remove;  // backup ids whose records go
   std::vector<std::string> files;   // files removed (named by no kept record)
   std::uint64_t bytes = 0;          // their size as recorded
+  std::size_t unreferenced = 0;     // of the files, those no record named (killed runs, failed repositories)
   bool resumed = false;             // an interrupted prune was finished first
+  std::vector<std::string> notes;   // what taking the lock and an interrupted plan found
 };
 
 // Throws Error(Usage) when neither keep option is given. The newest complete backup, and any

@@ -11,19 +11,15 @@
 
 #include "backup/layout.h"
 #include "backup/repository_backup.h"
+#include "backup/run_locks.h"
 #include "backup/worker_client.h"
 #include "flags/feature_flags.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
+#include "gitaly/system.h"
 
 namespace gitvault {
 namespace {
-
-std::string hostname() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 std::size_t count_engine(const BackupRecord& rec, const std::string& engine) {
   std::size_t n = 0;
@@ -68,7 +64,7 @@ class WorkerRun {
  public:
   WorkerRun(const BackupRunOptions& o, const std::string& id, const std::string& previous_id)
       : program_(o.worker_program.empty() ? default_worker_program() : o.worker_program) {
-    std::vector<std::string> args = {"create", "--path", o.backup_path, "--id", id, "--layout", "manifest",
+    std::vector<std::string> args = {"create", "--no-lock", "--path", o.backup_path, "--id", id, "--layout", "manifest",
                                      "--parallel-storage", std::to_string(o.parallel_storage)};
     if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
     if (!previous_id.empty()) args.insert(args.end(), {"--incremental", "--previous-id", previous_id});
@@ -176,13 +172,16 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   BackupRecord& rec = result.record;
   rec.id = o.id.empty() ? default_backup_id() : o.id;
   if (!valid_backup_id(rec.id)) throw Error(ErrorCode::Usage, "invalid backup id '" + rec.id + "'");
+  std::FILE* log = o.progress_out ? o.progress_out : stderr;
+  // One writer per backup directory; storages are read while no restore swaps their repositories.
+  RunLocks locks(sink, LockMode::Exclusive, o.storages, LockMode::Shared, "backup", rec.id, o.lock_wait);
+  for (const auto& n : locks.notes()) std::fprintf(log, "note: %s\n", printable(n).c_str());
   if (sink.exists(record_name(rec.id)))
     throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
 
   // The flag state is read once: every repository of this run sees the same state.
   flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
   ff.load();
-  std::FILE* log = o.progress_out ? o.progress_out : stderr;
   for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", w.c_str());
 
   // Incremental: the steps build on the newest complete backup, or the one named.
@@ -212,7 +211,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 
   rec.started_at = utc_now_rfc3339();
-  rec.host = hostname();
+  rec.host = host_name();
   rec.gitvault_version = GITVAULT_VERSION;
   for (const auto& s : o.storages) rec.storages.push_back(s.name);
   std::vector<std::size_t> legacy, pipeline;

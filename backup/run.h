@@ -2,6 +2,7 @@
 // the outcome, print progress and a summary. Per-repository failures never stop the run.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -33,6 +34,8 @@ struct BackupRunOptions {
   // on previous_id, or on the newest complete backup when it is empty.
   bool incremental = false;
   std::string previous_id;
+  // How long to wait for another run's lock (0: fail at once, exit 2). docs/locking.md.
+  std::chrono::milliseconds lock_wait{0};
 };
 
 struct BackupRunResult {

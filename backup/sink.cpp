@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <utility>
 
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
 #include "gitaly/sha256.h"
@@ -17,54 +20,109 @@
 namespace gitvault {
 namespace {
 
+// An open directory descriptor, closed on destruction.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+std::vector<std::string> components(const std::string& rel) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < rel.size()) {
+    std::size_t slash = rel.find('/', start);
+    out.push_back(rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+std::pair<std::string, std::string> split_parent(const std::string& name) {
+  std::size_t slash = name.rfind('/');
+  if (slash == std::string::npos) return {"", name};
+  return {name.substr(0, slash), name.substr(slash + 1)};
+}
+
 class LocalWriter : public SinkWriter {
  public:
-  LocalWriter(std::string path) : path_(std::move(path)) {
-    dir_ = std::filesystem::path(path_).parent_path().string();
-    make_dirs(dir_, 0700);
-    tmp_ = path_ + ".tmp-" + unique_suffix();
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw_errno("create", tmp_, errno);
+  LocalWriter(Fd dir, std::string leaf, std::string where)
+      : dir_(std::move(dir)), leaf_(std::move(leaf)), where_(std::move(where)) {
+    tmp_ = leaf_ + ".tmp-" + unique_suffix();
+    fd_ = ::openat(dir_.get(), tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw_errno("create", where_ + ".tmp-*", errno);
   }
   ~LocalWriter() override {
     if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
+    if (!committed_) ::unlinkat(dir_.get(), tmp_.c_str(), 0);
   }
   void write(const void* data, std::size_t size) override {
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
       ssize_t n = ::write(fd_, p, size);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("write", path_, errno);
+      if (n < 0) throw_errno("write", where_, errno);
       p += n;
       size -= static_cast<std::size_t>(n);
     }
   }
   void commit() override {
-    if (::fsync(fd_) != 0) throw_errno("fsync", path_, errno);
+    if (::fsync(fd_) != 0) throw_errno("fsync", where_, errno);
     int rc = ::close(fd_);
     fd_ = -1;
-    if (rc != 0) throw_errno("close", path_, errno);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw_errno("rename into place", path_, errno);
+    if (rc != 0) throw_errno("close", where_, errno);
+    if (::renameat(dir_.get(), tmp_.c_str(), dir_.get(), leaf_.c_str()) != 0)
+      throw_errno("rename into place", where_, errno);
     committed_ = true;  // the directory entry is made durable by Sink::sync()
   }
 
  private:
-  std::string path_, dir_, tmp_;
+  Fd dir_;
+  std::string leaf_, where_, tmp_;
   int fd_ = -1;
   bool committed_ = false;
 };
 
+class LocalSinkLock : public SinkLock {
+ public:
+  explicit LocalSinkLock(std::unique_ptr<RunLock> lock) : lock_(std::move(lock)) {}
+  const std::vector<LockHolder>& dead_holders() const override { return lock_->dead_holders(); }
+
+ private:
+  std::unique_ptr<RunLock> lock_;
+};
+
+bool is_temporary_name(const std::string& n) { return n.find(".tmp-") != std::string::npos; }
+
 }  // namespace
 
+bool SinkLock::writer_died() const {
+  for (const auto& h : dead_holders())
+    if (h.mode == LockMode::Exclusive) return true;
+  return false;
+}
+
 void check_sink_name(const std::string& name) {
-  if (name.empty() || name[0] == '/') throw Error(ErrorCode::PathEscape, "invalid backup file name '" + name + "'");
+  if (name.empty() || name[0] == '/') throw Error(ErrorCode::PathEscape, "invalid backup file name '" + printable(name) + "'");
   std::size_t start = 0;
   while (start <= name.size()) {
     std::size_t slash = name.find('/', start);
     std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part.empty() || part == "." || part == "..")
-      throw Error(ErrorCode::PathEscape, "invalid backup file name '" + name + "'");
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string::npos)
+      throw Error(ErrorCode::PathEscape, "invalid backup file name '" + printable(name) + "'");
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -74,41 +132,151 @@ LocalSink::LocalSink(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
-std::string LocalSink::path_of(const std::string& name) const {
-  check_sink_name(name);
-  return root_ + "/" + name;
+// The directory `rel` ("" = the root) opened beneath the root without following a symbolic
+// link in any component: a link planted inside the backup directory can never lead a read,
+// a write or a removal elsewhere. -1 (errno ENOENT) when missing and !create.
+int LocalSink::open_dir(const std::string& rel, bool create) const {
+  Fd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT && create) {
+      make_dirs(root_, 0700);
+      fd = Fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    }
+    if (fd.get() < 0) {
+      if (errno == ENOENT) return -1;
+      throw_errno("open", root_, errno);
+    }
+  }
+  std::string at = root_;
+  for (const auto& c : components(rel)) {
+    at += "/" + c;
+    int next = ::openat(fd.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (next < 0 && errno == ENOENT && create) {
+      if (::mkdirat(fd.get(), c.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("create directory", at, errno);
+      next = ::openat(fd.get(), c.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (next < 0) {
+      int err = errno;
+      struct stat st;
+      if ((err == ELOOP || err == ENOTDIR) && ::fstatat(fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode))
+        throw Error(ErrorCode::PathEscape, printable(at) + " is a symbolic link inside the backup directory; refusing to follow it");
+      if (err == ENOENT) {
+        errno = ENOENT;
+        return -1;
+      }
+      throw_errno("open directory", printable(at), err);
+    }
+    fd = Fd(next);
+  }
+  return fd.release();
 }
 
 std::unique_ptr<SinkWriter> LocalSink::create(const std::string& name) {
-  return std::make_unique<LocalWriter>(path_of(name));
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name));
 }
 
 std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
-  return std::make_unique<FileReader>(path_of(name));
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  Fd d(open_dir(dir, false));
+  if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
+  int fd = ::openat(d.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP)
+    throw Error(ErrorCode::PathEscape, printable(describe(name)) + " is a symbolic link inside the backup directory; refusing to follow it");
+  return std::make_unique<FileReader>(fd, describe(name));
 }
 
-bool LocalSink::exists(const std::string& name) { return path_exists(path_of(name)); }
+bool LocalSink::exists(const std::string& name) {
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  Fd d(open_dir(dir, false));
+  if (d.get() < 0) return false;
+  struct stat st;
+  return ::fstatat(d.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
 
 std::vector<std::string> LocalSink::list(const std::string& prefix) {
-  std::string dir = prefix.empty() ? root_ : path_of(prefix);
+  if (!prefix.empty()) check_sink_name(prefix);
   std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
+  int fd = open_dir(prefix, false);
+  if (fd < 0) return out;
+  DIR* d = ::fdopendir(fd);
   if (!d) {
-    if (errno == ENOENT) return out;
-    throw_errno("list", dir, errno);
+    int err = errno;
+    ::close(fd);
+    throw_errno("list", describe(prefix), err);
   }
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (n != "." && n != ".." && n.find(".tmp-") == std::string::npos) out.push_back(n);
+    if (n != "." && n != ".." && !is_temporary_name(n)) out.push_back(n);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());
   return out;
 }
 
+namespace {
+
+// Calls f(relative name, is_temporary) for every file under dir (an open descriptor, which
+// this closes), without following symbolic links (a link is reported as a file).
+void walk_files(int dirfd, const std::string& rel, const std::function<void(const std::string&, int, const std::string&)>& f) {
+  DIR* d = ::fdopendir(dirfd);
+  if (!d) {
+    ::close(dirfd);
+    return;
+  }
+  std::vector<std::string> subdirs;
+  std::vector<std::string> files;
+  while (dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st;
+      is_dir = ::fstatat(::dirfd(d), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+    }
+    (is_dir ? subdirs : files).push_back(n);
+  }
+  for (const auto& n : files) f(rel.empty() ? n : rel + "/" + n, ::dirfd(d), n);
+  for (const auto& n : subdirs) {
+    int sub = ::openat(::dirfd(d), n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub >= 0) walk_files(sub, rel.empty() ? n : rel + "/" + n, f);
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+std::vector<std::string> LocalSink::list_recursive(const std::string& prefix) {
+  if (!prefix.empty()) check_sink_name(prefix);
+  std::vector<std::string> out;
+  int fd = open_dir(prefix, false);
+  if (fd < 0) return out;
+  walk_files(fd, prefix, [&](const std::string& name, int, const std::string& leaf) {
+    if (!is_temporary_name(leaf)) out.push_back(name);
+  });
+  return out;
+}
+
+std::size_t LocalSink::remove_unfinished_writes() {
+  std::size_t n = 0;
+  int fd = open_dir("", false);
+  if (fd < 0) return 0;
+  walk_files(fd, "", [&](const std::string&, int dirfd, const std::string& leaf) {
+    if (is_temporary_name(leaf) && ::unlinkat(dirfd, leaf.c_str(), 0) == 0) ++n;
+  });
+  return n;
+}
+
 void LocalSink::remove(const std::string& name) {
-  std::string p = path_of(name);
-  if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("remove", p, errno);
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  Fd d(open_dir(dir, false));
+  if (d.get() < 0) return;
+  if (::unlinkat(d.get(), leaf.c_str(), 0) != 0 && errno != ENOENT) throw_errno("remove", describe(name), errno);
 }
 
 void LocalSink::remove_empty_parents(const std::string& name) {
@@ -116,7 +284,9 @@ void LocalSink::remove_empty_parents(const std::string& name) {
   std::string rel = name;
   for (std::size_t slash = rel.rfind('/'); slash != std::string::npos; slash = rel.rfind('/')) {
     rel.resize(slash);
-    if (::rmdir((root_ + "/" + rel).c_str()) != 0) break;  // not empty (or gone): stop
+    auto [dir, leaf] = split_parent(rel);
+    Fd d(open_dir(dir, false));
+    if (d.get() < 0 || ::unlinkat(d.get(), leaf.c_str(), AT_REMOVEDIR) != 0) break;  // not empty (or gone): stop
   }
 }
 
@@ -130,6 +300,11 @@ void LocalSink::sync() {
 }
 
 std::string LocalSink::describe(const std::string& name) const { return root_ + "/" + name; }
+
+std::unique_ptr<SinkLock> LocalSink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
+  make_dirs(root_, 0700);
+  return std::make_unique<LocalSinkLock>(RunLock::acquire(root_ + "/+gitvault", "backup directory " + root_, me, wait));
+}
 
 struct HashingWriter::Impl {
   std::unique_ptr<SinkWriter> inner;

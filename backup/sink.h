@@ -12,12 +12,14 @@
 //  - Every error names the full location (sink describe(name)).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gitaly/byte_reader.h"
+#include "gitaly/run_lock.h"
 
 namespace gitvault {
 
@@ -26,6 +28,16 @@ class SinkWriter {
   virtual ~SinkWriter() = default;
   virtual void write(const void* data, std::size_t size) = 0;
   virtual void commit() = 0;
+};
+
+// A run's hold on a destination (docs/locking.md); released when destroyed.
+class SinkLock {
+ public:
+  virtual ~SinkLock() = default;
+  // Holders that died holding the lock (their records are gone now).
+  virtual const std::vector<LockHolder>& dead_holders() const = 0;
+  // Whether one of them was a writer (backup, prune): its leftovers need reclaiming.
+  bool writer_died() const;
 };
 
 class Sink {
@@ -44,6 +56,14 @@ class Sink {
   virtual void sync() = 0;
   // Where `name` lives, for messages: a path or URL.
   virtual std::string describe(const std::string& name) const = 0;
+  // Takes the destination's lock for `me` (shared for readers, exclusive for writers),
+  // waiting up to `wait`; throws Error(Locked) naming the holders (docs/locking.md).
+  virtual std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) = 0;
+  // Removes what writers that never committed left behind (local: "*.tmp-*" files; object
+  // storage: unfinished multipart uploads). Only under the exclusive lock. Returns how many.
+  virtual std::size_t remove_unfinished_writes() = 0;
+  // Every committed name under `prefix` ("" for all), recursively, in no particular order.
+  virtual std::vector<std::string> list_recursive(const std::string& prefix) = 0;
 };
 
 // A directory on a local file system. Directories are created 0700, files 0600.
@@ -58,11 +78,37 @@ class LocalSink : public Sink {
   void remove_empty_parents(const std::string& name) override;
   void sync() override;
   std::string describe(const std::string& name) const override;
-  const std::string& root() const { return root_; }
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;
+  std::size_t remove_unfinished_writes() override;
+  std::vector<std::string> list_recursive(const std::string& prefix) override;
 
  private:
-  std::string path_of(const std::string& name) const;
+  int open_dir(const std::string& rel, bool create) const;
   std::string root_;
+};
+
+// Forwards every call to another sink: derive from it to change one behaviour (fault
+// injection in tests, accounting) without restating the rest, as leveldb's EnvWrapper.
+class SinkWrapper : public Sink {
+ public:
+  explicit SinkWrapper(Sink& target) : target_(target) {}
+  Sink& target() { return target_; }
+  std::unique_ptr<SinkWriter> create(const std::string& name) override { return target_.create(name); }
+  std::unique_ptr<ByteReader> open(const std::string& name) override { return target_.open(name); }
+  bool exists(const std::string& name) override { return target_.exists(name); }
+  std::vector<std::string> list(const std::string& prefix) override { return target_.list(prefix); }
+  void remove(const std::string& name) override { target_.remove(name); }
+  void remove_empty_parents(const std::string& name) override { target_.remove_empty_parents(name); }
+  void sync() override { target_.sync(); }
+  std::string describe(const std::string& name) const override { return target_.describe(name); }
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override {
+    return target_.lock(me, wait);
+  }
+  std::size_t remove_unfinished_writes() override { return target_.remove_unfinished_writes(); }
+  std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }
+
+ private:
+  Sink& target_;
 };
 
 // Throws Error(PathEscape) unless name is a clean relative name (no "", ".", "..").

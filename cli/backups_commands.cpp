@@ -47,6 +47,7 @@ int BackupsCommands::run_verify_command() {
   o.parallel = verify_parallel_;
   if (!verify_scratch_.empty()) o.scratch_dir = std::filesystem::absolute(verify_scratch_).string();
   o.output = verify_opts_.json ? OutputMode::Json : OutputMode::Human;
+  o.lock_wait = verify_opts_.lock_wait();
   if (o.all && !o.ids.empty()) throw Error(ErrorCode::Usage, "give --id or --all, not both");
   LocalSink sink(verify_opts_.resolved_backup_path());
   return run_verify(o, sink).exit_code;
@@ -55,7 +56,7 @@ int BackupsCommands::run_verify_command() {
 int BackupsCommands::run_backups_command() {
   LocalSink sink(backups_opts_.resolved_backup_path());
   std::vector<std::string> errors;
-  auto list = list_backups(sink, &errors);
+  auto list = list_backups(sink, &errors, backups_opts_.lock_wait());
   for (const auto& e : errors) std::fprintf(stderr, "warning: %s\n", e.c_str());
   if (backups_opts_.json) {
     for (const auto& b : list) {
@@ -94,21 +95,26 @@ int BackupsCommands::run_prune_command() {
   if (prune_->count("--keep-last")) o.keep_last = keep_last_;
   if (!keep_within_.empty()) o.keep_within_s = parse_duration(keep_within_);
   o.dry_run = dry_run_;
+  o.lock_wait = prune_opts_.lock_wait();
   LocalSink sink(prune_opts_.resolved_backup_path());
   PrunePlan plan = prune_backups(sink, o);
+  for (const auto& n : plan.notes) std::fprintf(stderr, "note: %s\n", printable(n).c_str());
   if (prune_opts_.json) {
     nlohmann::json j = {{"event", "summary"}, {"command", "prune"}, {"dry_run", o.dry_run}, {"keep", plan.keep},
                         {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
-                        {"resumed", plan.resumed}};
+                        {"unreferenced_files", plan.unreferenced}, {"resumed", plan.resumed}, {"notes", plan.notes}};
     std::printf("%s\n", to_json_text(j).c_str());
     return 0;
   }
   if (plan.resumed) std::printf("finished an interrupted prune first\n");
   const char* verb = o.dry_run ? "would remove" : "removed";
   for (const auto& id : plan.remove) std::printf("%s backup %s\n", verb, id.c_str());
-  std::printf("prune%s: %zu backups kept, %zu %s; %zu files (%s) %s\n", o.dry_run ? " --dry-run" : "",
+  std::printf("prune%s: %zu backups kept, %zu %s; %zu files (%s) %s", o.dry_run ? " --dry-run" : "",
               plan.keep.size(), plan.remove.size(), o.dry_run ? "to remove" : "removed", plan.files.size(),
               human_bytes(plan.bytes).c_str(), verb);
+  if (plan.unreferenced)
+    std::printf(", of which %zu named by no backup (killed runs, failed repositories)", plan.unreferenced);
+  std::printf("\n");
   return 0;
 }
 

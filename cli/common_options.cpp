@@ -1,5 +1,6 @@
 #include "cli/common_options.h"
 
+#include "backup/run_locks.h"
 #include "gitaly/error.h"
 
 namespace gitvault {
@@ -28,10 +29,21 @@ void CommonOptions::add_json_option(CLI::App& cmd) {
   cmd.add_flag("--json", json, "Machine-readable output: one JSON object per line");
 }
 
+void CommonOptions::add_wait_option(CLI::App& cmd) {
+  cmd.add_option("--wait", wait,
+                 "When another run holds the lock this one needs, wait up to DURATION (30s, 10m, 2h) "
+                 "instead of failing at once (exit 2)");
+}
+
 void CommonOptions::add_backup_directory_options(CLI::App& cmd) {
   add_config_option(cmd);
   add_path_option(cmd);
   add_json_option(cmd);
+  add_wait_option(cmd);
+}
+
+std::chrono::milliseconds CommonOptions::lock_wait() const {
+  return wait.empty() ? std::chrono::milliseconds(0) : parse_wait(wait);
 }
 
 const Config& CommonOptions::config() const {

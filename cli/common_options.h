@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,14 @@ struct CommonOptions {
   std::string repositories_paths;
   std::string skip_repositories_paths;
   bool json = false;
+  std::string wait;
 
   void add_config_option(CLI::App& cmd);
   void add_storage_options(CLI::App& cmd);  // --config and --storage
   void add_path_option(CLI::App& cmd);
   void add_filter_options(CLI::App& cmd);
   void add_json_option(CLI::App& cmd);
+  void add_wait_option(CLI::App& cmd);
   // --config, --path and --json: the commands that read a backup directory only.
   void add_backup_directory_options(CLI::App& cmd);
 
@@ -30,6 +33,8 @@ struct CommonOptions {
   // --path, else [backup] path of the config file. Throws Error(Usage) when neither.
   std::string resolved_backup_path() const;
   PathFilter filter() const;
+  // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).
+  std::chrono::milliseconds lock_wait() const;
   const Config& config() const;
 
  private:

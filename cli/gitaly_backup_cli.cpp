@@ -10,6 +10,7 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "backup/layout.h"
@@ -17,6 +18,7 @@
 #include "backup/pipeline.h"
 #include "backup/record.h"
 #include "backup/repository_backup.h"
+#include "backup/run_locks.h"
 #include "backup/worker_protocol.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
@@ -60,10 +62,19 @@ class Logger {
     std::lock_guard<std::mutex> lock(mu_);
     return failures_;
   }
+  void restored(const std::string& storage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    restored_storages_.insert(storage);
+  }
+  bool restored_into(const std::string& storage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return restored_storages_.count(storage) > 0;
+  }
 
  private:
   std::mutex mu_;
   std::vector<std::string> failures_;  // guarded by mu_
+  std::set<std::string> restored_storages_;  // guarded by mu_
   std::atomic<bool> reader_gone_{false};
 };
 
@@ -78,6 +89,7 @@ struct Options {
   std::string layout = "manifest";
   bool incremental = false;
   std::string previous_id;
+  bool no_lock = false;
 };
 
 // Where a repository's files of a backup are found (restore, and the previous step of an
@@ -212,6 +224,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
       std::string path = resolve_repository_path(*st, job.relative_path);
       if (!path_exists(path)) {
         init_bare_repository(path);
+        logger.restored(job.storage);
         msg = "skipped restore";
         level = "warn";
         error = std::string(e.what()) + "; created an empty repository (always_create)";
@@ -221,6 +234,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
       RepositoryRestoreOptions ro;
       ro.index_threads = git_threads_per_job(o.parallel);
       bytes = restore_repository(rr, sink, *st, ro);
+      logger.restored(job.storage);
     }
   } catch (const std::exception& e) {
     msg = "restore failed";
@@ -249,6 +263,8 @@ int gitaly_backup_main(int argc, char** argv) {
     c->add_option("--parallel", o.parallel, "Jobs at once in all (default: number of CPUs)");
     c->add_option("--parallel-storage", o.parallel_storage, "Jobs at once per storage (default 2; 0 = no limit)");
     c->add_option("--id", o.id, "Backup id (create default: UTC YYYYMMDDhhmmss; restore default: latest)");
+    c->add_flag("--no-lock", o.no_lock,
+                "Take no lock: the caller holds them (gitvault passes it; docs/locking.md)");
   };
   CLI::App* create = app.add_subcommand("create", "Back up the repositories named on stdin");
   add_common(create);
@@ -284,6 +300,18 @@ int gitaly_backup_main(int argc, char** argv) {
 
   LocalSink sink(o.path);
   Logger logger;
+  std::optional<RunLocks> locks;
+  try {
+    if (!o.no_lock)
+      locks.emplace(sink, *create ? LockMode::Exclusive : LockMode::Shared, o.storages,
+                    *create ? LockMode::Shared : LockMode::Exclusive, "gitaly-backup " + o.command, o.id,
+                    std::chrono::milliseconds(0));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    return 2;
+  }
+  if (locks)
+    for (const auto& n : locks->notes()) std::fprintf(stderr, "gitaly-backup: note: %s\n", printable(n).c_str());
   std::optional<BackupSource> source;
   if (*create && o.incremental && o.layout != "manifest") {
     std::fprintf(stderr, "gitaly-backup: -incremental needs -layout manifest\n");
@@ -329,9 +357,11 @@ int gitaly_backup_main(int argc, char** argv) {
     pipeline.done();
   }
   if (!*create) {
-    // Restored repositories become durable here, before "finished" says the run is over.
+    // Restored repositories become durable here, before "finished" says the run is over:
+    // the storages this run restored into, and only those (others may not even exist).
     std::vector<const Storage*> used;
-    for (const auto& st : o.storages) used.push_back(&st);
+    for (const auto& st : o.storages)
+      if (logger.restored_into(st.name)) used.push_back(&st);
     try {
       sync_restored_storages(used);
     } catch (const std::exception& e) {

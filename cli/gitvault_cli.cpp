@@ -19,6 +19,7 @@ int exit_code_for(const Error& e) {
     case ErrorCode::Usage:
     case ErrorCode::Config:
     case ErrorCode::NotFound:
+    case ErrorCode::Locked:
       return 2;
     default:
       return 1;
@@ -40,6 +41,7 @@ int gitvault_main(int argc, char** argv) {
   backup_opts.add_path_option(*backup);
   backup_opts.add_filter_options(*backup);
   backup_opts.add_json_option(*backup);
+  backup_opts.add_wait_option(*backup);
   backup->add_option("--id", backup_id, "Backup id (default: UTC time as YYYYMMDDhhmmss)");
   backup->add_option("--pack-threads", pack_threads, "Threads for git pack-objects on the legacy path (default: git's)");
   bool incremental = false;
@@ -56,6 +58,7 @@ int gitvault_main(int argc, char** argv) {
   restore_opts.add_path_option(*restore);
   restore_opts.add_filter_options(*restore);
   restore_opts.add_json_option(*restore);
+  restore_opts.add_wait_option(*restore);
   restore->add_option("--id", restore_id, "Backup id (default: the newest complete backup)");
   restore->add_option("--index-threads", index_threads, "Threads for git index-pack (default: git's)");
   std::string flags_db, worker;
@@ -94,6 +97,7 @@ int gitvault_main(int argc, char** argv) {
       o.pack_threads = pack_threads;
       o.incremental = incremental;
       o.previous_id = previous_id;
+      o.lock_wait = backup_opts.lock_wait();
       if (!previous_id.empty() && !incremental) throw Error(ErrorCode::Usage, "--previous-id needs --incremental");
       o.backup_path = backup_opts.resolved_backup_path();
       o.flags_store = flags::resolve_store_path(flags_db, backup_opts.config().flags_db);
@@ -110,6 +114,7 @@ int gitvault_main(int argc, char** argv) {
       o.filter = restore_opts.filter();
       o.output = restore_opts.json ? OutputMode::Json : OutputMode::Human;
       o.index_threads = index_threads;
+      o.lock_wait = restore_opts.lock_wait();
       o.backup_path = restore_opts.resolved_backup_path();
       o.flags_store = flags::resolve_store_path(flags_db, restore_opts.config().flags_db);
       o.worker_program = worker;

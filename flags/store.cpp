@@ -10,33 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "gitaly/error.h"
+#include "gitaly/system.h"
 #include "gitaly/files.h"
 
 using nlohmann::json;
 
 namespace gitvault::flags {
 namespace {
-
-std::string now_rfc3339() {
-  char buf[64];
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string os_user() {
-  if (passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
-  const char* u = std::getenv("USER");
-  return u ? u : std::to_string(::geteuid());
-}
-
-std::string host_name() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 class Statement {
  public:
@@ -275,7 +255,7 @@ GateState Store::change(const std::string& flag, const std::string& action, cons
     if (remove) {
       Statement(db_, "DELETE FROM features WHERE key = ?", path_).bind(1, flag).step();
     } else {
-      std::string now = now_rfc3339();
+      std::string now = utc_now_rfc3339();
       Statement(db_,
                 "INSERT INTO features (key, created_at, updated_at, default_when_written) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at, "
@@ -295,7 +275,7 @@ GateState Store::change(const std::string& flag, const std::string& action, cons
               "INSERT INTO feature_events (time, feature, action, targets, value, before, after, user, host) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
               path_)
-        .bind(1, now_rfc3339()).bind(2, flag).bind(3, action).bind(4, json(targets).dump()).bind(5, value)
+        .bind(1, utc_now_rfc3339()).bind(2, flag).bind(3, action).bind(4, json(targets).dump()).bind(5, value)
         .bind(6, state_json(before)).bind(7, state_json(after)).bind(8, os_user()).bind(9, host_name()).step();
     exec("COMMIT");
     return after;

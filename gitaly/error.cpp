@@ -16,6 +16,7 @@ const char* to_string(ErrorCode code) {
     case ErrorCode::Git: return "git";
     case ErrorCode::PathEscape: return "path_escape";
     case ErrorCode::Verification: return "verification";
+    case ErrorCode::Locked: return "locked";
     case ErrorCode::Internal: return "internal";
   }
   return "unknown";

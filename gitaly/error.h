@@ -20,6 +20,7 @@ enum class ErrorCode {
   Git,           // a git command or libgit2 call failed
   PathEscape,    // a path would leave the directory it must stay in
   Verification,  // a restored repository differs from what was recorded
+  Locked,        // another run holds the lock this one needs (docs/locking.md)
   Internal,
 };
 

@@ -137,8 +137,9 @@ bool is_directory_nofollow(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-FileReader::FileReader(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+FileReader::FileReader(const std::string& path) : FileReader(::open(path.c_str(), O_RDONLY | O_CLOEXEC), path) {}
+
+FileReader::FileReader(int fd, const std::string& path) : path_(path), fd_(fd) {
   if (fd_ < 0) throw_errno("open", path, errno);
   struct stat st;
   if (::fstat(fd_, &st) != 0) {

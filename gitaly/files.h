@@ -41,6 +41,8 @@ std::string unique_suffix();
 class FileReader : public ByteReader {
  public:
   explicit FileReader(const std::string& path);
+  // Takes ownership of an open descriptor; `path` names it in messages.
+  FileReader(int fd, const std::string& path);
   ~FileReader() override;
   FileReader(const FileReader&) = delete;
   FileReader& operator=(const FileReader&) = delete;

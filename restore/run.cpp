@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "backup/run_locks.h"
 #include "backup/worker_client.h"
 #include "flags/feature_flags.h"
 #include "gitaly/encoding.h"
@@ -19,6 +20,12 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   if (o.storages.empty()) throw Error(ErrorCode::Config, "no storage given (--storage NAME=DIR or --config)");
   validate_storages(o.storages, false);
   RestoreRunResult result;
+  // The storages restored into are locked before the backup is chosen (one order for every
+  // command: storages, then the backup directory); selection needs the record, so every
+  // storage given is locked.
+  RunLocks locks(sink, LockMode::Shared, o.storages, LockMode::Exclusive, "restore", o.id, o.lock_wait);
+  for (const auto& n : locks.notes())
+    std::fprintf(o.progress_out ? o.progress_out : stderr, "note: %s\n", printable(n).c_str());
   if (o.id.empty()) {
     auto newest = newest_complete_backup(sink);
     if (!newest) throw Error(ErrorCode::NotFound, "no complete backup in " + sink.describe("") + " (use --id to pick a partial one)");
@@ -100,10 +107,13 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
       jobs.push_back({r->storage, r->relative_path, r->project_path, false});
       by_path[job_key(r->storage, r->relative_path)] = r;
     }
-    std::vector<std::string> args = {"restore", "--path", o.backup_path, "--id", rec.id, "--parallel-storage",
-                                     std::to_string(o.parallel_storage)};
+    std::vector<std::string> args = {"restore", "--no-lock", "--path", o.backup_path, "--id", rec.id,
+                                     "--parallel-storage", std::to_string(o.parallel_storage)};
     if (o.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(o.parallel)});
-    for (const auto& s : o.storages) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
+    std::set<std::string> used;  // only the storages this worker restores into
+    for (const RepositoryRecord* r : pipeline) used.insert(r->storage);
+    for (const auto& s : o.storages)
+      if (used.count(s.name)) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
     std::string program = o.worker_program.empty() ? default_worker_program() : o.worker_program;
     ProcessResult pr;
     std::size_t worker_failures = 0;

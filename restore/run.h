@@ -3,6 +3,7 @@
 // print progress and a summary. Per-repository failures never stop the run.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct RestoreRunOptions {
   std::string backup_path;
   int parallel = 0;
   int parallel_storage = 2;
+  std::chrono::milliseconds lock_wait{0};  // docs/locking.md
 };
 
 struct RestoreRunResult {

@@ -20,6 +20,7 @@
 #include "backup/manifest.h"
 #include "backup/pipeline.h"
 #include "backup/record.h"
+#include "backup/run_locks.h"
 #include "gitaly/bundle.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
@@ -211,6 +212,9 @@ void print_problem(std::FILE* out, const VerifyProblem& p) {
 }  // namespace
 
 VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
+  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
+  for (const auto& n : locks.notes())
+    std::fprintf(o.progress_out ? o.progress_out : stderr, "note: %s\n", printable(n).c_str());
   VerifyResult result;
   std::vector<std::string> read_errors;
   std::vector<BackupRecord> records;

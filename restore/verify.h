@@ -12,6 +12,7 @@
 // Repositories are checked in parallel (TBB), with progress; one line per problem.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@ struct VerifyOptions {
   OutputMode output = OutputMode::Human;
   std::FILE* progress_out = stderr;
   std::FILE* summary_out = stdout;
+  std::chrono::milliseconds lock_wait{0};  // docs/locking.md
 };
 
 struct VerifyProblem {

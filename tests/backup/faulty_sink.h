@@ -11,9 +11,9 @@
 
 namespace gitvault::testing {
 
-class FaultySink : public Sink {
+class FaultySink : public SinkWrapper {
  public:
-  explicit FaultySink(Sink& inner) : inner_(inner) {}
+  explicit FaultySink(Sink& inner) : SinkWrapper(inner), inner_(inner) {}
   std::string fail_name_containing;           // "" = every name
   std::uint64_t bytes_before_enospc = ~0ull;  // per writer
   bool fail_commit = false;
@@ -25,12 +25,6 @@ class FaultySink : public Sink {
     if (matched_++ < pass_first) return w;
     return std::make_unique<Writer>(std::move(w), *this, inner_.describe(name));
   }
-  std::unique_ptr<ByteReader> open(const std::string& name) override { return inner_.open(name); }
-  bool exists(const std::string& name) override { return inner_.exists(name); }
-  std::vector<std::string> list(const std::string& prefix) override { return inner_.list(prefix); }
-  void remove(const std::string& name) override { inner_.remove(name); }
-  void sync() override { inner_.sync(); }
-  std::string describe(const std::string& name) const override { return inner_.describe(name); }
 
  private:
   class Writer : public SinkWriter {

@@ -4,10 +4,14 @@
 // night restored and compared with the repositories as they were that night; verify naming
 // tampered files; prune keeping what kept backups need, and finishing after a crash.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "backup/retention.h"
+#include "backup/sink.h"
 #include "gitaly/files.h"
 #include "tests/support/test_support.h"
 
@@ -284,15 +288,36 @@ TEST_F(Prune, KeepsTheChainBaseOfAKeptIncrement) {
   expect_restores("n4", true);
 }
 
+// A prune killed part way (a child process that dies as kill -9 would, at the third file):
+// the kept backups still restore, and the next prune finishes the plan.
 TEST_F(Prune, KilledHalfWayLeavesKeptBackupsRestorableAndIsFinishedByTheNextRun) {
   night("n4", false);  // full: n1..n3 and their files can all go
-  auto killed = prune({"--keep-last", "1"}, {{"GITVAULT_FAULT_PRUNE_EXIT_AFTER", "2"}});
-  EXPECT_NE(killed.exit_code, 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    LocalSink sink(dir_ / "backups");
+    PruneOptions o;
+    o.keep_last = 1;
+    o.before_file_removal = [](std::size_t removed) {
+      if (removed == 2) ::_exit(137);
+    };
+    try {
+      prune_backups(sink, o);
+    } catch (...) {
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 137);
   EXPECT_TRUE(path_exists(dir_ / "backups/+gitvault/prune.json"));
   expect_restores("n4", true);
   auto again = prune({"--keep-last", "1"});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_NE(again.out.find("finished an interrupted prune"), std::string::npos) << again.out;
+  EXPECT_NE(again.err.find("took over the lock of"), std::string::npos) << again.err;
   EXPECT_FALSE(path_exists(dir_ / "backups/+gitvault/prune.json"));
   EXPECT_FALSE(path_exists(dir_ / "backups/default/work/app.git"));
   EXPECT_EQ(gv({"verify", "--path", dir_ / "backups", "--all"}).exit_code, 0);

@@ -1,0 +1,50 @@
+#include "backup/run_locks.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "backup/retention.h"
+#include "gitaly/encoding.h"
+#include "gitaly/error.h"
+
+namespace gitvault {
+
+RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& storages, LockMode storage_mode,
+                   const std::string& command, const std::string& detail, std::chrono::milliseconds wait) {
+  std::vector<const Storage*> ordered;
+  for (const auto& s : storages) ordered.push_back(&s);
+  std::sort(ordered.begin(), ordered.end(), [](const Storage* a, const Storage* b) { return a->path < b->path; });
+  const LockHolder me_on_storage = LockHolder::current(command, detail, storage_mode);
+  for (const Storage* s : ordered) {
+    try {
+      auto lock = RunLock::acquire(s->path + "/+gitvault", "storage '" + s->name + "' (" + s->path + ")",
+                                   me_on_storage, wait);
+      for (const auto& dead : lock->dead_holders())
+        notes_.push_back("took over the lock of storage '" + s->name + "' from " + dead.describe() +
+                         ", which is no longer running");
+      storage_locks_.push_back(std::move(lock));
+    } catch (const Error& e) {
+      // A backup may read a storage it cannot write to: it runs unlocked there, and says so.
+      if (e.code() == ErrorCode::Locked || storage_mode == LockMode::Exclusive) throw;
+      notes_.push_back("cannot lock storage '" + s->name + "' (" + e.what() +
+                       "): a restore into it during this run would not be noticed");
+    }
+  }
+  sink_lock_ = sink.lock(LockHolder::current(command, detail, sink_mode), wait);
+  for (const auto& dead : sink_lock_->dead_holders())
+    notes_.push_back("took over the lock of " + sink.describe("") + " from " + dead.describe() +
+                     ", which is no longer running");
+  if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died()) {
+    std::size_t n = sink.remove_unfinished_writes();
+    notes_.push_back("removed " + std::to_string(n) + " temporary file" + (n == 1 ? "" : "s") +
+                     " left by the run that died");
+  }
+}
+
+RunLocks::~RunLocks() = default;
+
+std::chrono::milliseconds parse_wait(const std::string& text) {
+  return std::chrono::milliseconds(parse_duration(text) * 1000);
+}
+
+}  // namespace gitvault

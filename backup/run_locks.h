@@ -1,0 +1,46 @@
+// The locks one gitvault run holds (docs/locking.md):
+//
+//   command            backup directory   each storage it touches
+//   backup             exclusive          shared (it reads them)
+//   prune              exclusive          -
+//   restore            shared             exclusive (it swaps repositories in)
+//   verify, backups    shared             -
+//
+// They are always taken in one order, storages (sorted by path) and then the backup
+// directory, so that two runs waiting with --wait can never wait on each other. A writer
+// that finds that another writer died holding the directory's lock removes what that run
+// left half-written (temporary files) and says so in notes().
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backup/sink.h"
+#include "gitaly/run_lock.h"
+#include "gitaly/storage.h"
+
+namespace gitvault {
+
+class RunLocks {
+ public:
+  RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& storages, LockMode storage_mode,
+           const std::string& command, const std::string& detail, std::chrono::milliseconds wait);
+  ~RunLocks();
+  RunLocks(const RunLocks&) = delete;
+  RunLocks& operator=(const RunLocks&) = delete;
+
+  // What taking the locks found and did, one sentence each, for the run's log.
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  std::vector<std::unique_ptr<RunLock>> storage_locks_;
+  std::unique_ptr<SinkLock> sink_lock_;
+  std::vector<std::string> notes_;
+};
+
+// "30s", "10m", "2h", "1d" -> milliseconds, for --wait; throws Error(Usage).
+std::chrono::milliseconds parse_wait(const std::string& text);
+
+}  // namespace gitvault
