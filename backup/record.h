@@ -16,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "backup/sink.h"
+#include "flags/feature_flags.h"
 #include "gitaly/system.h"
 
 namespace gitvault {
@@ -71,6 +72,9 @@ struct BackupRecord {
   bool incremental = false;
   std::string previous_id;  // the backup incremental steps were built on ("" = none)
   std::vector<RepositoryRecord> repositories;
+  // The feature flags as this run used them (state, last change): what `gitvault backup`
+  // remembers when a flag store is lost (flags/feature_flags.h, remembered state).
+  std::vector<flags::RecordedFlag> flags;
 
   std::size_t count(const std::string& repo_status) const;
   std::uint64_t total_bytes() const;
@@ -93,10 +97,18 @@ BackupRecord parse_record(const std::string& text, const std::string& where);
 BackupRecord parse_record_header(const std::string& text, const std::string& where);
 // Every backup id with a record, oldest first (ids sort by time).
 std::vector<std::string> list_backup_ids(Sink& sink);
-// The newest backup whose status is "complete", if any.
-std::optional<std::string> newest_complete_backup(Sink& sink);
+// The header of every readable record; the ids of unreadable ones go to `unreadable`.
+std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>* unreadable);
+// The newest backup whose status is "complete", if any; ids of unreadable records in `unreadable`.
+std::optional<std::string> newest_complete_backup(Sink& sink, std::vector<std::string>* unreadable = nullptr);
+// The newest readable record's header, whatever its status.
+std::optional<BackupRecord> newest_record_header(Sink& sink);
 // Reads every record, newest first by start time; unreadable ones are reported in `errors`.
 std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
+
+// Gives `ff` the flag states the newest backup record says its run used, for flags its
+// store knows nothing of (flags/feature_flags.h, remembered state). Warnings go to ff.
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink);
 
 // Every file a repository's restore needs, in order: each step's bundle (if any), then this
 // backup's refs and hooks. Names may repeat across steps (an unchanged step's refs).

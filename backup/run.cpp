@@ -182,6 +182,8 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   // The flag state is read once: every repository of this run sees the same state.
   flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
   ff.load();
+  remember_flags_from_backups(ff, sink);
+  rec.flags = ff.snapshot();
   for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", w.c_str());
 
   // Incremental: the steps build on the newest complete backup, or the one named.

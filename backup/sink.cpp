@@ -262,13 +262,14 @@ std::vector<std::string> LocalSink::list_recursive(const std::string& prefix) {
 }
 
 std::size_t LocalSink::remove_unfinished_writes() {
-  std::size_t n = 0;
   int fd = open_dir("", false);
   if (fd < 0) return 0;
-  walk_files(fd, "", [&](const std::string&, int dirfd, const std::string& leaf) {
-    if (is_temporary_name(leaf) && ::unlinkat(dirfd, leaf.c_str(), 0) == 0) ++n;
+  std::vector<std::string> removed;
+  walk_files(fd, "", [&](const std::string& name, int dirfd, const std::string& leaf) {
+    if (is_temporary_name(leaf) && ::unlinkat(dirfd, leaf.c_str(), 0) == 0) removed.push_back(name);
   });
-  return n;
+  for (const auto& name : removed) remove_empty_parents(name);  // the directories they were alone in
+  return removed.size();
 }
 
 void LocalSink::remove(const std::string& name) {

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "backup/record.h"
+#include "backup/sink.h"
 #include "flags/feature_flags.h"
 #include "flags/store.h"
 #include "gitaly/encoding.h"
@@ -77,12 +79,16 @@ FeatureCommand::FeatureCommand(CLI::App& app) {
   feature_ = app.add_subcommand("feature", "Feature flags: list, get, set, delete, log, eval");
   feature_->require_subcommand(1);
   feature_->add_option("--flags-db", flags_db_, "Flag store (default: $GITVAULT_FLAGS_DB, [flags] db, or per machine)");
-  feature_->add_option("--config", config_file, "gitvault.toml ([flags] db)");
+  feature_->add_option("--config", config_file, "gitvault.toml ([flags] db, [backup] path)");
+  feature_->add_option("--path", backup_path_,
+                       "Backup directory (default: [backup] path): its newest record's flag state is remembered "
+                       "for flags the store knows nothing of, as `gitvault backup` does");
   feature_->add_flag("--json", json_, "Machine-readable output");
   auto common = [&](CLI::App* c) {
     c->add_option("--flags-db", flags_db_, "Flag store");
     c->add_flag("--json", json_, "Machine-readable output");
-    c->add_option("--config", config_file, "gitvault.toml ([flags] db)");
+    c->add_option("--config", config_file, "gitvault.toml ([flags] db, [backup] path)");
+    c->add_option("--path", backup_path_, "Backup directory whose newest record's flag state is remembered");
   };
   list_ = feature_->add_subcommand("list", "Every flag: type, default, stored state, gates");
   common(list_);
@@ -108,15 +114,25 @@ FeatureCommand::FeatureCommand(CLI::App& app) {
   common(eval_);
 }
 
-int FeatureCommand::run(const std::string& config_flags_db) {
+int FeatureCommand::run(const std::string& config_flags_db, const std::string& config_backup_path) {
   std::string path = flags::resolve_store_path(flags_db_, config_flags_db);
   const flags::Registry& registry = flags::builtin_registry();
+  // What a backup run would see: the same loading, fail-safe and remembered state.
+  auto load_as_backup_does = [&] {
+    flags::FeatureFlags ff(path);
+    ff.load();
+    std::string backups = backup_path_.empty() ? config_backup_path : backup_path_;
+    if (!backups.empty() && path_exists(backups)) {
+      LocalSink sink(backups);
+      remember_flags_from_backups(ff, sink);
+    }
+    for (const auto& w : ff.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    return ff;
+  };
 
   if (*eval_) {
     require_definition(name_);
-    flags::FeatureFlags ff(path);
-    ff.load();
-    for (const auto& w : ff.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    flags::FeatureFlags ff = load_as_backup_does();
     std::vector<std::string> actors = eval_targets_.actors();
     flags::Evaluation e = ff.evaluate(name_, actors);
     if (json_)
@@ -130,12 +146,21 @@ int FeatureCommand::run(const std::string& config_flags_db) {
   if (*list_ || *get_ || *log_) {
     std::map<std::string, GateState> states;
     std::vector<flags::Event> events;
-    bool fresh = !path_exists(path);
-    if (!fresh) {
-      auto store = flags::Store::open(path, false);
-      states = store->read_all();
-      if (*log_) events = store->events(log_name_);
+    std::optional<flags::FeatureFlags> ff;
+    if (*log_) {
+      if (path_exists(path)) events = flags::Store::open(path, false)->events(log_name_);
+    } else {
+      ff.emplace(load_as_backup_does());
+      if (path_exists(path) && !ff->store_error()) states = flags::Store::open(path, false)->read_all();
+      for (const auto& d : registry.definitions) states[d.name] = ff->state(d.name);
     }
+    // The words for a flag's state as evaluation uses it.
+    auto state_words = [&](const std::string& name, const GateState& s) {
+      if (ff && ff->store_error()) return std::string("off (flag store unreadable: every flag off)");
+      if (const flags::RecordedFlag* r = ff ? ff->remembered(name) : nullptr)
+        return flags::describe_state(s) + " (remembered from " + r->recorded_in + ")";
+      return flags::describe_state(s);
+    };
     if (*log_) {
       if (!log_name_.empty()) require_definition(log_name_);
       for (const auto& e : events) {
@@ -158,11 +183,12 @@ int FeatureCommand::run(const std::string& config_flags_db) {
       const Definition& d = require_definition(name_);
       GateState s = states.count(name_) ? states[name_] : GateState{};
       json j = flag_object(d, s);
+      j["state"] = state_words(d.name, s);
       if (json_) {
         print_json(j);
       } else {
         std::printf("%s (%s, default %s)\n  %s\n  state: %s\n", d.name.c_str(), d.type.c_str(),
-                    d.default_enabled ? "on" : "off", d.description.c_str(), flags::describe_state(s).c_str());
+                    d.default_enabled ? "on" : "off", d.description.c_str(), state_words(d.name, s).c_str());
         if (s.persisted) {
           std::printf("  boolean: %s\n", s.boolean ? "true" : "false");
           for (const auto& a : s.actors) std::printf("  actor: %s\n", a.c_str());
@@ -173,11 +199,14 @@ int FeatureCommand::run(const std::string& config_flags_db) {
         }
         if (j.contains("warning")) std::printf("  warning: %s\n", j["warning"].get<std::string>().c_str());
       }
-      return 0;
+      return ff->store_error() ? 1 : 0;  // shown, and still an error to fix
     }
     // list
     json all = json::array();
-    for (const auto& d : registry.definitions) all.push_back(flag_object(d, states.count(d.name) ? states[d.name] : GateState{}));
+    for (const auto& d : registry.definitions) {
+      all.push_back(flag_object(d, states[d.name]));
+      all.back()["state"] = state_words(d.name, states[d.name]);
+    }
     for (const auto& [name, s] : states)
       if (!registry.find(name))
         all.push_back({{"name", name}, {"persisted", true}, {"state", flags::describe_state(s)},
@@ -194,7 +223,7 @@ int FeatureCommand::run(const std::string& config_flags_db) {
                                                 j["warning"].get<std::string>().c_str());
       }
     }
-    return 0;
+    return ff->store_error() ? 1 : 0;
   }
 
   // Writes.

@@ -14,7 +14,7 @@ class FeatureCommand {
   explicit FeatureCommand(CLI::App& app);
   bool selected() const { return feature_->parsed(); }
   // Runs the chosen verb; returns the exit status. Throws gitvault::Error for refusals.
-  int run(const std::string& config_flags_db);
+  int run(const std::string& config_flags_db, const std::string& config_backup_path);
   std::string config_file;
 
  private:
@@ -26,6 +26,7 @@ class FeatureCommand {
   CLI::App* feature_;
   CLI::App *list_, *get_, *set_, *delete_, *log_, *eval_;
   std::string flags_db_;
+  std::string backup_path_;
   bool json_ = false;
   std::string name_, value_;
   bool actors_pct_ = false, random_pct_ = false;

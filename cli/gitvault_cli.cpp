@@ -83,9 +83,13 @@ int gitvault_main(int argc, char** argv) {
 
   try {
     if (feature.selected()) {
-      std::string config_db;
-      if (!feature.config_file.empty()) config_db = load_config(feature.config_file).flags_db;
-      return feature.run(config_db);
+      std::string config_db, config_backup_path;
+      if (!feature.config_file.empty()) {
+        Config cfg = load_config(feature.config_file);
+        config_db = cfg.flags_db;
+        config_backup_path = cfg.backup_path;
+      }
+      return feature.run(config_db, config_backup_path);
     }
     if (backups.selected()) return backups.run();
     if (*backup) {

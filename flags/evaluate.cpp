@@ -20,6 +20,7 @@ const char* to_string(Reason r) {
     case Reason::Override: return "override";
     case Reason::StoreError: return "store_error";
     case Reason::UnknownFlag: return "unknown_flag";
+    case Reason::Remembered: return "remembered";
   }
   return "unknown";
 }

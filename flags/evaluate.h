@@ -32,7 +32,8 @@ struct GateState {
   bool operator==(const GateState&) const = default;
 };
 
-enum class Reason { Default, Boolean, Actor, PercentageOfActors, PercentageOfTime, OptOut, Override, StoreError, UnknownFlag };
+enum class Reason { Default, Boolean, Actor, PercentageOfActors, PercentageOfTime, OptOut, Override, StoreError, UnknownFlag,
+                    Remembered };
 const char* to_string(Reason r);
 
 struct Evaluation {

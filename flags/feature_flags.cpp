@@ -56,10 +56,23 @@ void FeatureFlags::load() {
   if (const char* env = std::getenv("GITVAULT_FEATURES"); env && *env) overrides_ = parse_overrides(env, registry_);
   states_.clear();
   store_error_.reset();
+  last_change_.clear();
   std::string dir = std::filesystem::path(store_path_).parent_path().string();
   if (!path_exists(store_path_) && !dir.empty() && !path_exists(dir)) return;  // never set up: defaults
+  if (!path_exists(store_path_)) {
+    // A directory made for the store (StateDirectory=, a package) but no store yet: create it,
+    // so that this run, `feature list` and `feature eval` all read the same (empty) store.
+    try {
+      Store::open(store_path_, true);
+    } catch (const std::exception& e) {
+      warnings_.push_back("cannot create the flag store: " + std::string(e.what()) + "; flag defaults apply");
+      return;
+    }
+  }
   try {
-    states_ = Store::open(store_path_, false)->read_all();
+    auto store = Store::open(store_path_, false);
+    states_ = store->read_all();
+    for (auto& e : store->events("")) last_change_[e.feature] = std::move(e);
   } catch (const std::exception& e) {
     store_error_ = e.what();
     warnings_.push_back(std::string(e.what()) + "; every feature flag evaluates to off until this is fixed");
@@ -80,8 +93,60 @@ Evaluation FeatureFlags::evaluate(const std::string& name, const std::vector<std
   if (auto it = overrides_.find(name); it != overrides_.end())
     return {it->second, Reason::Override, "GITVAULT_FEATURES"};
   if (store_error_) return {false, Reason::StoreError, *store_error_};
+  Evaluation ev = flags::evaluate(*def, state(name), actors, default_random_draw);
+  if (const RecordedFlag* r = remembered(name)) {
+    ev.reason = Reason::Remembered;
+    ev.detail += " (set " + r->changed_at + " by " + r->changed_by + "@" + r->changed_on_host + ", as recorded in " +
+                 r->recorded_in + ")";
+  }
+  return ev;
+}
+
+GateState FeatureFlags::state(const std::string& name) const {
   auto it = states_.find(name);
-  return flags::evaluate(*def, it == states_.end() ? GateState{} : it->second, actors, default_random_draw);
+  return it == states_.end() ? GateState{} : it->second;
+}
+
+const RecordedFlag* FeatureFlags::remembered(const std::string& name) const {
+  auto it = remembered_.find(name);
+  return it == remembered_.end() ? nullptr : &it->second;
+}
+
+std::vector<RecordedFlag> FeatureFlags::snapshot() const {
+  std::vector<RecordedFlag> out;
+  for (const auto& d : registry_.definitions) {
+    if (const RecordedFlag* r = remembered(d.name)) {
+      RecordedFlag copy = *r;
+      copy.recorded_in.clear();
+      out.push_back(copy);
+      continue;
+    }
+    RecordedFlag r;
+    r.name = d.name;
+    r.state = state(d.name);
+    if (auto it = last_change_.find(d.name); it != last_change_.end()) {
+      r.changed_at = it->second.time;
+      r.changed_by = it->second.user;
+      r.changed_on_host = it->second.host;
+      r.action = it->second.action;
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+bool FeatureFlags::remember(const RecordedFlag& recorded) {
+  if (!registry_.find(recorded.name) || !recorded.state.persisted) return false;
+  if (store_error_ || overrides_.count(recorded.name)) return false;  // off already / the override decides
+  if (states_.count(recorded.name) || last_change_.count(recorded.name)) return false;  // the store knows it
+  remembered_[recorded.name] = recorded;
+  states_[recorded.name] = recorded.state;
+  warnings_.push_back("the flag store " + store_path_ + " knows nothing of " + recorded.name + " (new or emptied), but " +
+                      recorded.recorded_in + " ran with it set to '" + describe_state(recorded.state) + "' (" +
+                      (recorded.action.empty() ? "changed" : recorded.action) + " " + recorded.changed_at + " by " +
+                      recorded.changed_by + "@" + recorded.changed_on_host + "): keeping that until an operator runs "
+                      "`gitvault feature set " + recorded.name + " ...` or `gitvault feature delete " + recorded.name + "`");
+  return true;
 }
 
 bool FeatureFlags::may_be_enabled(const std::string& name) const {
@@ -89,7 +154,7 @@ bool FeatureFlags::may_be_enabled(const std::string& name) const {
   if (!def) return false;
   if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
   if (store_error_) return false;
-  auto it = states_.find(name);
+  auto it = states_.find(name);  // remembered states included
   if (it == states_.end() || !it->second.persisted) return def->default_enabled;
   const GateState& s = it->second;
   bool some_actor = std::any_of(s.actors.begin(), s.actors.end(), [](const std::string& a) {

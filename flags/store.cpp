@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/system.h"
 #include "gitaly/files.h"
@@ -88,11 +89,11 @@ std::string state_json(const GateState& s) {
             {"actors", std::vector<std::string>(s.actors.begin(), s.actors.end())}};
   j["percentage_of_actors"] = s.percentage_of_actors ? json(format_percentage(*s.percentage_of_actors)) : json(nullptr);
   j["percentage_of_time"] = s.percentage_of_time ? json(format_percentage(*s.percentage_of_time)) : json(nullptr);
-  return j.dump();
+  return to_json_text(j);
 }
 
 GateState parse_state_json(const std::string& text) {
-  json j = json::parse(text);
+  json j = parse_json_text(text);
   GateState s;
   s.persisted = j.value("persisted", false);
   s.boolean = j.value("boolean", false);
@@ -275,7 +276,7 @@ GateState Store::change(const std::string& flag, const std::string& action, cons
               "INSERT INTO feature_events (time, feature, action, targets, value, before, after, user, host) "
               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
               path_)
-        .bind(1, utc_now_rfc3339()).bind(2, flag).bind(3, action).bind(4, json(targets).dump()).bind(5, value)
+        .bind(1, utc_now_rfc3339()).bind(2, flag).bind(3, action).bind(4, to_json_text(json(targets))).bind(5, value)
         .bind(6, state_json(before)).bind(7, state_json(after)).bind(8, os_user()).bind(9, host_name()).step();
     exec("COMMIT");
     return after;
@@ -300,7 +301,7 @@ std::vector<Event> Store::events(const std::string& flag) {
     e.time = q.text(1);
     e.feature = q.text(2);
     e.action = q.text(3);
-    e.targets = json::parse(q.text(4)).get<std::vector<std::string>>();
+    e.targets = parse_json_text(q.text(4)).get<std::vector<std::string>>();
     e.value = q.text(5);
     e.before = q.text(6);
     e.after = q.text(7);

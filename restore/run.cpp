@@ -12,6 +12,7 @@
 #include "flags/feature_flags.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
+#include "gitaly/files.h"
 #include "restore/repository_restore.h"
 
 namespace gitvault {
@@ -21,13 +22,25 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   validate_storages(o.storages, false);
   RestoreRunResult result;
   // The storages restored into are locked before the backup is chosen (one order for every
-  // command: storages, then the backup directory); selection needs the record, so every
-  // storage given is locked.
-  RunLocks locks(sink, LockMode::Shared, o.storages, LockMode::Exclusive, "restore", o.id, o.lock_wait);
+  // command: storages, then the backup directory). A storage directory that does not exist
+  // yet is not locked (nor created): no backup reads it, and nothing there can be swapped.
+  std::vector<Storage> existing;
+  for (const auto& s : o.storages)
+    if (is_directory_nofollow(s.path)) existing.push_back(s);
+  RunLocks locks(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
   for (const auto& n : locks.notes())
     std::fprintf(o.progress_out ? o.progress_out : stderr, "note: %s\n", printable(n).c_str());
   if (o.id.empty()) {
-    auto newest = newest_complete_backup(sink);
+    std::vector<std::string> unreadable;
+    auto newest = newest_complete_backup(sink, &unreadable);
+    // A record that cannot be read may be the newest backup: never fall back silently to an
+    // older one. (Ids sort by time unless chosen with --id.)
+    for (const auto& id : unreadable)
+      if (!newest || id > *newest)
+        throw Error(ErrorCode::Usage,
+                    "the record of backup " + id + " (" + sink.describe(record_name(id)) +
+                        ") cannot be read, and it may be the newest backup; `gitvault verify --id " + id +
+                        "` says why. To restore an older backup, name it: --id " + newest.value_or("ID"));
     if (!newest) throw Error(ErrorCode::NotFound, "no complete backup in " + sink.describe("") + " (use --id to pick a partial one)");
     result.id = *newest;
   } else {

@@ -7,6 +7,7 @@
 
 #include "flags/feature_flags.h"
 #include "gitaly/error.h"
+#include "gitaly/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault::flags {
@@ -90,14 +91,57 @@ TEST_F(FeatureFlagsFailure, CorruptStoreIsOffWithAWarningNamingIt) {
   EXPECT_NE(w[0].find(db()), std::string::npos) << w[0];
 }
 
-TEST_F(FeatureFlagsFailure, DeletedStoreIsOffNotBackToTheDefault) {
+// A store file missing from a directory that exists (deleted, or never written into the
+// StateDirectory= a package made) is created empty: defaults apply, and what a backup record
+// remembers (below) keeps an operator's opt-out.
+TEST_F(FeatureFlagsFailure, DeletedStoreIsRecreatedEmptyAndDefaultsApply) {
   testing::sh("rm -f " + db() + "*");
   std::vector<std::string> w;
   Evaluation e = eval(&w);
+  EXPECT_TRUE(e.enabled);
+  EXPECT_EQ(e.reason, Reason::Default);
+  EXPECT_TRUE(w.empty());
+  EXPECT_TRUE(path_exists(db()));
+}
+
+TEST_F(FeatureFlagsFailure, ARememberedStateAppliesOnlyToAFlagTheStoreKnowsNothingOf) {
+  RecordedFlag off;
+  off.name = "gitaly_backup";
+  off.changed_at = "2026-11-01T00:00:00Z";
+  off.changed_by = "ops";
+  off.changed_on_host = "db1";
+  off.action = "disable";
+  off.recorded_in = "backup b1";
+  off.state.persisted = true;
+  testing::sh("rm -f " + db() + "*");
+  FeatureFlags fresh(db());
+  fresh.load();
+  EXPECT_TRUE(fresh.remember(off));
+  Evaluation e = fresh.evaluate("gitaly_backup", {"Repository:a.git"});
   EXPECT_FALSE(e.enabled);
-  EXPECT_EQ(e.reason, Reason::StoreError);
-  ASSERT_FALSE(w.empty());
-  EXPECT_NE(w[0].find("does not exist"), std::string::npos) << w[0];
+  EXPECT_EQ(e.reason, Reason::Remembered);
+  EXPECT_NE(e.detail.find("by ops@db1"), std::string::npos) << e.detail;
+  ASSERT_EQ(fresh.warnings().size(), 1u);
+  EXPECT_NE(fresh.warnings()[0].find("gitvault feature delete gitaly_backup"), std::string::npos);
+  EXPECT_FALSE(fresh.may_be_enabled("gitaly_backup"));
+  // The snapshot carries it on, with its origin, to the next record.
+  auto snap = fresh.snapshot();
+  ASSERT_EQ(snap.size(), 1u);
+  EXPECT_TRUE(snap[0].state.persisted);
+  EXPECT_EQ(snap[0].changed_by, "ops");
+  // Once the store has logged any change of the flag (a delete included), it decides.
+  Store::open(db(), true)->change("gitaly_backup", "delete", {}, "", true, [](GateState&) {}, true);
+  FeatureFlags written(db());
+  written.load();
+  EXPECT_FALSE(written.remember(off));
+  EXPECT_TRUE(written.evaluate("gitaly_backup", {}).enabled);
+  // A state that was never persisted (the default) is nothing to remember.
+  RecordedFlag dflt = off;
+  dflt.state = GateState{};
+  testing::sh("rm -f " + db() + "*");
+  FeatureFlags again(db());
+  again.load();
+  EXPECT_FALSE(again.remember(dflt));
 }
 
 TEST_F(FeatureFlagsFailure, MachineWithoutAnyStoreTakesDefaults) {
@@ -163,10 +207,11 @@ TEST_F(FeatureFlagsFailure, MayBeEnabledOnlyWhenSomeGateCanOpen) {
   on.boolean = true;
   EXPECT_FALSE(set(on));
   ::unsetenv("GITVAULT_FEATURES");
-  testing::sh("rm -f " + db() + "*");  // unreadable store: off
-  FeatureFlags gone(db());
-  gone.load();
-  EXPECT_FALSE(gone.may_be_enabled("gitaly_backup"));
+  testing::write_text(db(), "not a database");  // unreadable store: off
+  testing::sh("rm -f " + db() + "-wal " + db() + "-shm");
+  FeatureFlags broken(db());
+  broken.load();
+  EXPECT_FALSE(broken.may_be_enabled("gitaly_backup"));
   FeatureFlags fresh(dir_ / "never/created/flags.db");  // never set: default_enabled
   fresh.load();
   EXPECT_TRUE(fresh.may_be_enabled("gitaly_backup"));
