@@ -61,7 +61,9 @@ std::vector<BackupRecord> readable_records_or_throw(Sink& sink) {
 // becomes a copy of the newest remaining manifest of the repository, or goes.
 void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string>>& repos,
                    const std::vector<BackupRecord>& remaining) {
-  for (const auto& [storage, rel] : repos) {
+  for (const auto& repo : repos) {
+    const std::string& storage = repo.first;
+    const std::string& rel = repo.second;
     std::string latest = latest_manifest_name(storage, rel);
     if (!sink.exists(latest)) continue;
     bool intact = true;
