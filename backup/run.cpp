@@ -184,7 +184,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   ff.load();
   remember_flags_from_backups(ff, sink);
   rec.flags = ff.snapshot();
-  for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", w.c_str());
+  for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", printable(w).c_str());
 
   // Incremental: the steps build on the newest complete backup, or the one named.
   if (o.incremental) {
@@ -208,7 +208,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   std::vector<std::string> warnings;
   std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
-  for (const auto& w : warnings) std::fprintf(log, "warning: %s\n", w.c_str());
+  for (const auto& w : warnings) std::fprintf(log, "warning: %s\n", printable(w).c_str());
   if (repos.empty() && !o.filter.empty())
     throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 

@@ -57,7 +57,7 @@ int BackupsCommands::run_backups_command() {
   LocalSink sink(backups_opts_.resolved_backup_path());
   std::vector<std::string> errors;
   auto list = list_backups(sink, &errors, backups_opts_.lock_wait());
-  for (const auto& e : errors) std::fprintf(stderr, "warning: %s\n", e.c_str());
+  for (const auto& e : errors) std::fprintf(stderr, "warning: %s\n", printable(e).c_str());
   if (backups_opts_.json) {
     for (const auto& b : list) {
       nlohmann::json j = {{"id", b.id}, {"status", b.status}, {"started_at", b.started_at},

@@ -126,7 +126,7 @@ int FeatureCommand::run(const std::string& config_flags_db, const std::string& c
       LocalSink sink(backups);
       remember_flags_from_backups(ff, sink);
     }
-    for (const auto& w : ff.warnings()) std::fprintf(stderr, "warning: %s\n", w.c_str());
+    for (const auto& w : ff.warnings()) std::fprintf(stderr, "warning: %s\n", printable(w).c_str());
     return ff;
   };
 

@@ -287,7 +287,7 @@ int gitaly_backup_main(int argc, char** argv) {
     for (const auto& s : o.storage_specs) o.storages.push_back(parse_storage_spec(s));
     validate_storages(o.storages, false);
   } catch (const Error& e) {
-    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    std::fprintf(stderr, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 2;
   }
   o.command = *create ? "create" : "restore";
@@ -307,7 +307,7 @@ int gitaly_backup_main(int argc, char** argv) {
                     *create ? LockMode::Shared : LockMode::Exclusive, "gitaly-backup " + o.command, o.id,
                     std::chrono::milliseconds(0));
   } catch (const Error& e) {
-    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    std::fprintf(stderr, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 2;
   }
   if (locks)
@@ -323,7 +323,7 @@ int gitaly_backup_main(int argc, char** argv) {
     if (!*create) source.emplace(sink, o.id);
     if (*create && o.incremental) source.emplace(sink, o.previous_id);
   } catch (const Error& e) {
-    std::fprintf(stderr, "gitaly-backup: %s\n", e.what());
+    std::fprintf(stderr, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 1;
   }
   {

@@ -8,6 +8,7 @@
 #include "cli/common_options.h"
 #include "cli/feature_command.h"
 #include "flags/feature_flags.h"
+#include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "restore/run.h"
 
@@ -128,10 +129,10 @@ int gitvault_main(int argc, char** argv) {
       return run_restore(o, sink).exit_code;
     }
   } catch (const Error& e) {
-    std::fprintf(stderr, "gitvault: %s\n", e.what());
+    std::fprintf(stderr, "gitvault: %s\n", printable(e.what()).c_str());
     return exit_code_for(e);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gitvault: %s\n", e.what());
+    std::fprintf(stderr, "gitvault: %s\n", printable(e.what()).c_str());
     return 1;
   }
   return 2;

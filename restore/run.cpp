@@ -76,7 +76,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   }
   flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
   ff.load();
-  for (const auto& w : ff.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", w.c_str());
+  for (const auto& w : ff.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", printable(w).c_str());
   std::vector<const RepositoryRecord*> legacy, pipeline;
   for (const RepositoryRecord* r : selected) {
     bool on = ff.evaluate("gitaly_backup", flags::repository_actors(r->storage, r->relative_path, r->project_path)).enabled;
