@@ -11,9 +11,9 @@
 
 #include "backup/layout.h"
 #include "backup/repository_backup.h"
+#include "backup/route.h"
 #include "backup/run_locks.h"
 #include "backup/worker_client.h"
-#include "flags/feature_flags.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/system.h"
@@ -180,11 +180,10 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
 
   // The flag state is read once: every repository of this run sees the same state.
-  flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
-  ff.load();
-  remember_flags_from_backups(ff, sink);
-  rec.flags = ff.snapshot();
-  for (const auto& w : ff.warnings()) std::fprintf(log, "warning: %s\n", printable(w).c_str());
+  Router router(o.flags_store);
+  router.remember_from(sink);
+  rec.flags = router.snapshot();
+  for (const auto& w : router.warnings()) std::fprintf(log, "warning: %s\n", printable(w).c_str());
 
   // Incremental: the steps build on the newest complete backup, or the one named.
   if (o.incremental) {
@@ -204,7 +203,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerRun> worker;
-  if (ff.may_be_enabled("gitaly_backup")) worker.emplace(o, rec.id, rec.previous_id);
+  if (router.pipeline_may_be_used()) worker.emplace(o, rec.id, rec.previous_id);
 
   std::vector<std::string> warnings;
   std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
@@ -222,14 +221,12 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     rr.storage = repo.storage;
     rr.relative_path = repo.relative_path;
     rr.project_path = repo.project_path;
-    flags::Evaluation ev =
-        ff.evaluate("gitaly_backup", flags::repository_actors(repo.storage, repo.relative_path, repo.project_path));
-    rr.engine = ev.enabled ? "pipeline" : "legacy";
-    rr.layout = ev.enabled ? "manifest" : "legacy";
-    rr.reason = std::string("gitaly_backup ") + (ev.enabled ? "on" : "off") + ": " + flags::to_string(ev.reason) +
-                (ev.detail.empty() ? "" : ", " + ev.detail);
+    Route route = router.route(repo.storage, repo.relative_path, repo.project_path);
+    rr.engine = to_string(route.engine);
+    rr.layout = to_string(route.layout);
+    rr.reason = route.reason;
     rr.status = "pending";
-    (ev.enabled ? pipeline : legacy).push_back(rec.repositories.size());
+    (route.engine == Engine::Pipeline ? pipeline : legacy).push_back(rec.repositories.size());
     rec.repositories.push_back(std::move(rr));
   }
   write_record(sink, rec);  // "running": a run that dies stays visibly unfinished

@@ -5,6 +5,7 @@
 
 #include "backup/record.h"
 #include "backup/sink.h"
+#include "flags/changes.h"
 #include "flags/feature_flags.h"
 #include "flags/store.h"
 #include "gitaly/encoding.h"
@@ -48,9 +49,6 @@ json flag_object(const Definition& d, const GateState& s) {
   return j;
 }
 
-bool is_opt_out(const std::string& actor) {
-  return actor.size() > 8 && actor.compare(actor.size() - 8, 8, ":opt_out") == 0;
-}
 
 void print_json(const json& j) { std::printf("%s\n", to_json_text(j).c_str()); }
 
@@ -229,78 +227,17 @@ int FeatureCommand::run(const std::string& config_flags_db, const std::string& c
   // Writes.
   const Definition& d = require_definition(name_);
   auto store = flags::Store::open(path, true);
-  GateState after;
-  std::string action;
   std::vector<std::string> targets;
+  flags::ChangeResult change;
   if (*delete_) {
-    action = "delete";
-    after = store->change(d.name, action, {}, "", d.default_enabled, nullptr, true);
+    change = flags::delete_flag(*store, d);
   } else {
     targets = set_targets_.actors();
-    const std::string& v = value_;
-    // A change for some actors of a default-on flag that was never stored starts from the
-    // default (on for everyone), so that opting one repository out does not switch the
-    // flag off for all the others (docs/feature-flags.md).
-    auto from_default = [&](GateState& s) {
-      if (!s.persisted && d.default_enabled) s.boolean = true;
-    };
-    if (v == "true" || v == "100") {
-      action = "enable";
-      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
-        if (targets.empty()) {
-          s = GateState{};
-          s.boolean = true;
-          return;
-        }
-        from_default(s);
-        for (const auto& t : targets) {
-          if (s.actors.count(t + ":opt_out"))
-            throw Error(ErrorCode::Usage, "refused: " + t + " has an opt-out for " + d.name + "; remove it first (`set " +
-                                              d.name + " remove_opt_out`)");
-          s.actors.insert(t);
-        }
-      });
-    } else if (v == "false" || v == "0") {
-      action = "disable";
-      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
-        if (targets.empty()) {
-          s = GateState{};
-          return;
-        }
-        from_default(s);
-        for (const auto& t : targets) s.actors.erase(t);
-      });
-    } else if (v == "opt_out" || v == "remove_opt_out") {
-      if (targets.empty()) throw Error(ErrorCode::Usage, "refused: " + v + " needs a target (--repository, --project, ...)");
-      action = v;
-      after = store->change(d.name, action, targets, v, d.default_enabled, [&](GateState& s) {
-        from_default(s);
-        for (const auto& t : targets) {
-          if (is_opt_out(t)) throw Error(ErrorCode::Usage, "refused: invalid target " + t);
-          if (v == "opt_out")
-            s.actors.insert(t + ":opt_out");
-          else
-            s.actors.erase(t + ":opt_out");
-        }
-      });
-    } else {
-      std::uint32_t pct = flags::parse_percentage(v);  // refuses non-numbers and values outside 0..100
-      if (!targets.empty()) throw Error(ErrorCode::Usage, "refused: a percentage cannot be combined with targets");
-      if (actors_pct_ && random_pct_) throw Error(ErrorCode::Usage, "refused: --actors and --random together");
-      if (random_pct_) std::fprintf(stderr, "warning: --random (percentage of time) is deprecated: it flips on every evaluation\n");
-      action = actors_pct_ ? "enable_percentage_of_actors" : "enable_percentage_of_time";
-      after = store->change(d.name, action, {}, v, d.default_enabled, [&](GateState& s) {
-        if (s.boolean)
-          throw Error(ErrorCode::Usage, "refused: " + d.name + " is fully enabled; a percentage would change nothing "
-                                        "(disable it first: `set " + d.name + " false`)");
-        auto& gate = actors_pct_ ? s.percentage_of_actors : s.percentage_of_time;
-        if (pct == 0)
-          gate.reset();
-        else
-          gate = pct;
-      });
-    }
+    change = flags::set_flag(*store, d, {value_, targets, actors_pct_, random_pct_});
   }
+  for (const auto& w : change.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  const GateState& after = change.after;
+  const std::string& action = change.action;
   json event = {{"key", d.name}, {"action", action}};
   if (!targets.empty()) event["extra.thing"] = targets.size() == 1 ? json(targets[0]) : json(targets);
   if (!value_.empty() && !*delete_) event["value"] = value_;

@@ -67,6 +67,17 @@ std::uint32_t default_random_draw() {
   return std::uniform_int_distribution<std::uint32_t>(0, 99999)(rng);
 }
 
+bool is_opt_out_entry(const std::string& a) {
+  static const std::string kSuffix = ":opt_out";
+  return a.size() > kSuffix.size() && a.compare(a.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0;
+}
+
+bool can_be_enabled(const Definition& def, const GateState& s) {
+  if (!s.persisted) return def.default_enabled;
+  bool some_actor = std::any_of(s.actors.begin(), s.actors.end(), [](const std::string& a) { return !is_opt_out_entry(a); });
+  return s.boolean || some_actor || s.percentage_of_actors.value_or(0) > 0 || s.percentage_of_time.value_or(0) > 0;
+}
+
 Evaluation evaluate(const Definition& def, const GateState& s, const std::vector<std::string>& actors,
                     const std::function<std::uint32_t()>& random_draw) {
   if (!s.persisted)

@@ -57,4 +57,11 @@ Evaluation evaluate(const Definition& def, const GateState& state, const std::ve
 
 std::uint32_t default_random_draw();
 
+// False when evaluate() is off for every set of actors and every draw: not persisted and
+// off by default, or persisted with no gate that can open (opt-outs alone open nothing).
+bool can_be_enabled(const Definition& def, const GateState& state);
+
+// "Repository:a.git:opt_out" -> true: an actors-gate entry that is an opt-out.
+bool is_opt_out_entry(const std::string& actor_entry);
+
 }  // namespace gitvault::flags

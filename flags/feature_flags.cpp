@@ -154,13 +154,7 @@ bool FeatureFlags::may_be_enabled(const std::string& name) const {
   if (!def) return false;
   if (auto it = overrides_.find(name); it != overrides_.end()) return it->second;
   if (store_error_) return false;
-  auto it = states_.find(name);  // remembered states included
-  if (it == states_.end() || !it->second.persisted) return def->default_enabled;
-  const GateState& s = it->second;
-  bool some_actor = std::any_of(s.actors.begin(), s.actors.end(), [](const std::string& a) {
-    return a.size() < 8 || a.compare(a.size() - 8, 8, ":opt_out") != 0;
-  });
-  return s.boolean || some_actor || s.percentage_of_actors.value_or(0) > 0 || s.percentage_of_time.value_or(0) > 0;
+  return can_be_enabled(*def, state(name));  // remembered states included
 }
 
 }  // namespace gitvault::flags

@@ -9,7 +9,7 @@
 
 #include "backup/run_locks.h"
 #include "backup/worker_client.h"
-#include "flags/feature_flags.h"
+#include "backup/route.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/files.h"
@@ -74,13 +74,13 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
       std::fprintf(o.progress_out, "note: removed %zu temporary directories of killed restores in %s/+gitvault/tmp\n", n,
                    st.path.c_str());
   }
-  flags::FeatureFlags ff(o.flags_store.empty() ? flags::resolve_store_path("", "") : o.flags_store);
-  ff.load();
-  for (const auto& w : ff.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", printable(w).c_str());
+  Router router(o.flags_store);
+  router.remember_from(sink);
+  for (const auto& w : router.warnings()) std::fprintf(o.progress_out ? o.progress_out : stderr, "warning: %s\n", printable(w).c_str());
   std::vector<const RepositoryRecord*> legacy, pipeline;
   for (const RepositoryRecord* r : selected) {
-    bool on = ff.evaluate("gitaly_backup", flags::repository_actors(r->storage, r->relative_path, r->project_path)).enabled;
-    (on ? pipeline : legacy).push_back(r);
+    Route route = router.route(r->storage, r->relative_path, r->project_path);
+    (route.engine == Engine::Pipeline ? pipeline : legacy).push_back(r);
   }
   result.via_pipeline = pipeline.size();
   result.via_legacy = legacy.size();

@@ -1,4 +1,5 @@
 #include "flags/definition.h"
+#include "flags/names.h"
 
 #include <gtest/gtest.h>
 
@@ -61,6 +62,18 @@ TEST(Definitions, DuplicateNamesAreRejected) {
                               {"definitions/ops/x.yml", yaml("x", "ops", "true")}});
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].find("duplicate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gitvault::flags
+
+namespace gitvault::flags {
+namespace {
+
+// Every flag the code reads (flags/names.h) has a definition built into the binary.
+TEST(FlagNames, EveryFlagReadByCodeHasADefinition) {
+  for (const auto& name : flags_read_by_code())
+    EXPECT_NE(builtin_registry().find(name.str()), nullptr) << name.value;
 }
 
 }  // namespace
