@@ -103,12 +103,16 @@ std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>*
 std::optional<std::string> newest_complete_backup(Sink& sink, std::vector<std::string>* unreadable = nullptr);
 // The newest readable record's header, whatever its status.
 std::optional<BackupRecord> newest_record_header(Sink& sink);
+// The same two choices from headers already read (a run reads them once).
+std::optional<std::string> newest_complete_of(const std::vector<BackupRecord>& headers);
+const BackupRecord* newest_of(const std::vector<BackupRecord>& headers);
 // Reads every record, newest first by start time; unreadable ones are reported in `errors`.
 std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
 
 // Gives `ff` the flag states the newest backup record says its run used, for flags its
 // store knows nothing of (flags/feature_flags.h, remembered state). Warnings go to ff.
 void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink);
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers);
 
 // Every file a repository's restore needs, in order: each step's bundle (if any), then this
 // backup's refs and hooks. Names may repeat across steps (an unchanged step's refs).

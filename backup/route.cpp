@@ -14,6 +14,9 @@ Router::Router(const std::string& flags_store)
 }
 
 void Router::remember_from(Sink& backups) { remember_flags_from_backups(flags_, backups); }
+void Router::remember_from(Sink& backups, const std::vector<BackupRecord>& headers) {
+  remember_flags_from_backups(flags_, backups, headers);
+}
 
 Route Router::route(const std::string& storage, const std::string& relative_path,
                     const std::string& project_path) const {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/record.h"
 #include "backup/sink.h"
 #include "flags/feature_flags.h"
 
@@ -35,6 +36,7 @@ class Router {
   // Flags the store knows nothing of take the state the newest record of `backups` says its
   // run used (flags/README.md, "Remembered state").
   void remember_from(Sink& backups);
+  void remember_from(Sink& backups, const std::vector<BackupRecord>& headers);  // headers read already
 
   Route route(const std::string& storage, const std::string& relative_path, const std::string& project_path) const;
   // False when no repository can take the pipeline in this run (the worker need not start).

@@ -181,7 +181,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   // The flag state is read once: every repository of this run sees the same state.
   Router router(o.flags_store);
-  router.remember_from(sink);
+  // Every record's header is read once: for the flags' remembered state and the previous backup.
+  std::vector<BackupRecord> headers = read_all_headers(sink, nullptr);
+  router.remember_from(sink, headers);
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) std::fprintf(log, "warning: %s\n", printable(w).c_str());
 
@@ -194,7 +196,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
         throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
       rec.previous_id = prev.id;
     } else {
-      rec.previous_id = newest_complete_backup(sink).value_or("");
+      rec.previous_id = newest_complete_of(headers).value_or("");
       if (rec.previous_id.empty())
         std::fprintf(log, "note: no complete backup in %s yet: every repository gets a full step\n",
                      sink.describe("").c_str());

@@ -34,7 +34,7 @@ std::vector<HolderFile> read_holders(const std::string& dir) {
   if (!d) return out;
   while (dirent* e = ::readdir(d)) {
     std::string n = e->d_name;
-    if (n.size() < 6 || n.compare(n.size() - 5, 5, ".json") != 0) continue;
+    if (n.size() < 6 || n.compare(n.size() - 5, 5, ".json") != 0) continue;  // not "*.json.new"
     HolderFile hf{hdir + "/" + n, {}};
     try {
       auto j = parse_json_text(read_file(hf.path));
@@ -115,7 +115,11 @@ std::unique_ptr<RunLock> RunLock::acquire(const std::string& dir, const std::str
   lock->holder_file_ = dir + "/holders/" + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json";
   nlohmann::json j = {{"command", me.command}, {"detail", me.detail}, {"mode", mode_name(me.mode)},
                       {"pid", me.pid},         {"host", me.host},     {"started_at", me.started_at}};
-  write_file_atomic(lock->holder_file_, to_json_text(j) + "\n", 0600);
+  // Written whole under a temporary name and renamed (never seen half-written); no fsync:
+  // after a crash its pid is gone anyway, and a run is not slowed by it.
+  std::string tmp = lock->holder_file_ + ".new";
+  write_file(tmp, to_json_text(j) + "\n", 0600);
+  if (::rename(tmp.c_str(), lock->holder_file_.c_str()) != 0) throw_errno("rename", lock->holder_file_, errno);
   return lock;
 }
 
