@@ -42,8 +42,6 @@ class Pipeline {
   // No more jobs: waits until every queued job has run.
   void done();
 
-  int parallel() const { return parallel_; }
-
  private:
   void worker_loop();
   bool take(std::string& storage, std::function<void()>& job);  // requires mu_

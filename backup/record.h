@@ -37,7 +37,7 @@ struct RepositoryRecord {
   std::string engine;  // "legacy" or "pipeline"
   std::string layout;  // "legacy" or "manifest"
   std::string reason;  // why this engine was chosen (feature flag evaluation)
-  std::string status;  // "ok", "empty", "failed"
+  std::string status;  // "ok", "empty", "failed", "skipped" (gone since discovery); "pending" while running
   std::string error;   // when failed
   std::string head_target;
   std::string head_oid;

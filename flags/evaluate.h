@@ -1,4 +1,4 @@
-// Flag evaluation, exactly as GitLab on top of Flipper (../shared/reference/feature-flags.md):
+// Flag evaluation, exactly as GitLab on top of Flipper (flags/README.md, "The model in a page"):
 //
 //   override (GITVAULT_FEATURES)                     -> that value          reason override
 //   store unreadable                                 -> off                 reason store_error

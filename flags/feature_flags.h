@@ -1,7 +1,7 @@
 // The one place gitvault asks "is this flag on?": overrides from GITVAULT_FEATURES, then
 // the store, read once (load) so a run sees one consistent state, then evaluation.
 //
-// Failure policy (docs/feature-flags.md):
+// Failure policy (flags/README.md, "Safety"):
 //  - store cannot be opened or read (corrupt, unreadable, deleted from a directory that
 //    exists): every flag is off, reason store_error, and a warning names the store and the
 //    error. Off is the conservative engine, so an operator's opt-out is never undone.
