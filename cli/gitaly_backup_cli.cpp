@@ -1,6 +1,10 @@
 #include "cli/gitaly_backup_cli.h"
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -91,6 +95,12 @@ int gitaly_backup_main(int argc, char** argv) {
   w.incremental = o.incremental;
   w.previous_id = o.previous_id;
   w.no_lock = o.no_lock;
+  if (w.no_lock) {
+    // Spawned by gitvault, which holds the locks: die with it. A worker that outlived a
+    // killed gitvault would go on writing into a directory whose lock is already free.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) return 2;  // the parent is already gone
+  }
   return run_worker_jobs(w, std::cin, stdout, stderr);
 }
 

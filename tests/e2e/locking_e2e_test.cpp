@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "gitaly/encoding.h"
@@ -128,6 +129,30 @@ TEST_F(Locking, AKilledBackupIsTakenOverAndWhatItLeftIsReclaimed) {
   EXPECT_FALSE(path_exists(dir_ / "backups/killed"));
   EXPECT_FALSE(path_exists(dir_ / "backups/+gitvault/backups/killed.json"));
   EXPECT_EQ(gv({"verify", "--path", dir_ / "backups", "--all", "--deep"}).exit_code, 0);
+}
+
+// The pipeline path: the worker gitvault spawned dies with it, so nothing keeps writing
+// into the directory once its lock is free; the next backup takes over and completes.
+TEST_F(Locking, AKilledPipelineBackupTakesItsWorkerWithIt) {
+  // A git that packs for 3 s: killed in the middle, the worker would live on for seconds.
+  testing::write_text(dir_ / "slow-git", "#!/bin/sh\ncase \"$*\" in *pack-objects*) sleep 3;; esac\nexec git \"$@\"\n");
+  long pid = start_slow(backup_args("killed"), "killed");
+  wait_for_holder(dir_ / "backups/+gitvault", "backup");
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  std::string worker_pids = sh("pgrep -P " + std::to_string(pid) + " -f gitaly-backup || true");
+  ASSERT_FALSE(worker_pids.empty()) << "no worker running under gitvault";
+  sh("kill -KILL " + std::to_string(pid));
+  wait_gone(pid);
+  // At once, not after finishing the job it is in.
+  long worker = std::stol(worker_pids);
+  for (int i = 0; i < 6 && testing::sh_status("kill -0 " + std::to_string(worker)) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(testing::sh_status("kill -0 " + std::to_string(worker)), 0) << "worker outlived gitvault";
+  auto next = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", "b2"});
+  ASSERT_EQ(next.exit_code, 0) << next.err;
+  EXPECT_NE(next.err.find("from backup killed"), std::string::npos) << next.err;
+  EXPECT_TRUE(testing::temp_files_under(dir_ / "backups").empty());
+  EXPECT_EQ(gv({"verify", "--path", dir_ / "backups", "--id", "b2", "--deep"}).exit_code, 0);
 }
 
 }  // namespace
