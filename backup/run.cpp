@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backup/layout.h"
+#include "backup/pipeline.h"
 #include "backup/repository_backup.h"
 #include "backup/route.h"
 #include "backup/run_locks.h"
@@ -234,10 +235,13 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   write_record(sink, rec);  // "running": a run that dies stays visibly unfinished
 
   Progress progress("backup", repos.size(), o.progress_out, o.output);
-  std::thread legacy_thread([&] {
-    RepositoryBackupOptions repo_options;
-    repo_options.pack_threads = o.pack_threads;
-    for (std::size_t i : legacy) {
+  // The legacy engine: one repository at a time, through the one scheduler (backup/pipeline.h),
+  // beside the worker.
+  Pipeline legacy_engine(1, 0);
+  RepositoryBackupOptions repo_options;
+  repo_options.pack_threads = o.pack_threads;
+  for (std::size_t i : legacy)
+    legacy_engine.submit(repos[i].storage, [&, i] {
       RepositoryRecord& rr = rec.repositories[i];
       const Repository& repo = repos[i];
       auto t0 = std::chrono::steady_clock::now();
@@ -254,13 +258,12 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
       }
       rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));
-    }
-  });
+    });
   if (worker) {
     if (!pipeline.empty()) worker->submit(rec, pipeline, progress);
     worker->finish(result.worker_peak_rss_kib);
   }
-  legacy_thread.join();
+  legacy_engine.done();
   progress.finish();
 
   for (const auto& rr : rec.repositories)

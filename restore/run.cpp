@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "backup/pipeline.h"
 #include "backup/run_locks.h"
 #include "backup/worker_client.h"
 #include "backup/route.h"
@@ -97,10 +98,12 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     result.bytes += bytes;
     progress.item_done(r.storage, r.relative_path, status, bytes, secs, error);
   };
-  std::thread legacy_thread([&] {
-    RepositoryRestoreOptions repo_options;
-    repo_options.index_threads = o.index_threads;
-    for (const RepositoryRecord* r : legacy) {
+  // The legacy engine: one repository at a time, through the one scheduler, beside the worker.
+  Pipeline legacy_engine(1, 0);
+  RepositoryRestoreOptions repo_options;
+  repo_options.index_threads = o.index_threads;
+  for (const RepositoryRecord* r : legacy)
+    legacy_engine.submit(r->storage, [&, r] {
       auto t0 = std::chrono::steady_clock::now();
       std::string status = r->status == "empty" ? "empty" : "ok", error;
       std::uint64_t bytes = 0;
@@ -111,8 +114,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
         error = e.what();
       }
       finished(*r, status, error, bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-  });
+    });
   if (!pipeline.empty()) {
     std::vector<WorkerJob> jobs;
     std::map<std::string, const RepositoryRecord*> by_path;
@@ -160,7 +162,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
       result.failures.push_back({"*", "*", "", "gitaly-backup worker (" + program + ") failed: " + pr.describe()});
     }
   }
-  legacy_thread.join();
+  legacy_engine.done();
   // The in-process restores are durable before the run says so (the worker syncs its own).
   if (result.via_legacy > 0) {
     std::vector<const Storage*> used;

@@ -1,9 +1,5 @@
 #include "restore/verify.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/partitioner.h>
-#include <tbb/task_arena.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -259,32 +255,31 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
 
   Progress progress(o.deep ? "verify --deep" : "verify", items.size(), o.progress_out, o.output);
   FileChecks files;
-  std::mutex mu;
-  tbb::task_arena arena(parallel);
-  arena.execute([&] {
-    tbb::parallel_for(
-        tbb::blocked_range<std::size_t>(0, items.size(), 1),
-        [&](const tbb::blocked_range<std::size_t>& range) {
-          for (std::size_t i = range.begin(); i != range.end(); ++i) {
-            auto t0 = std::chrono::steady_clock::now();
-            std::uint64_t bytes = 0;
-            RepositoryCheck check(sink, items[i], o, files);
-            std::vector<VerifyProblem> found;
-            try {
-              found = check.run(bytes, scratch, index_threads);
-            } catch (const std::exception& e) {
-              found.push_back({items[i].backup->id, items[i].repo->storage, items[i].repo->relative_path, "", e.what()});
-            }
-            double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            std::lock_guard<std::mutex> lock(mu);
-            result.bytes += bytes;
-            progress.item_done(items[i].repo->storage, items[i].repo->relative_path, found.empty() ? "ok" : "failed",
-                               bytes, secs, found.empty() ? items[i].backup->id : found[0].what);
-            result.problems.insert(result.problems.end(), found.begin(), found.end());
-          }
-        },
-        tbb::simple_partitioner());
-  });
+  std::mutex mu;  // guards result and progress
+  {
+    // The one scheduler of per-repository work (backup/pipeline.h): at most `parallel` checks
+    // at once, TBB's thread cap lifted for these blocking jobs; no per-storage limit (reads).
+    Pipeline scheduler(parallel, 0);
+    for (std::size_t i = 0; i < items.size(); ++i)
+      scheduler.submit(items[i].repo->storage, [&, i] {
+        auto t0 = std::chrono::steady_clock::now();
+        std::uint64_t bytes = 0;
+        std::vector<VerifyProblem> found;
+        try {
+          RepositoryCheck check(sink, items[i], o, files);
+          found = check.run(bytes, scratch, index_threads);
+        } catch (const std::exception& e) {
+          found.push_back({items[i].backup->id, items[i].repo->storage, items[i].repo->relative_path, "", e.what()});
+        }
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard<std::mutex> lock(mu);
+        result.bytes += bytes;
+        progress.item_done(items[i].repo->storage, items[i].repo->relative_path, found.empty() ? "ok" : "failed",
+                           bytes, secs, found.empty() ? items[i].backup->id : found[0].what);
+        result.problems.insert(result.problems.end(), found.begin(), found.end());
+      });
+    scheduler.done();
+  }
   progress.finish();
   if (!scratch.empty()) {
     try {
