@@ -22,37 +22,6 @@
 namespace gitvault {
 namespace {
 
-std::size_t count_engine(const BackupRecord& rec, const std::string& engine) {
-  std::size_t n = 0;
-  for (const auto& r : rec.repositories) n += r.engine == engine;
-  return n;
-}
-
-void print_summary(const BackupRunResult& r, double seconds, const BackupRunOptions& o) {
-  const BackupRecord& rec = r.record;
-  if (o.output == OutputMode::Json) {
-    nlohmann::json j = {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", rec.status},
-                        {"repositories", rec.repositories.size()}, {"ok", rec.count("ok")},
-                        {"empty", rec.count("empty")}, {"skipped", rec.count("skipped")},
-                        {"failed", rec.count("failed")}, {"pipeline", count_engine(rec, "pipeline")},
-                        {"legacy", count_engine(rec, "legacy")}, {"bytes", rec.total_bytes()},
-                        {"duration_seconds", seconds}, {"peak_rss_kib", peak_rss_kib()},
-                        {"worker_peak_rss_kib", r.worker_peak_rss_kib}};
-    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
-  } else {
-    std::fprintf(o.summary_out, "backup %s: %s\n", rec.id.c_str(), rec.status.c_str());
-    std::fprintf(o.summary_out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(),
-                 rec.count("ok"), rec.count("empty"), rec.count("failed"));
-    if (rec.count("skipped"))
-      std::fprintf(o.summary_out, "  skipped: %zu (gone since discovery)\n", rec.count("skipped"));
-    std::fprintf(o.summary_out, "  paths: %zu pipeline, %zu legacy\n", count_engine(rec, "pipeline"),
-                 count_engine(rec, "legacy"));
-    std::fprintf(o.summary_out, "  written: %s in %s\n", human_bytes(rec.total_bytes()).c_str(),
-                 human_duration(seconds).c_str());
-  }
-  print_failures(o.summary_out, r.failures);
-}
-
 std::string progress_detail(const RepositoryRecord& rr) {
   return rr.status == "failed" ? rr.error : rr.engine + " (" + rr.reason + ")";
 }
@@ -281,7 +250,8 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     rec.status = "failed";
   }
   result.exit_code = (rec.status == "complete") ? 0 : 1;
-  print_summary(result, progress.elapsed_seconds(), o);
+  result.seconds = progress.elapsed_seconds();
+  result.peak_rss_kib = peak_rss_kib();
   return result;
 }
 

@@ -21,7 +21,6 @@ struct BackupRunOptions {
   PathFilter filter;
   OutputMode output = OutputMode::Human;
   std::FILE* progress_out = stderr;  // per-repository lines / live line
-  std::FILE* summary_out = stdout;   // final summary and failures
   int pack_threads = 0;
   // Engine choice: the gitaly_backup flag, read once from this store at the start.
   std::string flags_store;
@@ -42,9 +41,12 @@ struct BackupRunResult {
   BackupRecord record;
   std::vector<Failure> failures;
   long worker_peak_rss_kib = 0;
+  long peak_rss_kib = 0;
+  double seconds = 0;
   int exit_code = 0;  // 0 complete, 1 some repositories failed or the record could not be written
 };
 
+// Prints progress (options.progress_out); the summary is the caller's (cli/report.h).
 // Throws Error(Config/Usage) for problems that mean nothing was attempted (exit 2).
 BackupRunResult run_backup(const BackupRunOptions& options, Sink& sink);
 

@@ -6,6 +6,7 @@
 
 #include "backup/retention.h"
 #include "backup/sink.h"
+#include "cli/report.h"
 #include "gitaly/encoding.h"
 #include "gitaly/error.h"
 #include "gitaly/progress.h"
@@ -50,7 +51,9 @@ int BackupsCommands::run_verify_command() {
   o.lock_wait = verify_opts_.lock_wait();
   if (o.all && !o.ids.empty()) throw Error(ErrorCode::Usage, "give --id or --all, not both");
   LocalSink sink(verify_opts_.resolved_backup_path());
-  return run_verify(o, sink).exit_code;
+  VerifyResult result = run_verify(o, sink);
+  report_verify(stdout, o.output, result);
+  return result.exit_code;
 }
 
 int BackupsCommands::run_backups_command() {

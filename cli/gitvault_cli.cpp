@@ -6,6 +6,7 @@
 #include "backup/run.h"
 #include "cli/backups_commands.h"
 #include "cli/common_options.h"
+#include "cli/report.h"
 #include "cli/feature_command.h"
 #include "flags/feature_flags.h"
 #include "gitaly/encoding.h"
@@ -110,7 +111,9 @@ int gitvault_main(int argc, char** argv) {
       o.parallel = parallel > 0 ? parallel : backup_opts.config().parallel.value_or(0);
       o.parallel_storage = parallel_storage >= 0 ? parallel_storage : backup_opts.config().parallel_storage.value_or(2);
       LocalSink sink(o.backup_path);
-      return run_backup(o, sink).exit_code;
+      BackupRunResult result = run_backup(o, sink);
+      report_backup(stdout, o.output, result);
+      return result.exit_code;
     }
     if (*restore) {
       RestoreRunOptions o;
@@ -126,7 +129,9 @@ int gitvault_main(int argc, char** argv) {
       o.parallel = parallel > 0 ? parallel : restore_opts.config().parallel.value_or(0);
       o.parallel_storage = parallel_storage >= 0 ? parallel_storage : restore_opts.config().parallel_storage.value_or(2);
       LocalSink sink(o.backup_path);
-      return run_restore(o, sink).exit_code;
+      RestoreRunResult result = run_restore(o, sink);
+      report_restore(stdout, o.output, result);
+      return result.exit_code;
     }
   } catch (const Error& e) {
     std::fprintf(stderr, "gitvault: %s\n", printable(e.what()).c_str());

@@ -177,23 +177,8 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   progress.finish();
   result.exit_code = result.failures.empty() ? 0 : 1;
 
-  double secs = progress.elapsed_seconds();
-  if (o.output == OutputMode::Json) {
-    nlohmann::json j = {{"event", "summary"}, {"command", "restore"}, {"id", rec.id},
-                        {"restored", result.restored}, {"failed", result.failures.size()},
-                        {"skipped_storage", result.skipped_storage}, {"bytes", result.bytes},
-                        {"duration_seconds", secs}};
-    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
-  } else {
-    std::fprintf(o.summary_out, "restore of backup %s: %zu restored and verified, %zu failed\n", rec.id.c_str(),
-                 result.restored, result.failures.size());
-    std::fprintf(o.summary_out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
-    std::fprintf(o.summary_out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(secs).c_str());
-    for (const auto& s : missing_storages)
-      std::fprintf(o.summary_out, "  not restored: repositories of storage '%s' (no --storage %s=DIR given)\n",
-                   s.c_str(), s.c_str());
-  }
-  print_failures(o.summary_out, result.failures);
+  result.seconds = progress.elapsed_seconds();
+  result.missing_storages.assign(missing_storages.begin(), missing_storages.end());
   return result;
 }
 

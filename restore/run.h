@@ -21,7 +21,6 @@ struct RestoreRunOptions {
   PathFilter filter;
   OutputMode output = OutputMode::Human;
   std::FILE* progress_out = stderr;
-  std::FILE* summary_out = stdout;
   int index_threads = 0;
   // gitaly_backup on: the worker restores (in parallel); off: in-process, one at a time.
   std::string flags_store;
@@ -40,9 +39,12 @@ struct RestoreRunResult {
   std::uint64_t bytes = 0;
   std::size_t via_pipeline = 0;
   std::size_t via_legacy = 0;
+  std::vector<std::string> missing_storages;  // backed-up storages not given: not restored
+  double seconds = 0;
   int exit_code = 0;
 };
 
+// Prints progress (options.progress_out); the summary is the caller's (cli/report.h).
 // Throws Error(Config/Usage/NotFound) when nothing could be attempted.
 RestoreRunResult run_restore(const RestoreRunOptions& options, Sink& sink);
 

@@ -199,11 +199,6 @@ std::string scratch_root(const std::string& dir) {
   return base + "/gitvault-verify-" + unique_suffix();
 }
 
-void print_problem(std::FILE* out, const VerifyProblem& p) {
-  std::string where = p.storage.empty() ? "" : " " + p.storage + " " + p.relative_path;
-  std::fprintf(out, " - %s%s: %s%s\n", p.backup_id.c_str(), where.c_str(),
-               p.file.empty() ? "" : (p.file + ": ").c_str(), p.what.c_str());
-}
 
 }  // namespace
 
@@ -289,29 +284,8 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   }
 
   result.exit_code = result.problems.empty() ? 0 : 1;
-  std::string ids;
-  for (const auto& id : result.ids) ids += (ids.empty() ? "" : ", ") + id;
-  if (o.output == OutputMode::Json) {
-    for (const auto& p : result.problems) {
-      nlohmann::json j = {{"event", "problem"}, {"backup_id", p.backup_id}, {"storage", p.storage},
-                          {"relative_path", p.relative_path}, {"file", p.file}, {"what", p.what}};
-      std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
-    }
-    nlohmann::json j = {{"event", "summary"}, {"command", "verify"}, {"deep", o.deep}, {"ids", result.ids},
-                        {"repositories", result.repositories}, {"bytes", result.bytes},
-                        {"problems", result.problems.size()}, {"duration_seconds", progress.elapsed_seconds()}};
-    std::fprintf(o.summary_out, "%s\n", to_json_text(j).c_str());
-  } else {
-    std::fprintf(o.summary_out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n",
-                 o.deep ? " --deep" : "", ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),
-                 human_duration(progress.elapsed_seconds()).c_str(),
-                 result.problems.empty() ? "no problem" : (std::to_string(result.problems.size()) + " problems").c_str());
-    if (!result.problems.empty()) {
-      std::fprintf(o.summary_out, "%zu problems found:\n", result.problems.size());
-      for (const auto& p : result.problems) print_problem(o.summary_out, p);
-    }
-  }
-  std::fflush(o.summary_out);
+  result.seconds = progress.elapsed_seconds();
+  result.deep = o.deep;
   return result;
 }
 

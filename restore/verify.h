@@ -30,7 +30,6 @@ struct VerifyOptions {
   std::string scratch_dir;       // deep: where scratch repositories go (default: $TMPDIR or /tmp)
   OutputMode output = OutputMode::Human;
   std::FILE* progress_out = stderr;
-  std::FILE* summary_out = stdout;
   std::chrono::milliseconds lock_wait{0};  // docs/locking.md
 };
 
@@ -48,6 +47,8 @@ struct VerifyResult {
   std::uint64_t bytes = 0;
   std::vector<VerifyProblem> problems;
   int exit_code = 0;  // 0 nothing wrong, 1 problems
+  bool deep = false;
+  double seconds = 0;
 };
 
 // Throws Error(NotFound/Usage) when there is nothing to verify (exit 2).

@@ -106,6 +106,23 @@ TEST_F(Names, HumanOutputEscapesAndJsonIsLossless) {
   EXPECT_EQ(seen, std::set<std::string>(kOddNames.begin(), kOddNames.end()));
 }
 
+// A problem verify finds in an odd-named repository is reported escaped.
+TEST_F(Names, VerifyNamesAProblemInAnOddRepositoryEscaped) {
+  auto b = gv({"backup", "--storage", "default=" + (dir_ / "st"), "--path", dir_ / "b", "--id", "v1"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  json rec = parse_json_text(read_file(dir_ / "b/+gitvault/backups/v1.json"));
+  std::string bundle;
+  for (const auto& r : rec["repositories"])
+    if (r["relative_path"] == "esc\x1b[31m.git") bundle = r["bundle"]["name"];
+  ASSERT_FALSE(bundle.empty());
+  sh("printf X | dd of=" + q(dir_ / ("b/" + bundle)) + " bs=1 seek=100 conv=notrunc 2>/dev/null");
+  auto v = gv({"verify", "--path", dir_ / "b", "--id", "v1"});
+  EXPECT_EQ(v.exit_code, 1) << v.out;
+  EXPECT_EQ(v.out.find('\x1b'), std::string::npos) << printable(v.out);
+  EXPECT_NE(v.out.find("esc\\e[31m.git"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("SHA-256 mismatch"), std::string::npos) << v.out;
+}
+
 TEST(Encoding, LosslessJsonAndPrintable) {
   json j = {{"name", "caf\xe9"}, {"list", {"ok", "\xff\xfe"}}, {"nested", {{"head", "refs/heads/\xe9"}}}};
   std::string text = to_json_text(j);

@@ -27,13 +27,10 @@ class Restore : public ::testing::Test {
     b.storages = {{"default", dir_ / "storage"}};
     b.id = "b1";
     b.progress_out = nullptr;
-    b.summary_out = devnull_;
     ASSERT_EQ(run_backup(b, sink_).exit_code, 0);
     opts_.storages = {{"default", dir_ / "restored"}};
     opts_.progress_out = nullptr;
-    opts_.summary_out = devnull_;
   }
-  void TearDown() override { std::fclose(devnull_); }
   virtual int refs_count() const { return 50; }
   std::string bundle_of(const std::string& rel_no_git) { return dir_ / ("backups/b1/default/" + rel_no_git + ".bundle"); }
   void flip_byte(const std::string& path, long offset_from_end) {
@@ -57,7 +54,6 @@ class Restore : public ::testing::Test {
   ScratchDir dir_;
   LocalSink sink_{dir_ / "backups"};
   RestoreRunOptions opts_;
-  std::FILE* devnull_ = std::fopen("/dev/null", "w");
 };
 
 TEST_F(Restore, RoundTripRestoresEveryRefHeadHooksAndProjectPath) {
