@@ -58,6 +58,14 @@ struct RepositoryRecord {
 
   // Backed up in this backup (with data or as an empty repository), so restorable from it.
   bool backed_up() const { return status == "ok" || status == "empty"; }
+  // The repository failed: its error kept, no file of this backup named (either engine).
+  void mark_failed(const std::string& why) {
+    status = "failed";
+    error = why;
+    bundle.reset();
+    refs.reset();
+    custom_hooks.reset();
+  }
 };
 
 struct BackupRecord {

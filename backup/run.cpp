@@ -219,11 +219,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
             repo, sink, [&](int) { return legacy_layout_files(rec.id, repo.storage, repo.relative_path); },
             repo_options, rr);
       } catch (const std::exception& e) {
-        rr.status = "failed";
-        rr.error = e.what();
-        rr.bundle.reset();
-        rr.refs.reset();
-        rr.custom_hooks.reset();
+        rr.mark_failed(e.what());
       }
       rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       progress.item_done(rr.storage, rr.relative_path, rr.status, rr.bytes, rr.seconds, progress_detail(rr));

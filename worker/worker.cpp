@@ -168,11 +168,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       level = "warn";
     }
   } catch (const std::exception& e) {
-    rr.status = "failed";
-    rr.error = e.what();
-    rr.bundle.reset();
-    rr.refs.reset();
-    rr.custom_hooks.reset();
+    rr.mark_failed(e.what());
     msg = "create failed";
     level = "error";
     logger.failure(job.relative_path, job.project_path, rr.error);
