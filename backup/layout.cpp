@@ -35,6 +35,15 @@ std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(c
   return std::make_pair(rest.substr(0, first), rest.substr(first + 1, last - first - 1));
 }
 
+std::optional<std::pair<std::string, std::string>> repository_of_latest_manifest_name(const std::string& name) {
+  static const std::string kLatest = "/+latest.toml";
+  if (name.size() <= kLatest.size() || name.compare(name.size() - kLatest.size(), kLatest.size(), kLatest) != 0)
+    return std::nullopt;
+  return repository_of_manifest_name(name.substr(0, name.size() - kLatest.size()) + "/x.toml");
+}
+
+bool is_gitvault_own_file(const std::string& name) { return name.rfind("+gitvault/", 0) == 0; }
+
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path) {
   return "manifests/" + storage + "/" + relative_path + "/+latest.toml";
 }

@@ -26,6 +26,10 @@ RepositoryFiles manifest_layout_files(const std::string& id, const std::string& 
                                       int step = 1);
 std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path);
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path);
+// The (storage, relative path) of a latest_manifest_name(); nullopt for any other name.
+std::optional<std::pair<std::string, std::string>> repository_of_latest_manifest_name(const std::string& name);
+// gitvault's own files of the backup directory (records, plans, the lock): "+gitvault/...".
+bool is_gitvault_own_file(const std::string& name);
 // The (storage, relative path) of a manifest_name(); nullopt for any other name.
 std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(const std::string& name);
 

@@ -98,7 +98,7 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
-    if (f.rfind("+gitvault/", 0) == 0) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    if (is_gitvault_own_file(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
     sink.exists(f);  // throws for a path through a symbolic link
   }
@@ -107,12 +107,8 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
 // The repositories whose +latest.toml exists, for repair after files went.
 std::set<std::pair<std::string, std::string>> repositories_with_latest(const std::vector<std::string>& names) {
   std::set<std::pair<std::string, std::string>> out;
-  static const std::string kLatest = "/+latest.toml";
-  for (const auto& n : names) {
-    if (n.size() <= kLatest.size() || n.compare(n.size() - kLatest.size(), kLatest.size(), kLatest) != 0) continue;
-    std::string as_manifest = n.substr(0, n.size() - kLatest.size()) + "/x.toml";
-    if (auto repo = repository_of_manifest_name(as_manifest)) out.insert(*repo);
-  }
+  for (const auto& n : names)
+    if (auto repo = repository_of_latest_manifest_name(n)) out.insert(*repo);
   return out;
 }
 
@@ -271,10 +267,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
     }
   // Files no record names: those of killed runs and of failed repositories.
   for (const auto& f : sink.list_recursive("")) {
-    if (f.rfind("+gitvault/", 0) == 0 || needed.count(f) || candidates.count(f)) continue;
-    static const std::string kLatest = "/+latest.toml";
-    if (f.rfind("manifests/", 0) == 0 && f.size() > kLatest.size() &&
-        f.compare(f.size() - kLatest.size(), kLatest.size(), kLatest) == 0)
+    if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f))
       continue;
     plan.files.push_back(f);
     ++plan.unreferenced;

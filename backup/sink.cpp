@@ -107,6 +107,11 @@ class LocalSinkLock : public SinkLock {
 
 bool is_temporary_name(const std::string& n) { return n.find(".tmp-") != std::string::npos; }
 
+Error symlink_refused(const std::string& path) {
+  return Error(ErrorCode::PathEscape,
+               printable(path) + " is a symbolic link inside the backup directory; refusing to follow it");
+}
+
 }  // namespace
 
 bool SinkLock::writer_died() const {
@@ -116,16 +121,10 @@ bool SinkLock::writer_died() const {
 }
 
 void check_sink_name(const std::string& name) {
-  if (name.empty() || name[0] == '/') throw Error(ErrorCode::PathEscape, "invalid backup file name '" + printable(name) + "'");
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t slash = name.find('/', start);
-    std::string part = name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string::npos)
-      throw Error(ErrorCode::PathEscape, "invalid backup file name '" + printable(name) + "'");
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
+  bool clean = !name.empty() && name.front() != '/' && name.back() != '/';
+  for (const auto& part : components(name))
+    clean = clean && !part.empty() && part != "." && part != ".." && part.find('\0') == std::string::npos;
+  if (!clean) throw Error(ErrorCode::PathEscape, "invalid backup file name '" + printable(name) + "'");
 }
 
 LocalSink::LocalSink(std::string root) : root_(std::move(root)) {
@@ -160,7 +159,7 @@ int LocalSink::open_dir(const std::string& rel, bool create) const {
       struct stat st;
       if ((err == ELOOP || err == ENOTDIR) && ::fstatat(fd.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
           S_ISLNK(st.st_mode))
-        throw Error(ErrorCode::PathEscape, printable(at) + " is a symbolic link inside the backup directory; refusing to follow it");
+        throw symlink_refused(at);
       if (err == ENOENT) {
         errno = ENOENT;
         return -1;
@@ -185,7 +184,7 @@ std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
   if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
   int fd = ::openat(d.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && errno == ELOOP)
-    throw Error(ErrorCode::PathEscape, printable(describe(name)) + " is a symbolic link inside the backup directory; refusing to follow it");
+    throw symlink_refused(describe(name));
   return std::make_unique<FileReader>(fd, describe(name));
 }
 

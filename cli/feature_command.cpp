@@ -149,7 +149,7 @@ int FeatureCommand::run(const std::string& config_flags_db, const std::string& c
       if (path_exists(path)) events = flags::Store::open(path, false)->events(log_name_);
     } else {
       ff.emplace(load_as_backup_does());
-      if (path_exists(path) && !ff->store_error()) states = flags::Store::open(path, false)->read_all();
+      states = ff->states();  // the store read once, as backup reads it
       for (const auto& d : registry.definitions) states[d.name] = ff->state(d.name);
     }
     // The words for a flag's state as evaluation uses it.

@@ -56,6 +56,8 @@ class FeatureFlags {
   bool remember(const RecordedFlag& recorded);
   // The state evaluate() uses for a flag (the store's, or a remembered one).
   GateState state(const std::string& name) const;
+  // Every flag with a state (stored or remembered), defined or not.
+  const std::map<std::string, GateState>& states() const { return states_; }
   const std::optional<std::string>& store_error() const { return store_error_; }
   // The remembered state of a flag, when one was taken.
   const RecordedFlag* remembered(const std::string& name) const;

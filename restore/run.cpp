@@ -17,6 +17,26 @@
 #include "restore/repository_restore.h"
 
 namespace gitvault {
+namespace {
+
+// The backup a restore without --id takes: the newest complete one. A record that cannot be
+// read may be the newest backup: never fall back silently to an older one (ids sort by time
+// unless chosen with --id).
+std::string newest_restorable_backup(Sink& sink) {
+  std::vector<std::string> unreadable;
+  auto newest = newest_complete_backup(sink, &unreadable);
+  for (const auto& id : unreadable)
+    if (!newest || id > *newest)
+      throw Error(ErrorCode::Usage,
+                  "the record of backup " + id + " (" + sink.describe(record_name(id)) +
+                      ") cannot be read, and it may be the newest backup; `gitvault verify --id " + id +
+                      "` says why. To restore an older backup, name it: --id " + newest.value_or("ID"));
+  if (!newest)
+    throw Error(ErrorCode::NotFound, "no complete backup in " + sink.describe("") + " (use --id to pick a partial one)");
+  return *newest;
+}
+
+}  // namespace
 
 RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   if (o.storages.empty()) throw Error(ErrorCode::Config, "no storage given (--storage NAME=DIR or --config)");
@@ -31,22 +51,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   RunLocks locks(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
   for (const auto& n : locks.notes())
     std::fprintf(o.progress_out ? o.progress_out : stderr, "note: %s\n", printable(n).c_str());
-  if (o.id.empty()) {
-    std::vector<std::string> unreadable;
-    auto newest = newest_complete_backup(sink, &unreadable);
-    // A record that cannot be read may be the newest backup: never fall back silently to an
-    // older one. (Ids sort by time unless chosen with --id.)
-    for (const auto& id : unreadable)
-      if (!newest || id > *newest)
-        throw Error(ErrorCode::Usage,
-                    "the record of backup " + id + " (" + sink.describe(record_name(id)) +
-                        ") cannot be read, and it may be the newest backup; `gitvault verify --id " + id +
-                        "` says why. To restore an older backup, name it: --id " + newest.value_or("ID"));
-    if (!newest) throw Error(ErrorCode::NotFound, "no complete backup in " + sink.describe("") + " (use --id to pick a partial one)");
-    result.id = *newest;
-  } else {
-    result.id = o.id;
-  }
+  result.id = o.id.empty() ? newest_restorable_backup(sink) : o.id;
   BackupRecord rec = read_record(sink, result.id);
   if (rec.status == "running")
     throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
