@@ -1,8 +1,12 @@
 #include "backup/layout.h"
 
+#include "base/error.h"
+
 #include <cstdio>
 
 namespace gitvault {
+
+const char* to_string(Layout l) { return l == Layout::Manifest ? "manifest" : "legacy"; }
 
 std::string strip_git_suffix(const std::string& p) {
   if (p.size() > 4 && p.compare(p.size() - 4, 4, ".git") == 0) return p.substr(0, p.size() - 4);

@@ -12,6 +12,10 @@
 
 namespace gitvault {
 
+// Which of the two layouts below a repository's files are in (its record says).
+enum class Layout { Legacy, Manifest };
+const char* to_string(Layout l);  // "legacy", "manifest": the record's words
+
 struct RepositoryFiles {
   std::string bundle;
   std::string refs;

@@ -4,15 +4,15 @@
 #include <toml++/toml.h>
 
 #include "backup/layout.h"
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
+#include "base/encoding.h"
+#include "base/error.h"
 
 namespace gitvault {
 
 namespace {
 
 // TOML strings must be UTF-8: a name that is not is written lossy under `key` and exactly,
-// in base64, under `key`_raw (the rule of gitaly/encoding.h).
+// in base64, under `key`_raw (the rule of base/encoding.h).
 void insert_name(toml::table& t, const std::string& key, const std::string& bytes) {
   if (is_valid_utf8(bytes)) {
     t.insert(key, bytes);
@@ -51,7 +51,7 @@ std::string format_manifest(const RepositoryRecord& r) {
   }
   toml::table step;
   step.insert("number", static_cast<int64_t>(r.step));
-  step.insert("kind", r.kind);
+  step.insert("kind", to_string(r.kind));
   add_digest(step, "bundle", "bundle_path", r.bundle);
   add_digest(step, "ref", "ref_path", r.refs);
   if (previous_refs) insert_name(step, "previous_ref_path", previous_refs->name);
@@ -61,7 +61,7 @@ std::string format_manifest(const RepositoryRecord& r) {
   t.insert("object_format", "sha1");
   insert_name(t, "head_reference", r.head_target);
   t.insert("head_oid", r.head_oid);
-  t.insert("empty", r.status == "empty");
+  t.insert("empty", r.status == ItemStatus::Empty);
   t.insert("non_existent", false);
   insert_name(t, "project_path", r.project_path);
   t.insert("ref_count", static_cast<int64_t>(r.ref_count));
@@ -124,15 +124,18 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
       out.previous_steps.push_back({(*step)["backup_id"].value_or(std::string()), number, bundle, *refs});
     } else {
       out.step = number;
-      out.kind = (*step)["kind"].value_or(std::string(i == 0 ? "full" : "incremental"));
+      std::string kind = (*step)["kind"].value_or(std::string(i == 0 ? "full" : "incremental"));
+      auto known = step_kind_named(kind);
+      if (!known) throw Error(ErrorCode::Corrupt, where + ": unknown kind '" + kind + "'");
+      out.kind = *known;
       out.bundle = bundle;
       out.refs = refs;
       out.custom_hooks = digest("custom_hooks_path", "custom_hooks");
     }
   }
-  out.layout = "manifest";
-  out.status = empty ? "empty" : "ok";
-  if (!empty && out.kind == "full" && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
+  out.layout = Layout::Manifest;
+  out.status = empty ? ItemStatus::Empty : ItemStatus::Ok;
+  if (!empty && out.kind == StepKind::Full && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
   if (!out.refs) throw Error(ErrorCode::Corrupt, name + ": last step has no ref_path");
 }
 }  // namespace

@@ -4,8 +4,7 @@
 // SHA-256 and size of every file, so restore and verify can trust nothing else.
 //
 // A backup is "complete" only when every selected repository succeeded and every file was
-// committed; "partial" when some failed; "failed" when none succeeded. A record still saying
-// "running" belongs to a run that died.
+// committed (BackupStatus below).
 #pragma once
 
 #include <cstdint>
@@ -15,9 +14,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "backup/layout.h"
 #include "backup/sink.h"
+#include "base/run_observer.h"
 #include "flags/feature_flags.h"
-#include "gitaly/system.h"
+#include "base/system.h"
 
 namespace gitvault {
 
@@ -30,23 +31,38 @@ struct ChainStep {
   FileDigest refs;
 };
 
+// Which engine made (or restores) a repository's backup: the in-process legacy engine, one
+// repository at a time, or the gitaly-backup worker (run/route.h decides).
+enum class Engine { Legacy, Pipeline };
+const char* to_string(Engine e);  // "legacy", "pipeline": the record's words
+
+// What this backup wrote of a repository: "full" (a bundle of everything), "incremental" (a
+// bundle of what is new since the previous step, whose tips are its prerequisites; no bundle
+// when no object is new) or "unchanged" (refs byte for byte those of the previous step:
+// nothing written, `refs` names the previous step's file).
+enum class StepKind { Full, Incremental, Unchanged };
+const char* to_string(StepKind k);
+std::optional<StepKind> step_kind_named(const std::string& word);  // nullopt: no such kind
+
+// A backup as a whole: "running" until its run ends (a record still saying so belongs to a
+// run that died), then "complete", "partial" (some repositories failed) or "failed" (none
+// succeeded).
+enum class BackupStatus { Running, Complete, Partial, Failed };
+const char* to_string(BackupStatus s);
+
 struct RepositoryRecord {
   std::string storage;
   std::string relative_path;
   std::string project_path;
-  std::string engine;  // "legacy" or "pipeline"
-  std::string layout;  // "legacy" or "manifest"
+  Engine engine = Engine::Legacy;
+  Layout layout = Layout::Legacy;
   std::string reason;  // why this engine was chosen (feature flag evaluation)
-  std::string status;  // "ok", "empty", "failed", "skipped" (gone since discovery); "pending" while running
+  ItemStatus status = ItemStatus::Pending;
   std::string error;   // when failed
   std::string head_target;
   std::string head_oid;
   std::size_t ref_count = 0;
-  // This backup's step of the repository: "full" (a bundle of everything), "incremental"
-  // (a bundle of what is new since the previous step, whose tips are its prerequisites; no
-  // bundle when no object is new) or "unchanged" (refs byte for byte those of the previous
-  // step: nothing written, `refs` names the previous step's file).
-  std::string kind = "full";
+  StepKind kind = StepKind::Full;  // this backup's step of the repository
   int step = 1;
   std::vector<ChainStep> previous_steps;  // the steps this one builds on, oldest first
   std::optional<FileDigest> bundle;
@@ -57,10 +73,10 @@ struct RepositoryRecord {
   std::vector<std::string> warnings;
 
   // Backed up in this backup (with data or as an empty repository), so restorable from it.
-  bool backed_up() const { return status == "ok" || status == "empty"; }
+  bool backed_up() const { return status == ItemStatus::Ok || status == ItemStatus::Empty; }
   // The repository failed: its error kept, no file of this backup named (either engine).
   void mark_failed(const std::string& why) {
-    status = "failed";
+    status = ItemStatus::Failed;
     error = why;
     bundle.reset();
     refs.reset();
@@ -71,7 +87,7 @@ struct RepositoryRecord {
 struct BackupRecord {
   int format = 1;
   std::string id;
-  std::string status = "running";  // running, complete, partial, failed
+  BackupStatus status = BackupStatus::Running;
   std::string started_at;
   std::string finished_at;
   std::string host;
@@ -84,7 +100,7 @@ struct BackupRecord {
   // remembers when a flag store is lost (flags/feature_flags.h, remembered state).
   std::vector<flags::RecordedFlag> flags;
 
-  std::size_t count(const std::string& repo_status) const;
+  std::size_t count(ItemStatus repo_status) const;
   std::uint64_t total_bytes() const;
 };
 

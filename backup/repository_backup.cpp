@@ -11,14 +11,14 @@
 
 #include <cstring>
 
-#include "gitaly/bundle.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
-#include "gitaly/hooks_tar.h"
-#include "gitaly/increment_pack.h"
-#include "gitaly/process.h"
-#include "gitaly/refs.h"
-#include "gitaly/sha256.h"
+#include "git/bundle.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "git/hooks_tar.h"
+#include "git/increment_pack.h"
+#include "base/process.h"
+#include "git/refs.h"
+#include "base/sha256.h"
 
 namespace gitvault {
 namespace {
@@ -162,7 +162,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   out.head_oid = snap.head_oid;
   out.ref_count = snap.refs.size();
   out.bytes = 0;
-  out.kind = "full";
+  out.kind = StepKind::Full;
   out.step = 1;
   out.previous_steps.clear();
   const std::string refs_text = format_refs_file(snap);
@@ -171,8 +171,8 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   // Incremental: build on the previous backup's step of this repository when there is one.
   const RepositoryRecord* prev = options.previous;
   std::vector<std::string> prerequisites;
-  const bool builds_on_prev = prev && prev->refs && ((prev->status == "ok" && !snap.empty()) ||
-                                                     (prev->status == "empty" && snap.empty()));
+  const bool builds_on_prev = prev && prev->refs && ((prev->status == ItemStatus::Ok && !snap.empty()) ||
+                                                     (prev->status == ItemStatus::Empty && snap.empty()));
   if (builds_on_prev) {
     try {
       std::vector<ChainStep> chain = prev->previous_steps;
@@ -183,7 +183,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
       if (prev->refs->size == refs_text.size() && prev->refs->sha256 == sha256_hex(refs_text) &&
           prev->head_target == snap.head_target) {
         // Nothing changed: a recorded step that writes no data and runs no git.
-        out.kind = "unchanged";
+        out.kind = StepKind::Unchanged;
         out.refs = *prev->refs;
       } else {
         std::string prev_text = read_verified(sink, *prev->refs);
@@ -195,7 +195,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
                                  "): full bundle instead of an increment");
           chain.clear();
         } else {
-          out.kind = "incremental";
+          out.kind = StepKind::Incremental;
           prerequisites = prev_tips;
         }
       }
@@ -205,7 +205,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
       }
     } catch (const Error& e) {
       out.warnings.push_back(std::string("previous step unusable (") + e.what() + "): full bundle");
-      out.kind = "full";
+      out.kind = StepKind::Full;
       out.step = 1;
       out.previous_steps.clear();
       prerequisites.clear();
@@ -213,17 +213,17 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   }
   RepositoryFiles files = files_for_step(out.step);
 
-  if (out.kind == "full" && !snap.empty()) {
+  if (out.kind == StepKind::Full && !snap.empty()) {
     out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, {});
     out.bytes += out.bundle->size;
-  } else if (out.kind == "incremental") {
+  } else if (out.kind == StepKind::Incremental) {
     // A bundle only when some tip is new; deletions and moves to known objects need none.
     if (!std::includes(prerequisites.begin(), prerequisites.end(), tips.begin(), tips.end())) {
       out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, prerequisites);
       out.bytes += out.bundle->size;
     }
   }
-  if (out.kind != "unchanged") {
+  if (out.kind != StepKind::Unchanged) {
     out.refs = write_whole(sink, files.refs, refs_text);
     out.bytes += out.refs->size;
   }
@@ -233,7 +233,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
     std::vector<std::string> skipped;
     std::string tar = tar_hooks_directory(hooks_dir, &skipped);
     for (const auto& s : skipped) out.warnings.push_back("custom hook " + s + " is not a regular file; not backed up");
-    if (out.kind != "full" && prev && prev->custom_hooks && prev->custom_hooks->sha256 == sha256_hex(tar) &&
+    if (out.kind != StepKind::Full && prev && prev->custom_hooks && prev->custom_hooks->sha256 == sha256_hex(tar) &&
         prev->custom_hooks->size == tar.size()) {
       out.custom_hooks = prev->custom_hooks;  // the same archive as the previous step's
     } else {
@@ -241,7 +241,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
       out.bytes += out.custom_hooks->size;
     }
   }
-  out.status = snap.empty() ? "empty" : "ok";
+  out.status = snap.empty() ? ItemStatus::Empty : ItemStatus::Ok;
 }
 
 }  // namespace gitvault

@@ -13,8 +13,8 @@
 #include "backup/layout.h"
 #include "backup/manifest.h"
 #include "backup/run_locks.h"
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
+#include "base/encoding.h"
+#include "base/error.h"
 
 using nlohmann::json;
 
@@ -159,15 +159,15 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
     s.started_at = b.started_at;
     s.finished_at = b.finished_at;
     s.repositories = b.repositories.size();
-    s.failed = b.count("failed");
+    s.failed = b.count(ItemStatus::Failed);
     std::set<std::string> needs;
     for (const auto& r : b.repositories) {
-      s.pipeline += r.engine == "pipeline";
-      s.legacy += r.engine == "legacy";
+      s.pipeline += r.engine == Engine::Pipeline;
+      s.legacy += r.engine == Engine::Legacy;
       if (r.backed_up()) {
-        s.full += r.kind == "full";
-        s.incremental += r.kind == "incremental";
-        s.unchanged += r.kind == "unchanged";
+        s.full += r.kind == StepKind::Full;
+        s.incremental += r.kind == StepKind::Incremental;
+        s.unchanged += r.kind == StepKind::Unchanged;
       }
       s.bytes += r.bytes;
       for (const auto& step : r.previous_steps)
@@ -231,7 +231,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   std::string newest_complete_started;
   int complete_seen = 0;
   for (const auto& b : records) {
-    if (b.status != "complete") continue;
+    if (b.status != BackupStatus::Complete) continue;
     if (complete_seen == 0) {
       keep.insert(b.id);  // the newest complete backup is always kept
       newest_complete_started = b.started_at;
@@ -246,7 +246,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
     }
     // Newer than every complete backup and finished: last night's partial one. (A record
     // still "running" belongs to a run that died: the lock says none is running.)
-    if (b.status != "running" && (b.started_at > newest_complete_started || complete_seen == 0)) keep.insert(b.id);
+    if (b.status != BackupStatus::Running && (b.started_at > newest_complete_started || complete_seen == 0)) keep.insert(b.id);
   }
 
   std::set<std::string> needed, candidates;

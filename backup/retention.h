@@ -32,7 +32,7 @@ namespace gitvault {
 
 struct BackupSummary {
   std::string id;
-  std::string status;
+  BackupStatus status = BackupStatus::Running;
   std::string started_at;
   std::string finished_at;
   std::size_t repositories = 0;

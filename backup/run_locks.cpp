@@ -4,8 +4,8 @@
 #include <cerrno>
 
 #include "backup/retention.h"
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
+#include "base/encoding.h"
+#include "base/error.h"
 
 namespace gitvault {
 

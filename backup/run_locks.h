@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "backup/sink.h"
-#include "gitaly/run_lock.h"
-#include "gitaly/storage.h"
+#include "base/run_lock.h"
+#include "git/storage.h"
 
 namespace gitvault {
 

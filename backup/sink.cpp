@@ -12,10 +12,10 @@
 #include <functional>
 #include <utility>
 
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
-#include "gitaly/sha256.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "base/sha256.h"
 
 namespace gitvault {
 namespace {

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "gitaly/byte_reader.h"
-#include "gitaly/run_lock.h"
+#include "base/byte_reader.h"
+#include "base/run_lock.h"
 
 namespace gitvault {
 

@@ -1,7 +1,8 @@
 #include "cli/common_options.h"
 
 #include "backup/run_locks.h"
-#include "gitaly/error.h"
+#include "base/error.h"
+#include "flags/feature_flags.h"
 
 namespace gitvault {
 
@@ -40,6 +41,42 @@ void CommonOptions::add_backup_directory_options(CLI::App& cmd) {
   add_path_option(cmd);
   add_json_option(cmd);
   add_wait_option(cmd);
+}
+
+void CommonOptions::add_engine_options(CLI::App& cmd) {
+  cmd.add_option("--flags-db", flags_db, "Flag store deciding the path per repository (gitaly_backup)");
+  cmd.add_option("--worker", worker, "The gitaly-backup worker (default: next to gitvault, or $GITVAULT_WORKER)");
+  cmd.add_option("--parallel", parallel, "Pipeline: repositories at once in all (default: number of CPUs)");
+  cmd.add_option("--parallel-storage", parallel_storage, "Pipeline: repositories at once per storage (default 2)");
+}
+
+void CommonOptions::add_repository_run_options(CLI::App& cmd) {
+  add_storage_options(cmd);
+  add_path_option(cmd);
+  add_filter_options(cmd);
+  add_json_option(cmd);
+  add_wait_option(cmd);
+  add_engine_options(cmd);
+}
+
+std::string CommonOptions::flags_store() const { return flags::resolve_store_path(flags_db, config().flags_db); }
+
+int CommonOptions::resolved_parallel() const { return parallel > 0 ? parallel : config().parallel.value_or(0); }
+
+int CommonOptions::resolved_parallel_storage() const {
+  return parallel_storage >= 0 ? parallel_storage : config().parallel_storage.value_or(2);
+}
+
+void CommonOptions::fill(RepositoryRunOptions& o, RunObserver& observer) const {
+  o.storages = storages();
+  o.filter = filter();
+  o.observer = &observer;
+  o.lock_wait = lock_wait();
+  o.backup_path = resolved_backup_path();
+  o.flags_store = flags_store();
+  o.worker_program = worker;
+  o.parallel = resolved_parallel();
+  o.parallel_storage = resolved_parallel_storage();
 }
 
 std::chrono::milliseconds CommonOptions::lock_wait() const {

@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "gitaly/storage.h"
+#include "config/config.h"
+#include "git/storage.h"
+#include "run/repository_run.h"
+#include "ui/progress.h"
 
 namespace gitvault {
 
@@ -18,6 +21,11 @@ struct CommonOptions {
   std::string skip_repositories_paths;
   bool json = false;
   std::string wait;
+  // Backup and restore: which engine (the flag store) and the worker's limits.
+  std::string flags_db;
+  std::string worker;
+  int parallel = 0;
+  int parallel_storage = -1;
 
   void add_config_option(CLI::App& cmd);
   void add_storage_options(CLI::App& cmd);  // --config and --storage
@@ -27,6 +35,10 @@ struct CommonOptions {
   void add_wait_option(CLI::App& cmd);
   // --config, --path and --json: the commands that read a backup directory only.
   void add_backup_directory_options(CLI::App& cmd);
+  // --flags-db, --worker, --parallel, --parallel-storage: backup and restore.
+  void add_engine_options(CLI::App& cmd);
+  // Backup and restore: storages, path, filters, --json, --wait and the engine options.
+  void add_repository_run_options(CLI::App& cmd);
 
   // Storages from --storage, else from the config file. Throws Error(Usage/Config).
   std::vector<Storage> storages() const;
@@ -36,6 +48,16 @@ struct CommonOptions {
   // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).
   std::chrono::milliseconds lock_wait() const;
   const Config& config() const;
+  // --flags-db, else [flags] db, else GITVAULT_FLAGS_DB or the default store.
+  std::string flags_store() const;
+  // --parallel, else [limits] parallel, else 0 (one per CPU).
+  int resolved_parallel() const;
+  // --parallel-storage, else [limits] parallel_storage, else 2.
+  int resolved_parallel_storage() const;
+  // Everything a backup or restore run takes from these options and the config file;
+  // `observer` reports its progress.
+  void fill(RepositoryRunOptions& o, RunObserver& observer) const;
+  OutputMode output_mode() const { return json ? OutputMode::Json : OutputMode::Human; }
 
  private:
   mutable bool config_loaded_ = false;

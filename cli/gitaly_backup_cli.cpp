@@ -10,11 +10,11 @@
 #include <iostream>
 
 #include "backup/record.h"
-#include "backup/pipeline.h"
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
-#include "gitaly/storage.h"
-#include "worker/worker.h"
+#include "base/scheduler.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "git/storage.h"
+#include "gitaly/worker.h"
 
 
 namespace gitvault {
@@ -91,7 +91,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.parallel = o.parallel;
   w.parallel_storage = o.parallel_storage;
   w.id = o.id;
-  w.layout = o.layout;
+  w.layout = o.layout == "legacy" ? Layout::Legacy : Layout::Manifest;
   w.incremental = o.incremental;
   w.previous_id = o.previous_id;
   w.no_lock = o.no_lock;

@@ -1,6 +1,6 @@
 #include "flags/changes.h"
 
-#include "gitaly/error.h"
+#include "base/error.h"
 
 namespace gitvault::flags {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <random>
 
-#include "gitaly/error.h"
+#include "base/error.h"
 
 namespace gitvault::flags {
 

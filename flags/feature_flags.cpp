@@ -6,8 +6,8 @@
 #include <filesystem>
 
 #include "flags/store.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
+#include "base/error.h"
+#include "base/files.h"
 
 namespace gitvault::flags {
 

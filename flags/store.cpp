@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
-#include "gitaly/system.h"
-#include "gitaly/files.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "base/system.h"
+#include "base/files.h"
 
 using nlohmann::json;
 

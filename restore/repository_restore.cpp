@@ -12,13 +12,13 @@
 #include <map>
 #include <set>
 
-#include "gitaly/bundle.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
-#include "gitaly/hooks_tar.h"
-#include "gitaly/process.h"
-#include "gitaly/refs.h"
-#include "gitaly/sha256.h"
+#include "git/bundle.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "git/hooks_tar.h"
+#include "base/process.h"
+#include "git/refs.h"
+#include "base/sha256.h"
 
 namespace gitvault {
 namespace {
@@ -137,7 +137,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   for (const auto& step : rec.previous_steps)
     if (step.bundle) bundles.push_back(&*step.bundle);
   if (rec.bundle) bundles.push_back(&*rec.bundle);
-  if (rec.status == "ok" && bundles.empty()) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
+  if (rec.status == ItemStatus::Ok && bundles.empty()) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
 
   RefSnapshot expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
   expected.head_target = rec.head_target;
@@ -152,7 +152,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository_skeleton(tmp.path);
   bool self_contained = false;
-  if (rec.status == "ok") {
+  if (rec.status == ItemStatus::Ok) {
     for (const FileDigest* b : bundles) {
       // This backup's own bundle (always the last) must list exactly the recorded refs.
       const RefSnapshot* own_refs = rec.bundle && b == &*rec.bundle ? &expected : nullptr;

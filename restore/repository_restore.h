@@ -21,7 +21,7 @@
 
 #include "backup/record.h"
 #include "backup/sink.h"
-#include "gitaly/storage.h"
+#include "git/storage.h"
 
 namespace gitvault {
 

@@ -14,14 +14,14 @@
 
 #include "backup/layout.h"
 #include "backup/manifest.h"
-#include "backup/pipeline.h"
+#include "base/scheduler.h"
 #include "backup/record.h"
 #include "backup/run_locks.h"
-#include "gitaly/bundle.h"
-#include "gitaly/encoding.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
-#include "gitaly/refs.h"
+#include "git/bundle.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "git/refs.h"
 #include "restore/repository_restore.h"
 
 namespace gitvault {
@@ -71,7 +71,7 @@ class RepositoryCheck {
       : sink_(sink), b_(*item.backup), r_(*item.repo), o_(o), files_(files) {}
 
   std::vector<VerifyProblem> run(std::uint64_t& bytes, const std::string& scratch, int index_threads) {
-    if (r_.status == "failed") {
+    if (r_.status == ItemStatus::Failed) {
       problem("", "its backup failed: " + r_.error);
       return problems_;
     }
@@ -103,7 +103,7 @@ class RepositoryCheck {
       problem("", "step " + std::to_string(r_.step) + " follows " + std::to_string(r_.previous_steps.size()) +
                       " earlier steps (chain incomplete)");
     if (!r_.refs) problem("", "no refs file recorded");
-    if (r_.status == "ok") {
+    if (r_.status == ItemStatus::Ok) {
       bool base_bundle = r_.previous_steps.empty() ? r_.bundle.has_value() : r_.previous_steps[0].bundle.has_value();
       if (!base_bundle) problem("", "the chain's first step has no bundle");
     }
@@ -199,13 +199,13 @@ std::string scratch_root(const std::string& dir) {
   return base + "/gitvault-verify-" + unique_suffix();
 }
 
-
 }  // namespace
 
 VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
+  const auto run_start = std::chrono::steady_clock::now();
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
   RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
-  for (const auto& n : locks.notes())
-    std::fprintf(o.progress_out ? o.progress_out : stderr, "note: %s\n", printable(n).c_str());
+  for (const auto& n : locks.notes()) observer.note(n);
   VerifyResult result;
   std::vector<std::string> read_errors;
   std::vector<BackupRecord> records;
@@ -229,9 +229,10 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   std::vector<Item> items;
   for (const auto& b : records) {
     result.ids.push_back(b.id);
-    if (b.status != "complete") {
-      std::string what = b.status == "running" ? "backup never finished (its run died or is still running)"
-                                               : "backup is " + b.status + ": " + std::to_string(b.count("failed")) +
+    if (b.status != BackupStatus::Complete) {
+      std::string what = b.status == BackupStatus::Running ? "backup never finished (its run died or is still running)"
+                                               : std::string("backup is ") + to_string(b.status) + ": " +
+                                                     std::to_string(b.count(ItemStatus::Failed)) +
                                                      " of " + std::to_string(b.repositories.size()) +
                                                      " repositories failed";
       result.problems.push_back({b.id, "", "", sink.describe(record_name(b.id)), what});
@@ -248,13 +249,13 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
     make_dirs(scratch, 0700);
   }
 
-  Progress progress(o.deep ? "verify --deep" : "verify", items.size(), o.progress_out, o.output);
+  observer.started(o.deep ? "verify --deep" : "verify", items.size());
   FileChecks files;
-  std::mutex mu;  // guards result and progress
+  std::mutex mu;  // guards result
   {
-    // The one scheduler of per-repository work (backup/pipeline.h): at most `parallel` checks
+    // The one scheduler of per-repository work (base/scheduler.h): at most `parallel` checks
     // at once, TBB's thread cap lifted for these blocking jobs; no per-storage limit (reads).
-    Pipeline scheduler(parallel, 0);
+    Scheduler scheduler(parallel, 0);
     for (std::size_t i = 0; i < items.size(); ++i)
       scheduler.submit(items[i].repo->storage, [&, i] {
         auto t0 = std::chrono::steady_clock::now();
@@ -267,15 +268,16 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
           found.push_back({items[i].backup->id, items[i].repo->storage, items[i].repo->relative_path, "", e.what()});
         }
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        observer.item_done({items[i].repo->storage, items[i].repo->relative_path,
+                            found.empty() ? ItemStatus::Ok : ItemStatus::Failed, bytes, secs,
+                            found.empty() ? items[i].backup->id : found[0].what});
         std::lock_guard<std::mutex> lock(mu);
         result.bytes += bytes;
-        progress.item_done(items[i].repo->storage, items[i].repo->relative_path, found.empty() ? "ok" : "failed",
-                           bytes, secs, found.empty() ? items[i].backup->id : found[0].what);
         result.problems.insert(result.problems.end(), found.begin(), found.end());
       });
     scheduler.done();
   }
-  progress.finish();
+  observer.finished();
   if (!scratch.empty()) {
     try {
       remove_tree(scratch);
@@ -284,7 +286,7 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   }
 
   result.exit_code = result.problems.empty() ? 0 : 1;
-  result.seconds = progress.elapsed_seconds();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   result.deep = o.deep;
   return result;
 }

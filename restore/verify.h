@@ -9,16 +9,16 @@
 // Deep (--deep), in addition: the chain is restored into a scratch repository (index-pack of
 // every bundle, refs, connectivity, exactly as `gitvault restore` does) and thrown away.
 //
-// Repositories are checked in parallel (TBB), with progress; one line per problem.
+// Repositories are checked in parallel (base/scheduler.h), progress reported to the observer;
+// one problem per finding, in the result.
 #pragma once
 
 #include <chrono>
-#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "backup/sink.h"
-#include "gitaly/progress.h"
+#include "base/run_observer.h"
 
 namespace gitvault {
 
@@ -28,8 +28,7 @@ struct VerifyOptions {
   bool deep = false;
   int parallel = 0;              // 0: number of CPUs
   std::string scratch_dir;       // deep: where scratch repositories go (default: $TMPDIR or /tmp)
-  OutputMode output = OutputMode::Human;
-  std::FILE* progress_out = stderr;
+  RunObserver* observer = nullptr;  // progress and notes (nullptr: none)
   std::chrono::milliseconds lock_wait{0};  // docs/locking.md
 };
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "backup/sink.h"
-#include "gitaly/error.h"
+#include "base/error.h"
 
 namespace gitvault::testing {
 

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "backup/repository_backup.h"
-#include "gitaly/files.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

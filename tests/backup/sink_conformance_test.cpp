@@ -6,7 +6,7 @@
 #include <functional>
 
 #include "backup/sink.h"
-#include "gitaly/error.h"
+#include "base/error.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

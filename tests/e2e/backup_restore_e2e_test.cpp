@@ -5,7 +5,7 @@
 #include <chrono>
 #include <thread>
 
-#include "gitaly/files.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gitaly/encoding.h"
-#include "gitaly/files.h"
-#include "gitaly/system.h"
+#include "base/encoding.h"
+#include "base/files.h"
+#include "base/system.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

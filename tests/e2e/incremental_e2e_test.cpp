@@ -12,7 +12,7 @@
 
 #include "backup/retention.h"
 #include "backup/sink.h"
-#include "gitaly/files.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -8,8 +8,8 @@
 #include <sstream>
 #include <thread>
 
-#include "gitaly/encoding.h"
-#include "gitaly/files.h"
+#include "base/encoding.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gitaly/encoding.h"
-#include "gitaly/files.h"
+#include "base/encoding.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

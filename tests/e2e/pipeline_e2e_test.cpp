@@ -10,8 +10,8 @@
 #include <sstream>
 #include <thread>
 
-#include "gitaly/files.h"
-#include "gitaly/process.h"
+#include "base/files.h"
+#include "base/process.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -2,7 +2,7 @@
 // with two storages given, and a garbage newest record.
 #include <gtest/gtest.h>
 
-#include "gitaly/files.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include "gitaly/error.h"
+#include "base/error.h"
 
 namespace gitvault::flags {
 namespace {

@@ -6,8 +6,8 @@
 #include <functional>
 
 #include "flags/feature_flags.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
+#include "base/error.h"
+#include "base/files.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault::flags {

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "backup/worker_protocol.h"
-#include "gitaly/error.h"
+#include "gitaly/protocol.h"
+#include "base/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string line(reinterpret_cast<const char*>(data), size);

@@ -1,9 +1,9 @@
-// Names of any bytes travel through JSON exactly (gitaly/encoding.h), and the text is UTF-8.
+// Names of any bytes travel through JSON exactly (base/encoding.h), and the text is UTF-8.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
-#include "gitaly/encoding.h"
+#include "base/encoding.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);

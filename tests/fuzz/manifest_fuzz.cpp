@@ -3,7 +3,7 @@
 #include <string>
 
 #include "backup/manifest.h"
-#include "gitaly/error.h"
+#include "base/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);

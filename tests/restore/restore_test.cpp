@@ -1,14 +1,14 @@
-#include "restore/run.h"
+#include "run/restore_run.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include "backup/run.h"
-#include "gitaly/error.h"
-#include "gitaly/files.h"
-#include "gitaly/sha256.h"
+#include "run/backup_run.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "base/sha256.h"
 #include "restore/repository_restore.h"
 #include "tests/support/test_support.h"
 
@@ -26,10 +26,8 @@ class Restore : public ::testing::Test {
     BackupRunOptions b;
     b.storages = {{"default", dir_ / "storage"}};
     b.id = "b1";
-    b.progress_out = nullptr;
     ASSERT_EQ(run_backup(b, sink_).exit_code, 0);
     opts_.storages = {{"default", dir_ / "restored"}};
-    opts_.progress_out = nullptr;
   }
   virtual int refs_count() const { return 50; }
   std::string bundle_of(const std::string& rel_no_git) { return dir_ / ("backups/b1/default/" + rel_no_git + ".bundle"); }

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "gitaly/files.h"
+#include "base/files.h"
 
 namespace fs = std::filesystem;
 

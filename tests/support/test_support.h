@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "gitaly/process.h"
+#include "base/process.h"
 
 namespace gitvault::testing {
 

@@ -1,0 +1,22 @@
+// Facts about this machine and this process, in one place: host name, user, time, pids.
+#pragma once
+
+#include <string>
+
+namespace gitvault {
+
+std::string host_name();
+// The effective user's name (its uid when it has none).
+std::string os_user();
+// UTC now as RFC 3339 with milliseconds ("2026-11-23T01:02:03.456Z"): times of one run
+// started within one second still order.
+std::string utc_now_rfc3339();
+// UTC now as YYYYMMDDhhmmss (the default backup id).
+std::string utc_now_compact();
+// Whether a process with this pid exists on this machine (EPERM counts as alive).
+bool process_alive(long pid);
+
+// This process's own peak resident set size (not its children's), in KiB.
+long peak_rss_kib();
+
+}  // namespace gitvault

@@ -1,0 +1,52 @@
+// `gitvault backup`: run/backup_run.h.
+#include "backup/sink.h"
+#include "base/error.h"
+#include "cli/common_options.h"
+#include "cli/subcommand.h"
+#include "run/backup_run.h"
+#include "ui/report.h"
+
+namespace gitvault {
+namespace {
+
+class BackupCommand : public Subcommand {
+ public:
+  explicit BackupCommand(CLI::App& app) : cmd_(app.add_subcommand("backup", "Back up every repository of the given storages")) {
+    opts_.add_repository_run_options(*cmd_);
+    cmd_->add_option("--id", id_, "Backup id (default: UTC time as YYYYMMDDhhmmss)");
+    cmd_->add_option("--pack-threads", pack_threads_, "Threads for git pack-objects on the legacy path (default: git's)");
+    cmd_->add_flag("--incremental", incremental_,
+                   "Pipeline path: write only what changed since the previous backup (legacy path: full)");
+    cmd_->add_option("--previous-id", previous_id_, "With --incremental: build on this backup (default: newest complete)");
+  }
+
+  bool chosen() const override { return cmd_->parsed(); }
+
+  int run() override {
+    if (!previous_id_.empty() && !incremental_) throw Error(ErrorCode::Usage, "--previous-id needs --incremental");
+    ProgressPrinter progress(stderr, opts_.output_mode());
+    BackupRunOptions o;
+    opts_.fill(o, progress);
+    o.id = id_;
+    o.pack_threads = pack_threads_;
+    o.incremental = incremental_;
+    o.previous_id = previous_id_;
+    LocalSink sink(o.backup_path);
+    BackupRunResult result = run_backup(o, sink);
+    report_backup(stdout, opts_.output_mode(), result);
+    return result.exit_code;
+  }
+
+ private:
+  CLI::App* cmd_;
+  CommonOptions opts_;
+  std::string id_, previous_id_;
+  int pack_threads_ = 0;
+  bool incremental_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Subcommand> add_backup_command(CLI::App& app) { return std::make_unique<BackupCommand>(app); }
+
+}  // namespace gitvault

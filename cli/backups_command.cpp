@@ -1,0 +1,39 @@
+// `gitvault backups`: backup/retention.h (list_backups).
+#include "backup/retention.h"
+#include "backup/sink.h"
+#include "cli/common_options.h"
+#include "cli/subcommand.h"
+#include "ui/report.h"
+
+namespace gitvault {
+namespace {
+
+class BackupsCommand : public Subcommand {
+ public:
+  explicit BackupsCommand(CLI::App& app)
+      : cmd_(app.add_subcommand("backups", "List the backups in a backup directory, newest first")) {
+    opts_.add_backup_directory_options(*cmd_);
+  }
+
+  bool chosen() const override { return cmd_->parsed(); }
+
+  int run() override {
+    ProgressPrinter progress(stderr, opts_.output_mode());
+    LocalSink sink(opts_.resolved_backup_path());
+    std::vector<std::string> errors;
+    auto list = list_backups(sink, &errors, opts_.lock_wait());
+    for (const auto& e : errors) progress.warning(e);
+    report_backups(stdout, opts_.output_mode(), list, sink.describe(""));
+    return errors.empty() ? 0 : 1;
+  }
+
+ private:
+  CLI::App* cmd_;
+  CommonOptions opts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Subcommand> add_backups_command(CLI::App& app) { return std::make_unique<BackupsCommand>(app); }
+
+}  // namespace gitvault

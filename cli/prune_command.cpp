@@ -1,0 +1,49 @@
+// `gitvault prune`: backup/retention.h (prune_backups).
+#include "backup/retention.h"
+#include "backup/sink.h"
+#include "cli/common_options.h"
+#include "cli/subcommand.h"
+#include "ui/report.h"
+
+namespace gitvault {
+namespace {
+
+class PruneCommand : public Subcommand {
+ public:
+  explicit PruneCommand(CLI::App& app)
+      : cmd_(app.add_subcommand("prune", "Remove old backups, keeping every file a kept backup needs")) {
+    opts_.add_backup_directory_options(*cmd_);
+    cmd_->add_option("--keep-last", keep_last_, "Keep the N newest complete backups");
+    cmd_->add_option("--keep-within", keep_within_, "Keep every backup started within DURATION (30d, 36h, 2w)");
+    cmd_->add_flag("--dry-run", dry_run_, "Print what would be removed; remove nothing");
+  }
+
+  bool chosen() const override { return cmd_->parsed(); }
+
+  int run() override {
+    PruneOptions o;
+    if (cmd_->count("--keep-last")) o.keep_last = keep_last_;
+    if (!keep_within_.empty()) o.keep_within_s = parse_duration(keep_within_);
+    o.dry_run = dry_run_;
+    o.lock_wait = opts_.lock_wait();
+    LocalSink sink(opts_.resolved_backup_path());
+    PrunePlan plan = prune_backups(sink, o);
+    ProgressPrinter progress(stderr, opts_.output_mode());
+    for (const auto& n : plan.notes) progress.note(n);
+    report_prune(stdout, opts_.output_mode(), plan, o.dry_run);
+    return 0;
+  }
+
+ private:
+  CLI::App* cmd_;
+  CommonOptions opts_;
+  int keep_last_ = 0;
+  std::string keep_within_;
+  bool dry_run_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Subcommand> add_prune_command(CLI::App& app) { return std::make_unique<PruneCommand>(app); }
+
+}  // namespace gitvault

@@ -1,0 +1,46 @@
+// `gitvault restore`: run/restore_run.h.
+#include "backup/sink.h"
+#include "cli/common_options.h"
+#include "cli/subcommand.h"
+#include "run/restore_run.h"
+#include "ui/report.h"
+
+namespace gitvault {
+namespace {
+
+class RestoreCommand : public Subcommand {
+ public:
+  explicit RestoreCommand(CLI::App& app)
+      : cmd_(app.add_subcommand("restore", "Restore repositories from a backup, verified, without "
+                                           "touching a repository whose backup is bad")) {
+    opts_.add_repository_run_options(*cmd_);
+    cmd_->add_option("--id", id_, "Backup id (default: the newest complete backup)");
+    cmd_->add_option("--index-threads", index_threads_, "Threads for git index-pack (default: git's)");
+  }
+
+  bool chosen() const override { return cmd_->parsed(); }
+
+  int run() override {
+    ProgressPrinter progress(stderr, opts_.output_mode());
+    RestoreRunOptions o;
+    opts_.fill(o, progress);
+    o.id = id_;
+    o.index_threads = index_threads_;
+    LocalSink sink(o.backup_path);
+    RestoreRunResult result = run_restore(o, sink);
+    report_restore(stdout, opts_.output_mode(), result);
+    return result.exit_code;
+  }
+
+ private:
+  CLI::App* cmd_;
+  CommonOptions opts_;
+  std::string id_;
+  int index_threads_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Subcommand> add_restore_command(CLI::App& app) { return std::make_unique<RestoreCommand>(app); }
+
+}  // namespace gitvault

@@ -1,0 +1,320 @@
+#include "gitaly/worker.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "backup/layout.h"
+#include "backup/manifest.h"
+#include "base/scheduler.h"
+#include "backup/record.h"
+#include "backup/repository_backup.h"
+#include "backup/run_locks.h"
+#include "gitaly/protocol.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "base/system.h"
+#include "git/refs.h"
+#include "restore/repository_restore.h"
+
+using nlohmann::json;
+
+namespace gitvault {
+namespace {
+
+using Options = WorkerOptions;
+
+class Logger {
+ public:
+  explicit Logger(std::FILE* out) : out_(out) {}
+  void log(json line) {
+    line["time"] = utc_now_rfc3339();
+    std::string text = to_json_text(line) + "\n";
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0)
+      reader_gone_ = true;  // whoever drives us is gone (EPIPE): stop taking new jobs
+  }
+  bool reader_gone() const { return reader_gone_; }
+  void failure(const std::string& rel, const std::string& project, const std::string& error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_.push_back(" - " + rel + " (" + project + "): " + error);
+  }
+  std::vector<std::string> failures() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failures_;
+  }
+  void restored(const std::string& storage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    restored_storages_.insert(storage);
+  }
+  bool restored_into(const std::string& storage) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return restored_storages_.count(storage) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::FILE* const out_;
+  std::vector<std::string> failures_;  // guarded by mu_
+  std::set<std::string> restored_storages_;  // guarded by mu_
+  std::atomic<bool> reader_gone_{false};
+};
+
+
+
+// Where a repository's files of a backup are found (restore, and the previous step of an
+// incremental create): the backup record when there is one, else the repository's manifest.
+class BackupSource {
+ public:
+  BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
+    std::string use = id_;
+    if (use.empty()) use = newest_complete_backup(sink_).value_or("");
+    if (!use.empty() && sink_.exists(record_name(use))) {
+      record_ = read_record(sink_, use);
+      for (std::size_t i = 0; i < record_->repositories.size(); ++i)
+        index_[job_key(record_->repositories[i].storage, record_->repositories[i].relative_path)] = i;
+    }
+  }
+  // The backup that wrote the step `found` (from find()): the record's id, the id asked for,
+  // or, from a +latest manifest, the directory of its refs file (<storage>/<path>/<id>/NNN.refs).
+  std::string backup_id_of(const RepositoryRecord& found) const {
+    if (record_) return record_->id;
+    if (!id_.empty() || !found.refs) return id_;
+    return std::filesystem::path(found.refs->name).parent_path().filename().string();
+  }
+  // Throws Error(NotFound) when this backup has nothing for the repository.
+  RepositoryRecord find(const WorkerJob& job) {
+    if (record_) {
+      auto it = index_.find(job_key(job.storage, job.relative_path));
+      if (it == index_.end())
+        throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
+      return record_->repositories[it->second];
+    }
+    std::string name = id_.empty() ? latest_manifest_name(job.storage, job.relative_path)
+                                   : manifest_name(id_, job.storage, job.relative_path);
+    if (!sink_.exists(name)) throw Error(ErrorCode::NotFound, "no backup: " + sink_.describe(name) + " does not exist");
+    std::string text = read_whole(sink_, name);
+    RepositoryRecord rr;
+    rr.storage = job.storage;
+    rr.relative_path = job.relative_path;
+    rr.project_path = job.project_path;
+    parse_manifest(text, sink_.describe(name), rr);
+    return rr;
+  }
+
+ private:
+  Sink& sink_;
+  std::string id_;
+  std::optional<BackupRecord> record_;
+  std::map<std::string, std::size_t> index_;
+};
+
+// One create job.
+void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, const WorkerJob& job) {
+  auto t0 = std::chrono::steady_clock::now();
+  logger.log([&] { json l = job_log_fields("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
+  RepositoryRecord rr;
+  rr.storage = job.storage;
+  rr.relative_path = job.relative_path;
+  rr.project_path = job.project_path;
+  rr.engine = Engine::Pipeline;
+  rr.layout = o.layout;
+  std::string msg = "completed create", level = "info";
+  try {
+    const Storage* st = find_storage(o.storages, job.storage);
+    if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
+    std::string path = resolve_repository_path(*st, job.relative_path);
+    if (!is_bare_repository(path)) {
+      rr.status = ItemStatus::Skipped;
+      rr.error = "repository does not exist: " + path;
+    } else {
+      Repository repo{job.storage, job.relative_path, job.project_path, path};
+      StepFiles files = [&](int step) {
+        return o.layout == Layout::Legacy ? legacy_layout_files(o.id, job.storage, job.relative_path)
+                                    : manifest_layout_files(o.id, job.storage, job.relative_path, step);
+      };
+      RepositoryBackupOptions ro;
+      ro.pack_threads = git_threads_per_job(o.parallel);
+      ro.reuse_single_pack = true;
+      ro.small_increments_in_process = true;
+      std::optional<RepositoryRecord> prev;
+      if (previous) {
+        try {
+          prev = previous->find(job);
+          ro.previous = &*prev;
+          ro.previous_id = previous->backup_id_of(*prev);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::NotFound)
+            rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
+        }
+      }
+      backup_repository(repo, sink, files, ro, rr);
+      // An unchanged step writes nothing at all: the record holds it, and +latest.toml
+      // already describes the same refs and files (unless only the hooks changed).
+      if (has_own_manifest(rr)) write_manifests(sink, o.id, rr);
+    }
+    if (rr.status != ItemStatus::Ok) {
+      msg = "skipped create";
+      level = "warn";
+    }
+  } catch (const std::exception& e) {
+    rr.mark_failed(e.what());
+    msg = "create failed";
+    level = "error";
+    logger.failure(job.relative_path, job.project_path, rr.error);
+  }
+  rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  json l = job_log_fields("create", job);
+  l["level"] = level;
+  l["msg"] = msg;
+  l["duration_seconds"] = rr.seconds;
+  l["bytes"] = rr.bytes;
+  if (!rr.error.empty()) l["error"] = rr.error;
+  l["repository"] = repository_to_json(rr);
+  logger.log(l);
+}
+
+void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, const WorkerJob& job) {
+  auto t0 = std::chrono::steady_clock::now();
+  logger.log([&] { json l = job_log_fields("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
+  std::string msg = "completed restore", level = "info", error;
+  std::uint64_t bytes = 0;
+  try {
+    const Storage* st = find_storage(o.storages, job.storage);
+    if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
+    RepositoryRecord rr;
+    try {
+      rr = source.find(job);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::NotFound || !job.always_create) throw;
+      std::string path = resolve_repository_path(*st, job.relative_path);
+      if (!path_exists(path)) {
+        init_bare_repository(path);
+        logger.restored(job.storage);
+        msg = "skipped restore";
+        level = "warn";
+        error = std::string(e.what()) + "; created an empty repository (always_create)";
+      }
+    }
+    if (!rr.storage.empty()) {
+      RepositoryRestoreOptions ro;
+      ro.index_threads = git_threads_per_job(o.parallel);
+      bytes = restore_repository(rr, sink, *st, ro);
+      logger.restored(job.storage);
+    }
+  } catch (const std::exception& e) {
+    msg = "restore failed";
+    level = "error";
+    error = e.what();
+    logger.failure(job.relative_path, job.project_path, error);
+  }
+  json l = job_log_fields("restore", job);
+  l["level"] = level;
+  l["msg"] = msg;
+  l["duration_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  l["bytes"] = bytes;
+  if (!error.empty()) l["error"] = error;
+  logger.log(l);
+}
+
+}  // namespace
+
+int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE* err) {
+  const bool create = o.command == "create";
+  if (o.parallel <= 0) o.parallel = default_parallel();
+  if (create && o.id.empty()) o.id = default_backup_id();
+  if (!o.id.empty() && !valid_backup_id(o.id)) {
+    std::fprintf(err, "gitaly-backup: invalid backup id '%s'\n", o.id.c_str());
+    return 2;
+  }
+
+  LocalSink sink(o.path);
+  Logger logger(out);
+  std::optional<RunLocks> locks;
+  try {
+    if (!o.no_lock)
+      locks.emplace(sink, create ? LockMode::Exclusive : LockMode::Shared, o.storages,
+                    create ? LockMode::Shared : LockMode::Exclusive, "gitaly-backup " + o.command, o.id,
+                    std::chrono::milliseconds(0));
+  } catch (const Error& e) {
+    std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
+    return 2;
+  }
+  if (locks)
+    for (const auto& n : locks->notes()) std::fprintf(err, "gitaly-backup: note: %s\n", printable(n).c_str());
+  std::optional<BackupSource> source;
+  if (create && o.incremental && o.layout != Layout::Manifest) {
+    std::fprintf(err, "gitaly-backup: -incremental needs -layout manifest\n");
+    return 2;
+  }
+  if (!create)
+    for (const auto& st : o.storages) remove_stale_restore_dirs(st);  // leftovers of killed restores
+  try {
+    if (!create) source.emplace(sink, o.id);
+    if (create && o.incremental) source.emplace(sink, o.previous_id);
+  } catch (const Error& e) {
+    std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
+    return 1;
+  }
+  {
+    Scheduler pipeline(o.parallel, o.parallel_storage);
+    std::string line;
+    std::size_t line_no = 0;
+    // Every line gets an answer and nothing on one line can stop the lines after it.
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      try {
+        WorkerJob job = parse_job_line(line, line_no);
+        pipeline.submit(job.storage, [&, job] {
+          if (logger.reader_gone()) return;
+          try {
+            if (create)
+              run_create(o, sink, source ? &*source : nullptr, logger, job);
+            else
+              run_restore(o, sink, *source, logger, job);
+          } catch (...) {
+            // run_create/run_restore report their own failures; this is the last fence.
+            logger.failure(job.relative_path, job.project_path, "internal error");
+          }
+        });
+      } catch (const std::exception& e) {
+        logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
+                    {"line", line_no}});
+        logger.failure("stdin line " + std::to_string(line_no), "", e.what());
+      }
+    }
+    pipeline.done();
+  }
+  if (!create) {
+    // Restored repositories become durable here, before "finished" says the run is over:
+    // the storages this run restored into, and only those (others may not even exist).
+    std::vector<const Storage*> used;
+    for (const auto& st : o.storages)
+      if (logger.restored_into(st.name)) used.push_back(&st);
+    try {
+      sync_restored_storages(used);
+    } catch (const std::exception& e) {
+      logger.failure("(all)", "", std::string("restored repositories may not be durable: ") + e.what());
+    }
+  }
+  auto failures = logger.failures();
+  logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
+              {"peak_rss_kib", peak_rss_kib()}});
+  if (failures.empty()) return 0;
+  std::fprintf(err, "%s: pipeline: %zu failures encountered:\n", o.command.c_str(), failures.size());
+  for (const auto& f : failures) std::fprintf(err, "%s\n", printable(f).c_str());
+  return 1;
+}
+
+}  // namespace gitvault

@@ -1,0 +1,36 @@
+// The gitaly-backup worker's work (docs/pipeline.md): jobs read from a stream, one JSON
+// job per line (gitaly/protocol.h), each backed up or restored under the global and
+// per-storage limits of the scheduler (base/scheduler.h), one JSON log line per event
+// written to `out`; every line gets an answer and no job stops another. cli/ only parses
+// the worker's command line and calls run_worker_jobs.
+#pragma once
+
+#include <cstdio>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "backup/layout.h"
+#include "git/storage.h"
+
+namespace gitvault {
+
+struct WorkerOptions {
+  std::string command;  // "create" or "restore"
+  std::string path;
+  std::vector<Storage> storages;
+  int parallel = 0;          // 0: number of CPUs
+  int parallel_storage = 2;  // 0: no per-storage limit
+  std::string id;            // create default: UTC YYYYMMDDhhmmss; restore default: newest complete
+  Layout layout = Layout::Manifest;
+  bool incremental = false;
+  std::string previous_id;
+  bool no_lock = false;  // the caller holds the locks (docs/locking.md)
+};
+
+// Runs every job of `in` to its end. Returns the exit status: 0 every job done, 1 some job
+// failed (after "<command>: pipeline: N failures encountered:" and a line each on `err`),
+// 2 nothing attempted (bad options, the lock is held).
+int run_worker_jobs(WorkerOptions options, std::istream& in, std::FILE* out, std::FILE* err);
+
+}  // namespace gitvault

@@ -1,0 +1,189 @@
+#include "run/backup_run.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "backup/layout.h"
+#include "backup/repository_backup.h"
+#include "backup/run_locks.h"
+#include "base/error.h"
+#include "base/system.h"
+#include "run/repository_run.h"
+#include "run/route.h"
+
+namespace gitvault {
+namespace {
+
+JobOutcome outcome_of(const RepositoryRecord& rr) {
+  JobOutcome o;
+  o.status = rr.status;
+  o.error = rr.error;
+  o.detail = std::string(to_string(rr.engine)) + " (" + rr.reason + ")";
+  o.bytes = rr.bytes;
+  o.seconds = rr.seconds;
+  return o;
+}
+
+// The previous backup incremental steps build on: the one named, or the newest complete one.
+std::string previous_backup(const BackupRunOptions& o, Sink& sink, const std::vector<BackupRecord>& headers,
+                            RunObserver& observer) {
+  if (!o.previous_id.empty()) {
+    BackupRecord prev = read_record_header(sink, o.previous_id);  // Error(NotFound) -> usage
+    if (prev.status == BackupStatus::Running)
+      throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
+    return prev.id;
+  }
+  std::string id = newest_complete_of(headers).value_or("");
+  if (id.empty())
+    observer.note("no complete backup in " + sink.describe("") + " yet: every repository gets a full step");
+  return id;
+}
+
+// Each repository's route, into the record (engine, layout, reason) and the run's jobs.
+std::vector<EngineJob> route_repositories(const Router& router, const std::vector<Repository>& repos,
+                                          BackupRecord& rec) {
+  std::vector<EngineJob> jobs;
+  for (const auto& repo : repos) {
+    Route route = router.route(repo.storage, repo.relative_path, repo.project_path);
+    RepositoryRecord rr;
+    rr.storage = repo.storage;
+    rr.relative_path = repo.relative_path;
+    rr.project_path = repo.project_path;
+    rr.engine = route.engine;
+    rr.layout = route.layout;
+    rr.reason = route.reason;
+    rec.repositories.push_back(std::move(rr));
+    jobs.push_back({repo.storage, repo.relative_path, repo.project_path, route.engine});
+  }
+  return jobs;
+}
+
+// How each engine's outcome lands in the record: the legacy engine fills the repository's
+// entry in place; the worker's entry comes whole in its log line.
+RepositoryRun::Engines backup_engines(Sink& sink, const std::vector<Repository>& repos,
+                                      const RepositoryBackupOptions& repo_options, BackupRunResult& result) {
+  BackupRecord& rec = result.record;
+  RepositoryRun::Engines engines;
+  engines.legacy = [&sink, &repos, &repo_options, &rec](std::size_t i) {
+    const Repository& repo = repos[i];
+    backup_repository(
+        repo, sink, [&](int) { return legacy_layout_files(rec.id, repo.storage, repo.relative_path); }, repo_options,
+        rec.repositories[i]);
+    return outcome_of(rec.repositories[i]);
+  };
+  engines.worker_result = [&rec](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
+    if (!line.contains("repository")) return std::nullopt;
+    RepositoryRecord& rr = rec.repositories[i];
+    RepositoryRecord done = repository_from_json(line["repository"]);
+    done.engine = rr.engine;
+    done.reason = rr.reason;
+    done.project_path = rr.project_path;
+    rr = std::move(done);
+    return outcome_of(rr);
+  };
+  engines.done = [&result](std::size_t i, const JobOutcome& outcome) {
+    RepositoryRecord& rr = result.record.repositories[i];
+    if (outcome.status == ItemStatus::Failed) {
+      rr.mark_failed(outcome.error);
+      result.failures.push_back({rr.storage, rr.relative_path, rr.project_path, rr.error});
+    }
+    rr.seconds = outcome.seconds;
+  };
+  return engines;
+}
+
+// The record's end: its status from the repositories' and the run's failures, written after
+// every file of the run is durable. A record that cannot be written leaves "running" behind.
+void finish_record(Sink& sink, BackupRunResult& result) {
+  BackupRecord& rec = result.record;
+  std::size_t failed = rec.count(ItemStatus::Failed);
+  rec.status = failed == 0 ? BackupStatus::Complete
+                           : (failed == rec.repositories.size() ? BackupStatus::Failed : BackupStatus::Partial);
+  if (failed == 0 && !result.failures.empty()) rec.status = BackupStatus::Partial;  // the worker failed
+  rec.finished_at = utc_now_rfc3339();
+  try {
+    sink.sync();  // every file written by this run (here or by the worker) is durable first
+    write_record(sink, rec);
+    sink.sync();
+  } catch (const std::exception& e) {
+    result.failures.push_back({"-", "-", "", std::string("cannot write the backup record: ") + e.what()});
+    rec.status = BackupStatus::Failed;
+  }
+}
+
+}  // namespace
+
+std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
+                                            std::vector<std::string>* warnings) {
+  std::vector<Repository> out;
+  for (const auto& s : storages)
+    for (auto& repo : discover_repositories(s, warnings))
+      if (filter.selects(repo.relative_path, repo.project_path)) out.push_back(std::move(repo));
+  return out;
+}
+
+BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
+  if (o.storages.empty()) throw Error(ErrorCode::Config, "no storage given (--storage NAME=DIR or --config)");
+  validate_storages(o.storages, true);
+  BackupRunResult result;
+  BackupRecord& rec = result.record;
+  rec.id = o.id.empty() ? default_backup_id() : o.id;
+  if (!valid_backup_id(rec.id)) throw Error(ErrorCode::Usage, "invalid backup id '" + rec.id + "'");
+  // One writer per backup directory; storages are read while no restore swaps their repositories.
+  RunLocks locks(sink, LockMode::Exclusive, o.storages, LockMode::Shared, "backup", rec.id, o.lock_wait);
+  for (const auto& n : locks.notes()) observer.note(n);
+  if (sink.exists(record_name(rec.id)))
+    throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
+
+  // The flag state is read once: every repository of this run sees the same state.
+  Router router(o.flags_store);
+  // Every record's header is read once: for the flags' remembered state and the previous backup.
+  std::vector<BackupRecord> headers = read_all_headers(sink, nullptr);
+  router.remember_from(sink, headers);
+  rec.flags = router.snapshot();
+  for (const auto& w : router.warnings()) observer.warning(w);
+  rec.incremental = o.incremental;
+  if (o.incremental) rec.previous_id = previous_backup(o, sink, headers, observer);
+
+  // The worker starts now unless the flag is off for every repository (then it never runs).
+  std::optional<WorkerCommand> worker;
+  if (router.pipeline_may_be_used()) {
+    std::set<std::string> all;
+    for (const auto& s : o.storages) all.insert(s.name);
+    std::vector<std::string> extra = {"--layout", "manifest"};
+    if (!rec.previous_id.empty()) extra.insert(extra.end(), {"--incremental", "--previous-id", rec.previous_id});
+    worker = worker_command(o, "create", rec.id, all, extra);
+  }
+  RepositoryRun run("backup", "backing up", worker, observer);
+
+  std::vector<std::string> warnings;
+  std::vector<Repository> repos = select_repositories(o.storages, o.filter, &warnings);
+  for (const auto& w : warnings) observer.warning(w);
+  if (repos.empty() && !o.filter.empty())
+    throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
+
+  rec.started_at = utc_now_rfc3339();
+  rec.host = host_name();
+  rec.gitvault_version = GITVAULT_VERSION;
+  for (const auto& s : o.storages) rec.storages.push_back(s.name);
+  std::vector<EngineJob> jobs = route_repositories(router, repos, rec);
+  write_record(sink, rec);  // "running": a run that dies stays visibly unfinished
+
+  RepositoryBackupOptions repo_options;
+  repo_options.pack_threads = o.pack_threads;
+  run.run(jobs, backup_engines(sink, repos, repo_options, result));
+  result.worker_peak_rss_kib = run.worker_peak_rss_kib();
+  if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
+
+  finish_record(sink, result);
+  result.exit_code = rec.status == BackupStatus::Complete ? 0 : 1;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.peak_rss_kib = peak_rss_kib();
+  return result;
+}
+
+}  // namespace gitvault

@@ -1,0 +1,43 @@
+// `gitvault backup`: discover, select, route each repository to its engine (run/route.h),
+// back it up (run/repository_run.h), record the outcome. Per-repository failures never
+// stop the run.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "backup/record.h"
+#include "backup/sink.h"
+#include "base/run_observer.h"
+#include "git/storage.h"
+#include "run/repository_run.h"
+
+namespace gitvault {
+
+struct BackupRunOptions : RepositoryRunOptions {
+  int pack_threads = 0;  // git pack-objects' threads on the legacy path (0: git's default)
+  // Incremental backups (pipeline path; the legacy path always writes full backups): build
+  // on previous_id, or on the newest complete backup when it is empty.
+  bool incremental = false;
+  std::string previous_id;
+};
+
+struct BackupRunResult {
+  BackupRecord record;
+  std::vector<Failure> failures;
+  long worker_peak_rss_kib = 0;
+  long peak_rss_kib = 0;
+  double seconds = 0;
+  int exit_code = 0;  // 0 complete, 1 some repositories failed or the record could not be written
+};
+
+// Reports progress to options.observer; prints nothing (ui/report.h prints the result).
+// Throws Error(Config/Usage) for problems that mean nothing was attempted (exit 2).
+BackupRunResult run_backup(const BackupRunOptions& options, Sink& sink);
+
+// The repositories of every storage that the filter selects, in storage then path order.
+std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
+                                            std::vector<std::string>* warnings);
+
+}  // namespace gitvault

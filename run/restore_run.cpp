@@ -1,0 +1,159 @@
+#include "run/restore_run.h"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "backup/run_locks.h"
+#include "base/error.h"
+#include "base/files.h"
+#include "restore/repository_restore.h"
+#include "run/repository_run.h"
+#include "run/route.h"
+
+namespace gitvault {
+namespace {
+
+// The backup a restore without --id takes: the newest complete one. A record that cannot be
+// read may be the newest backup: never fall back silently to an older one (ids sort by time
+// unless chosen with --id).
+std::string newest_restorable_backup(Sink& sink) {
+  std::vector<std::string> unreadable;
+  auto newest = newest_complete_backup(sink, &unreadable);
+  for (const auto& id : unreadable)
+    if (!newest || id > *newest)
+      throw Error(ErrorCode::Usage,
+                  "the record of backup " + id + " (" + sink.describe(record_name(id)) +
+                      ") cannot be read, and it may be the newest backup; `gitvault verify --id " + id +
+                      "` says why. To restore an older backup, name it: --id " + newest.value_or("ID"));
+  if (!newest)
+    throw Error(ErrorCode::NotFound, "no complete backup in " + sink.describe("") + " (use --id to pick a partial one)");
+  return *newest;
+}
+
+// The backup's repositories this restore takes: those the filters select whose storage was
+// given. The others are counted (and their storages named) in `result`.
+std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec, const RestoreRunOptions& o,
+                                                        RestoreRunResult& result) {
+  std::vector<const RepositoryRecord*> selected;
+  std::set<std::string> missing_storages;
+  for (const auto& r : rec.repositories) {
+    if (!o.filter.selects(r.relative_path, r.project_path)) continue;
+    if (!find_storage(o.storages, r.storage)) {
+      missing_storages.insert(r.storage);
+      ++result.skipped_storage;
+      continue;
+    }
+    selected.push_back(&r);
+  }
+  result.missing_storages.assign(missing_storages.begin(), missing_storages.end());
+  if (selected.empty())
+    throw Error(ErrorCode::Usage, "backup " + rec.id + ": no repository to restore" +
+                                      (missing_storages.empty() ? std::string(" matches the selection")
+                                                                : " (its repositories are in storages not given: " +
+                                                                      *missing_storages.begin() + ")"));
+  return selected;
+}
+
+}  // namespace
+
+RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
+  const auto t0 = std::chrono::steady_clock::now();
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
+  if (o.storages.empty()) throw Error(ErrorCode::Config, "no storage given (--storage NAME=DIR or --config)");
+  validate_storages(o.storages, false);
+  RestoreRunResult result;
+  // The storages restored into are locked before the backup is chosen (one order for every
+  // command: storages, then the backup directory). A storage directory that does not exist
+  // yet is not locked (nor created): no backup reads it, and nothing there can be swapped.
+  std::vector<Storage> existing;
+  for (const auto& s : o.storages)
+    if (is_directory_nofollow(s.path)) existing.push_back(s);
+  RunLocks locks(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
+  for (const auto& n : locks.notes()) observer.note(n);
+  result.id = o.id.empty() ? newest_restorable_backup(sink) : o.id;
+  BackupRecord rec = read_record(sink, result.id);
+  if (rec.status == BackupStatus::Running)
+    throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
+
+  std::vector<const RepositoryRecord*> selected = select_from_record(rec, o, result);
+
+  // Leftovers of restores that were killed are removed before this one starts.
+  for (const auto& st : o.storages)
+    if (std::size_t n = remove_stale_restore_dirs(st))
+      observer.note("removed " + std::to_string(n) + " temporary directories of killed restores in " + st.path +
+                    "/+gitvault/tmp");
+  Router router(o.flags_store);
+  router.remember_from(sink);
+  for (const auto& w : router.warnings()) observer.warning(w);
+  std::vector<EngineJob> jobs;
+  std::set<std::string> worker_storages;  // only the storages the worker restores into
+  for (const RepositoryRecord* r : selected) {
+    Route route = router.route(r->storage, r->relative_path, r->project_path);
+    jobs.push_back({r->storage, r->relative_path, r->project_path, route.engine});
+    if (route.engine == Engine::Pipeline) {
+      ++result.via_pipeline;
+      worker_storages.insert(r->storage);
+    } else {
+      ++result.via_legacy;
+    }
+  }
+  std::optional<WorkerCommand> worker;
+  if (result.via_pipeline > 0) worker = worker_command(o, "restore", rec.id, worker_storages);
+  RepositoryRun run("restore", "restoring", worker, observer);
+
+  RepositoryRestoreOptions repo_options;
+  repo_options.index_threads = o.index_threads;
+  // What a restored repository is called in progress and counts: "empty" when it was backed up empty.
+  auto restored = [&](std::size_t i) {
+    JobOutcome out;
+    out.status = selected[i]->status == ItemStatus::Empty ? ItemStatus::Empty : ItemStatus::Ok;
+    return out;
+  };
+  RepositoryRun::Engines engines;
+  engines.legacy = [&](std::size_t i) {
+    JobOutcome out = restored(i);
+    out.bytes = restore_repository(*selected[i], sink, *find_storage(o.storages, selected[i]->storage), repo_options);
+    return out;
+  };
+  engines.worker_result = [&](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
+    std::string msg = line.value("msg", "");
+    if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return std::nullopt;
+    JobOutcome out = restored(i);
+    if (msg == "restore failed") {
+      out.status = ItemStatus::Failed;
+      out.error = line.value("error", "");
+    }
+    out.bytes = line.value("bytes", std::uint64_t{0});
+    out.seconds = line.value("duration_seconds", 0.0);
+    return out;
+  };
+  engines.done = [&](std::size_t i, const JobOutcome& out) {
+    const RepositoryRecord& r = *selected[i];
+    if (out.status == ItemStatus::Failed)
+      result.failures.push_back({r.storage, r.relative_path, r.project_path, out.error});
+    else
+      ++result.restored;
+    result.bytes += out.bytes;
+  };
+  run.run(jobs, engines);
+  if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
+
+  // The in-process restores are durable before the run says so (the worker syncs its own).
+  if (result.via_legacy > 0) {
+    std::vector<const Storage*> used;
+    for (std::size_t i = 0; i < jobs.size(); ++i)
+      if (jobs[i].engine == Engine::Legacy) used.push_back(find_storage(o.storages, jobs[i].storage));
+    try {
+      sync_restored_storages(used);
+    } catch (const std::exception& e) {
+      result.failures.push_back({"*", "*", "", std::string("restored repositories may not be durable: ") + e.what()});
+    }
+  }
+  result.exit_code = result.failures.empty() ? 0 : 1;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace gitvault

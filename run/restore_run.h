@@ -1,0 +1,40 @@
+// `gitvault restore`: pick the backup (the newest complete one unless --id), select its
+// repositories (storages given on the command line, path filters), route each to its engine
+// (run/route.h) and restore it verified (run/repository_run.h). Per-repository failures never
+// stop the run.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "backup/record.h"
+#include "backup/sink.h"
+#include "base/run_observer.h"
+#include "git/storage.h"
+#include "run/repository_run.h"
+
+namespace gitvault {
+
+struct RestoreRunOptions : RepositoryRunOptions {
+  int index_threads = 0;  // git index-pack's threads (0: git's default)
+};
+
+struct RestoreRunResult {
+  std::string id;
+  std::size_t restored = 0;
+  std::size_t skipped_storage = 0;  // repositories of storages not given
+  std::vector<Failure> failures;
+  std::uint64_t bytes = 0;
+  std::size_t via_pipeline = 0;
+  std::size_t via_legacy = 0;
+  std::vector<std::string> missing_storages;  // backed-up storages not given: not restored
+  double seconds = 0;
+  int exit_code = 0;
+};
+
+// Reports progress to options.observer; prints nothing (ui/report.h prints the result).
+// Throws Error(Config/Usage/NotFound) when nothing could be attempted.
+RestoreRunResult run_restore(const RestoreRunOptions& options, Sink& sink);
+
+}  // namespace gitvault

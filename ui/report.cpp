@@ -1,0 +1,149 @@
+#include "ui/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/encoding.h"
+
+namespace gitvault {
+namespace {
+
+std::size_t count_engine(const BackupRecord& rec, Engine engine) {
+  std::size_t n = 0;
+  for (const auto& r : rec.repositories) n += r.engine == engine;
+  return n;
+}
+
+void print_json(std::FILE* out, const nlohmann::json& j) { std::fprintf(out, "%s\n", to_json_text(j).c_str()); }
+
+void print_problem(std::FILE* out, const VerifyProblem& p) {
+  std::string where = p.storage.empty() ? "" : " " + p.storage + " " + p.relative_path;
+  std::fprintf(out, " - %s: %s\n", printable(p.backup_id + where).c_str(),
+               printable((p.file.empty() ? "" : p.file + ": ") + p.what).c_str());
+}
+
+// Whether a backup can be restored on its own, for `gitvault backups`.
+std::string restorable(const BackupSummary& b) {
+  if (b.status == BackupStatus::Running) return "no (never finished)";
+  if (b.status != BackupStatus::Complete) return "only its ok repositories";
+  if (b.standalone()) return "on its own";
+  std::string s = "with the files of";
+  for (const auto& n : b.needs) s += " " + n;
+  if (!b.needs_pruned.empty()) s += " (pruned backups' files kept)";
+  return s;
+}
+
+}  // namespace
+
+void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
+  const BackupRecord& rec = r.record;
+  const std::size_t ok = rec.count(ItemStatus::Ok), empty = rec.count(ItemStatus::Empty),
+                    skipped = rec.count(ItemStatus::Skipped), failed = rec.count(ItemStatus::Failed);
+  const std::size_t pipeline = count_engine(rec, Engine::Pipeline), legacy = count_engine(rec, Engine::Legacy);
+  if (mode == OutputMode::Json) {
+    print_json(out, {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", to_string(rec.status)},
+                     {"repositories", rec.repositories.size()}, {"ok", ok}, {"empty", empty}, {"skipped", skipped},
+                     {"failed", failed}, {"pipeline", pipeline}, {"legacy", legacy}, {"bytes", rec.total_bytes()},
+                     {"duration_seconds", r.seconds}, {"peak_rss_kib", r.peak_rss_kib},
+                     {"worker_peak_rss_kib", r.worker_peak_rss_kib}});
+  } else {
+    std::fprintf(out, "backup %s: %s\n", rec.id.c_str(), to_string(rec.status));
+    std::fprintf(out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(), ok, empty,
+                 failed);
+    if (skipped) std::fprintf(out, "  skipped: %zu (gone since discovery)\n", skipped);
+    std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", pipeline, legacy);
+    std::fprintf(out, "  written: %s in %s\n", human_bytes(rec.total_bytes()).c_str(), human_duration(r.seconds).c_str());
+  }
+  print_failures(out, r.failures);
+  std::fflush(out);
+}
+
+void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result) {
+  if (mode == OutputMode::Json) {
+    print_json(out, {{"event", "summary"}, {"command", "restore"}, {"id", result.id}, {"restored", result.restored},
+                     {"failed", result.failures.size()}, {"skipped_storage", result.skipped_storage},
+                     {"bytes", result.bytes}, {"duration_seconds", result.seconds}});
+  } else {
+    std::fprintf(out, "restore of backup %s: %zu restored and verified, %zu failed\n", result.id.c_str(),
+                 result.restored, result.failures.size());
+    std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
+    std::fprintf(out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(result.seconds).c_str());
+    for (const auto& s : result.missing_storages)
+      std::fprintf(out, "  not restored: repositories of storage '%s' (no --storage %s=DIR given)\n", s.c_str(),
+                   s.c_str());
+  }
+  print_failures(out, result.failures);
+  std::fflush(out);
+}
+
+void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) {
+  std::string ids;
+  for (const auto& id : result.ids) ids += (ids.empty() ? "" : ", ") + id;
+  if (mode == OutputMode::Json) {
+    for (const auto& p : result.problems)
+      print_json(out, {{"event", "problem"}, {"backup_id", p.backup_id}, {"storage", p.storage},
+                       {"relative_path", p.relative_path}, {"file", p.file}, {"what", p.what}});
+    print_json(out, {{"event", "summary"}, {"command", "verify"}, {"deep", result.deep}, {"ids", result.ids},
+                     {"repositories", result.repositories}, {"bytes", result.bytes},
+                     {"problems", result.problems.size()}, {"duration_seconds", result.seconds}});
+  } else {
+    std::fprintf(out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n", result.deep ? " --deep" : "",
+                 ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),
+                 human_duration(result.seconds).c_str(),
+                 result.problems.empty() ? "no problem" : (std::to_string(result.problems.size()) + " problems").c_str());
+    if (!result.problems.empty()) {
+      std::fprintf(out, "%zu problems found:\n", result.problems.size());
+      for (const auto& p : result.problems) print_problem(out, p);
+    }
+  }
+  std::fflush(out);
+}
+
+void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where) {
+  if (mode == OutputMode::Json) {
+    for (const auto& b : list)
+      print_json(out, {{"id", b.id}, {"status", to_string(b.status)}, {"started_at", b.started_at},
+                       {"finished_at", b.finished_at}, {"repositories", b.repositories}, {"failed", b.failed},
+                       {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
+                       {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
+                       {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned}});
+    std::fflush(out);
+    return;
+  }
+  if (list.empty()) {
+    std::fprintf(out, "no backups in %s\n", printable(where).c_str());
+    std::fflush(out);
+    return;
+  }
+  std::fprintf(out, "%-20s %-9s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
+               "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "RESTORABLE");
+  for (const auto& b : list) {
+    std::string paths = std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
+    std::string kinds = std::to_string(b.full) + "/" + std::to_string(b.incremental) + "/" + std::to_string(b.unchanged);
+    std::fprintf(out, "%-20s %-9s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), to_string(b.status),
+                 b.started_at.c_str(), b.repositories, b.failed, paths.c_str(), kinds.c_str(),
+                 human_bytes(b.bytes).c_str(), restorable(b).c_str());
+  }
+  std::fflush(out);
+}
+
+void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run) {
+  if (mode == OutputMode::Json) {
+    print_json(out, {{"event", "summary"}, {"command", "prune"}, {"dry_run", dry_run}, {"keep", plan.keep},
+                     {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
+                     {"unreferenced_files", plan.unreferenced}, {"resumed", plan.resumed}, {"notes", plan.notes}});
+    std::fflush(out);
+    return;
+  }
+  if (plan.resumed) std::fprintf(out, "finished an interrupted prune first\n");
+  const char* verb = dry_run ? "would remove" : "removed";
+  for (const auto& id : plan.remove) std::fprintf(out, "%s backup %s\n", verb, id.c_str());
+  std::fprintf(out, "prune%s: %zu backups kept, %zu %s; %zu files (%s) %s", dry_run ? " --dry-run" : "",
+               plan.keep.size(), plan.remove.size(), dry_run ? "to remove" : "removed", plan.files.size(),
+               human_bytes(plan.bytes).c_str(), verb);
+  if (plan.unreferenced)
+    std::fprintf(out, ", of which %zu named by no backup (killed runs, failed repositories)", plan.unreferenced);
+  std::fprintf(out, "\n");
+  std::fflush(out);
+}
+
+}  // namespace gitvault

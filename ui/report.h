@@ -1,0 +1,25 @@
+// The one place results are printed, for people (text) and programs (--json): every run
+// returns its result and its subcommand (cli/) hands it here. Progress, notes and warnings
+// while a run works are ui/progress.h's, on stderr; these summaries go to stdout.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "backup/retention.h"
+#include "restore/verify.h"
+#include "run/backup_run.h"
+#include "run/restore_run.h"
+#include "ui/progress.h"
+
+namespace gitvault {
+
+void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& result);
+void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result);
+void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result);
+// `where` names the backup directory (for "no backups in ...").
+void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where);
+void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run);
+
+}  // namespace gitvault
