@@ -197,35 +197,30 @@ std::int64_t parse_duration(const std::string& text) {
   }
 }
 
-PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
-  if (!o.keep_last && !o.keep_within_s)
-    throw Error(ErrorCode::Usage, "prune needs --keep-last N and/or --keep-within DURATION");
-  if (o.keep_last && *o.keep_last < 1) throw Error(ErrorCode::Usage, "--keep-last must be at least 1");
-  PrunePlan plan;
-  // Alone in the directory: no backup is running, so every "running" record is a dead run's
-  // and every file no record names is a leftover.
-  RunLocks locks(sink, o.dry_run ? LockMode::Shared : LockMode::Exclusive, {}, LockMode::Shared, "prune", "",
-                 o.lock_wait);
-  plan.notes = locks.notes();
+namespace {
 
-  // An interrupted prune is finished first; a plan that cannot be finished is set aside
-  // (and reported), never replayed for ever.
-  if (!o.dry_run && sink.exists(kPlanName)) {
-    try {
-      json j = parse_json_text(read_whole(sink, kPlanName));
-      execute_plan(sink, j.at("remove").get<std::vector<std::string>>(), j.at("files").get<std::vector<std::string>>(),
-                   o.before_file_removal);
-      plan.resumed = true;
-    } catch (const std::exception& e) {
-      std::string aside = "+gitvault/prune-failed-" + utc_now_compact() + ".json";
-      write_whole(sink, aside, read_whole(sink, kPlanName));
-      sink.remove(kPlanName);
-      plan.notes.push_back("the plan of an interrupted prune could not be finished (" + std::string(e.what()) +
-                           "); set aside as " + sink.describe(aside));
-    }
+// An interrupted prune is finished first; a plan that cannot be finished is set aside (and
+// reported), never replayed for ever.
+void finish_interrupted_prune(Sink& sink, const PruneOptions& o, PrunePlan& plan) {
+  if (o.dry_run || !sink.exists(kPlanName)) return;
+  try {
+    json j = parse_json_text(read_whole(sink, kPlanName));
+    execute_plan(sink, j.at("remove").get<std::vector<std::string>>(), j.at("files").get<std::vector<std::string>>(),
+                 o.before_file_removal);
+    plan.resumed = true;
+  } catch (const std::exception& e) {
+    std::string aside = "+gitvault/prune-failed-" + utc_now_compact() + ".json";
+    write_whole(sink, aside, read_whole(sink, kPlanName));
+    sink.remove(kPlanName);
+    plan.notes.push_back("the plan of an interrupted prune could not be finished (" + std::string(e.what()) +
+                         "); set aside as " + sink.describe(aside));
   }
+}
 
-  auto records = readable_records_or_throw(sink);  // newest first
+// The backups the options keep (records newest first): the newest complete one always, the
+// keep-last newest complete ones, those started within keep-within, and finished ones newer
+// than every complete backup (last night's partial one).
+std::set<std::string> backups_to_keep(const std::vector<BackupRecord>& records, const PruneOptions& o) {
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   std::set<std::string> keep;
   std::string newest_complete_started;
@@ -233,7 +228,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   for (const auto& b : records) {
     if (b.status != BackupStatus::Complete) continue;
     if (complete_seen == 0) {
-      keep.insert(b.id);  // the newest complete backup is always kept
+      keep.insert(b.id);
       newest_complete_started = b.started_at;
     }
     if (o.keep_last && complete_seen < *o.keep_last) keep.insert(b.id);
@@ -244,11 +239,18 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
       std::int64_t t = parse_rfc3339(b.started_at);
       if (t >= 0 && now - t <= *o.keep_within_s) keep.insert(b.id);
     }
-    // Newer than every complete backup and finished: last night's partial one. (A record
-    // still "running" belongs to a run that died: the lock says none is running.)
-    if (b.status != BackupStatus::Running && (b.started_at > newest_complete_started || complete_seen == 0)) keep.insert(b.id);
+    // (A record still "running" belongs to a run that died: the lock says none is running.)
+    if (b.status != BackupStatus::Running && (b.started_at > newest_complete_started || complete_seen == 0))
+      keep.insert(b.id);
   }
+  return keep;
+}
 
+// Which records go, and which files with them: those only removed backups name, and those
+// no record names at all (killed runs, failed repositories). The whole plan is checked
+// before anything goes: one bad name in any record refuses it.
+void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const std::set<std::string>& keep,
+                   PrunePlan& plan) {
   std::set<std::string> needed, candidates;
   std::map<std::string, std::uint64_t> sizes;
   for (const auto& b : records) {
@@ -265,20 +267,36 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
       plan.files.push_back(f);
       plan.bytes += sizes.count(f) ? sizes[f] : 0;
     }
-  // Files no record names: those of killed runs and of failed repositories.
   for (const auto& f : sink.list_recursive("")) {
     if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f))
       continue;
     plan.files.push_back(f);
     ++plan.unreferenced;
   }
-  // The whole plan is checked before anything goes: one bad name in any record refuses it.
   try {
     for (const auto& f : needed) check_sink_name(f);
     validate_names(sink, plan.remove, plan.files);
   } catch (const Error& e) {
     throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
   }
+}
+
+}  // namespace
+
+PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
+  if (!o.keep_last && !o.keep_within_s)
+    throw Error(ErrorCode::Usage, "prune needs --keep-last N and/or --keep-within DURATION");
+  if (o.keep_last && *o.keep_last < 1) throw Error(ErrorCode::Usage, "--keep-last must be at least 1");
+  PrunePlan plan;
+  // Alone in the directory: no backup is running, so every "running" record is a dead run's
+  // and every file no record names is a leftover.
+  RunLocks locks(sink, o.dry_run ? LockMode::Shared : LockMode::Exclusive, {}, LockMode::Shared, "prune", "",
+                 o.lock_wait);
+  plan.notes = locks.notes();
+  finish_interrupted_prune(sink, o, plan);
+
+  auto records = readable_records_or_throw(sink);  // newest first
+  plan_removals(sink, records, backups_to_keep(records, o), plan);
   if (o.dry_run || (plan.remove.empty() && plan.files.empty())) return plan;
 
   write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");

@@ -227,6 +227,52 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
   logger.log(l);
 }
 
+// Reads job lines until the end of `in` and runs each under the scheduler's limits. Every
+// line gets an answer and nothing on one line can stop the lines after it.
+void read_and_run_jobs(const Options& o, std::istream& in, Sink& sink, BackupSource* source, Logger& logger) {
+  const bool create = o.command == "create";
+  Scheduler scheduler(o.parallel, o.parallel_storage);
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      WorkerJob job = parse_job_line(line, line_no);
+      scheduler.submit(job.storage, [&, job] {
+        if (logger.reader_gone()) return;
+        try {
+          if (create)
+            run_create(o, sink, source, logger, job);
+          else
+            run_restore(o, sink, *source, logger, job);
+        } catch (...) {
+          // run_create/run_restore report their own failures; this is the last fence.
+          logger.failure(job.relative_path, job.project_path, "internal error");
+        }
+      });
+    } catch (const std::exception& e) {
+      logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
+                  {"line", line_no}});
+      logger.failure("stdin line " + std::to_string(line_no), "", e.what());
+    }
+  }
+  scheduler.done();
+}
+
+// Restored repositories become durable before "finished" says the run is over: the storages
+// this run restored into, and only those (others may not even exist).
+void make_restores_durable(const Options& o, Logger& logger) {
+  std::vector<const Storage*> used;
+  for (const auto& st : o.storages)
+    if (logger.restored_into(st.name)) used.push_back(&st);
+  try {
+    sync_restored_storages(used);
+  } catch (const std::exception& e) {
+    logger.failure("(all)", "", std::string("restored repositories may not be durable: ") + e.what());
+  }
+}
+
 }  // namespace
 
 int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE* err) {
@@ -266,48 +312,8 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
     std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 1;
   }
-  {
-    Scheduler pipeline(o.parallel, o.parallel_storage);
-    std::string line;
-    std::size_t line_no = 0;
-    // Every line gets an answer and nothing on one line can stop the lines after it.
-    while (std::getline(in, line)) {
-      ++line_no;
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      try {
-        WorkerJob job = parse_job_line(line, line_no);
-        pipeline.submit(job.storage, [&, job] {
-          if (logger.reader_gone()) return;
-          try {
-            if (create)
-              run_create(o, sink, source ? &*source : nullptr, logger, job);
-            else
-              run_restore(o, sink, *source, logger, job);
-          } catch (...) {
-            // run_create/run_restore report their own failures; this is the last fence.
-            logger.failure(job.relative_path, job.project_path, "internal error");
-          }
-        });
-      } catch (const std::exception& e) {
-        logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
-                    {"line", line_no}});
-        logger.failure("stdin line " + std::to_string(line_no), "", e.what());
-      }
-    }
-    pipeline.done();
-  }
-  if (!create) {
-    // Restored repositories become durable here, before "finished" says the run is over:
-    // the storages this run restored into, and only those (others may not even exist).
-    std::vector<const Storage*> used;
-    for (const auto& st : o.storages)
-      if (logger.restored_into(st.name)) used.push_back(&st);
-    try {
-      sync_restored_storages(used);
-    } catch (const std::exception& e) {
-      logger.failure("(all)", "", std::string("restored repositories may not be durable: ") + e.what());
-    }
-  }
+  read_and_run_jobs(o, in, sink, source ? &*source : nullptr, logger);
+  if (!create) make_restores_durable(o, logger);
   auto failures = logger.failures();
   logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
               {"peak_rss_kib", peak_rss_kib()}});

@@ -56,6 +56,45 @@ std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec,
   return selected;
 }
 
+// How each engine restores a repository and how its outcome is counted. A repository
+// backed up empty is reported "empty".
+RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
+                                       const std::vector<const RepositoryRecord*>& selected,
+                                       const RepositoryRestoreOptions& repo_options, RestoreRunResult& result) {
+  auto restored = [&selected](std::size_t i) {
+    JobOutcome out;
+    out.status = selected[i]->status == ItemStatus::Empty ? ItemStatus::Empty : ItemStatus::Ok;
+    return out;
+  };
+  RepositoryRun::Engines engines;
+  engines.legacy = [&o, &sink, &selected, &repo_options, restored](std::size_t i) {
+    JobOutcome out = restored(i);
+    out.bytes = restore_repository(*selected[i], sink, *find_storage(o.storages, selected[i]->storage), repo_options);
+    return out;
+  };
+  engines.worker_result = [restored](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
+    std::string msg = line.value("msg", "");
+    if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return std::nullopt;
+    JobOutcome out = restored(i);
+    if (msg == "restore failed") {
+      out.status = ItemStatus::Failed;
+      out.error = line.value("error", "");
+    }
+    out.bytes = line.value("bytes", std::uint64_t{0});
+    out.seconds = line.value("duration_seconds", 0.0);
+    return out;
+  };
+  engines.done = [&selected, &result](std::size_t i, const JobOutcome& out) {
+    const RepositoryRecord& r = *selected[i];
+    if (out.status == ItemStatus::Failed)
+      result.failures.push_back({r.storage, r.relative_path, r.project_path, out.error});
+    else
+      ++result.restored;
+    result.bytes += out.bytes;
+  };
+  return engines;
+}
+
 }  // namespace
 
 RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
@@ -105,39 +144,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
 
   RepositoryRestoreOptions repo_options;
   repo_options.index_threads = o.index_threads;
-  // What a restored repository is called in progress and counts: "empty" when it was backed up empty.
-  auto restored = [&](std::size_t i) {
-    JobOutcome out;
-    out.status = selected[i]->status == ItemStatus::Empty ? ItemStatus::Empty : ItemStatus::Ok;
-    return out;
-  };
-  RepositoryRun::Engines engines;
-  engines.legacy = [&](std::size_t i) {
-    JobOutcome out = restored(i);
-    out.bytes = restore_repository(*selected[i], sink, *find_storage(o.storages, selected[i]->storage), repo_options);
-    return out;
-  };
-  engines.worker_result = [&](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
-    std::string msg = line.value("msg", "");
-    if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return std::nullopt;
-    JobOutcome out = restored(i);
-    if (msg == "restore failed") {
-      out.status = ItemStatus::Failed;
-      out.error = line.value("error", "");
-    }
-    out.bytes = line.value("bytes", std::uint64_t{0});
-    out.seconds = line.value("duration_seconds", 0.0);
-    return out;
-  };
-  engines.done = [&](std::size_t i, const JobOutcome& out) {
-    const RepositoryRecord& r = *selected[i];
-    if (out.status == ItemStatus::Failed)
-      result.failures.push_back({r.storage, r.relative_path, r.project_path, out.error});
-    else
-      ++result.restored;
-    result.bytes += out.bytes;
-  };
-  run.run(jobs, engines);
+  run.run(jobs, restore_engines(o, sink, selected, repo_options, result));
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 
   // The in-process restores are durable before the run says so (the worker syncs its own).
