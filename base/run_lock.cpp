@@ -37,13 +37,7 @@ std::vector<HolderFile> read_holders(const std::string& dir) {
     if (n.size() < 6 || n.compare(n.size() - 5, 5, ".json") != 0) continue;  // not "*.json.new"
     HolderFile hf{hdir + "/" + n, {}};
     try {
-      auto j = parse_json_text(read_file(hf.path));
-      hf.holder.command = j.value("command", "");
-      hf.holder.detail = j.value("detail", "");
-      hf.holder.mode = j.value("mode", "") == "exclusive" ? LockMode::Exclusive : LockMode::Shared;
-      hf.holder.pid = j.value("pid", 0L);
-      hf.holder.host = j.value("host", "");
-      hf.holder.started_at = j.value("started_at", "");
+      hf.holder = holder_from_json_text(read_file(hf.path), "holder file " + n);
     } catch (const std::exception&) {
       hf.holder.command = "(unreadable holder file " + n + ")";
     }
@@ -59,6 +53,29 @@ bool alive(const LockHolder& h) {
 }
 
 }  // namespace
+
+std::string holder_to_json_text(const LockHolder& h) {
+  nlohmann::json j = {{"command", h.command}, {"detail", h.detail}, {"mode", mode_name(h.mode)},
+                      {"pid", h.pid},         {"host", h.host},     {"started_at", h.started_at}};
+  return to_json_text(j) + "\n";
+}
+
+LockHolder holder_from_json_text(const std::string& text, const std::string& where) {
+  LockHolder h;
+  try {
+    auto j = parse_json_text(text);
+    h.command = j.value("command", "");
+    h.detail = j.value("detail", "");
+    h.mode = j.value("mode", "") == "exclusive" ? LockMode::Exclusive : LockMode::Shared;
+    h.pid = j.value("pid", 0L);
+    h.host = j.value("host", "");
+    h.started_at = j.value("started_at", "");
+  } catch (const std::exception&) {
+    h = LockHolder{};
+    h.command = "(unreadable " + where + ")";
+  }
+  return h;
+}
 
 std::string LockHolder::describe() const {
   std::string s = command + (detail.empty() ? "" : " " + detail);
@@ -113,12 +130,10 @@ std::unique_ptr<RunLock> RunLock::acquire(const std::string& dir, const std::str
     if (::unlink(hf.path.c_str()) == 0 || errno == ENOENT) lock->dead_.push_back(hf.holder);
   }
   lock->holder_file_ = dir + "/holders/" + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json";
-  nlohmann::json j = {{"command", me.command}, {"detail", me.detail}, {"mode", mode_name(me.mode)},
-                      {"pid", me.pid},         {"host", me.host},     {"started_at", me.started_at}};
   // Written whole under a temporary name and renamed (never seen half-written); no fsync:
   // after a crash its pid is gone anyway, and a run is not slowed by it.
   std::string tmp = lock->holder_file_ + ".new";
-  write_file(tmp, to_json_text(j) + "\n", 0600);
+  write_file(tmp, holder_to_json_text(me), 0600);
   if (::rename(tmp.c_str(), lock->holder_file_.c_str()) != 0) throw_errno("rename", lock->holder_file_, errno);
   return lock;
 }

@@ -31,6 +31,11 @@ struct LockHolder {
   static LockHolder current(std::string command, std::string detail, LockMode mode);
 };
 
+// A holder as JSON text (holder files, lease objects) and back. Unreadable text comes back
+// as a holder with pid 0 whose command says so.
+std::string holder_to_json_text(const LockHolder& h);
+LockHolder holder_from_json_text(const std::string& text, const std::string& where);
+
 class RunLock {
  public:
   // Takes the lock of `dir` (created 0700 when missing) for `me`. When others hold it in a

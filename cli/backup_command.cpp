@@ -1,5 +1,5 @@
 // `gitvault backup`: run/backup_run.h.
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
@@ -31,7 +31,8 @@ class BackupCommand : public Subcommand {
     o.pack_threads = pack_threads_;
     o.incremental = incremental_;
     o.previous_id = previous_id_;
-    LocalSink sink(o.backup_path);
+    auto destination = open_sink(o.backup_path);
+    Sink& sink = *destination;
     BackupRunResult result = run_backup(o, sink);
     report_backup(stdout, opts_.output_mode(), result);
     return result.exit_code;

@@ -1,6 +1,6 @@
 // `gitvault backups`: backup/retention.h (list_backups).
 #include "backup/retention.h"
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "ui/report.h"
@@ -19,7 +19,8 @@ class BackupsCommand : public Subcommand {
 
   int run() override {
     ProgressPrinter progress(stderr, opts_.output_mode());
-    LocalSink sink(opts_.resolved_backup_path());
+    auto destination = open_sink(opts_.resolved_backup_path());
+    Sink& sink = *destination;
     std::vector<std::string> errors;
     auto list = list_backups(sink, &errors, opts_.lock_wait());
     for (const auto& e : errors) progress.warning(e);

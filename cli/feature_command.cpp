@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "cli/subcommand.h"
@@ -114,9 +114,9 @@ class FeatureCommand : public Subcommand {
   flags::FeatureFlags load_as_backup_does() {
     flags::FeatureFlags ff(store_path_);
     ff.load();
-    if (!backup_path_.empty() && path_exists(backup_path_)) {
-      LocalSink sink(backup_path_);
-      remember_flags_from_backups(ff, sink);
+    if (!backup_path_.empty() && (backup_path_.find("://") != std::string::npos || path_exists(backup_path_))) {
+      auto sink = open_sink(backup_path_);
+      remember_flags_from_backups(ff, *sink);
     }
     ProgressPrinter err(stderr, OutputMode::Human);
     for (const auto& w : ff.warnings()) err.warning(w);

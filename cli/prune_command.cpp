@@ -1,6 +1,6 @@
 // `gitvault prune`: backup/retention.h (prune_backups).
 #include "backup/retention.h"
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "ui/report.h"
@@ -26,7 +26,8 @@ class PruneCommand : public Subcommand {
     if (!keep_within_.empty()) o.keep_within_s = parse_duration(keep_within_);
     o.dry_run = dry_run_;
     o.lock_wait = opts_.lock_wait();
-    LocalSink sink(opts_.resolved_backup_path());
+    auto destination = open_sink(opts_.resolved_backup_path());
+    Sink& sink = *destination;
     PrunePlan plan = prune_backups(sink, o);
     ProgressPrinter progress(stderr, opts_.output_mode());
     for (const auto& n : plan.notes) progress.note(n);

@@ -1,5 +1,5 @@
 // `gitvault restore`: run/restore_run.h.
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "run/restore_run.h"
@@ -26,7 +26,8 @@ class RestoreCommand : public Subcommand {
     opts_.fill(o, progress);
     o.id = id_;
     o.index_threads = index_threads_;
-    LocalSink sink(o.backup_path);
+    auto destination = open_sink(o.backup_path);
+    Sink& sink = *destination;
     RestoreRunResult result = run_restore(o, sink);
     report_restore(stdout, opts_.output_mode(), result);
     return result.exit_code;

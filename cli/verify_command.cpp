@@ -1,7 +1,7 @@
 // `gitvault verify`: restore/verify.h.
 #include <filesystem>
 
-#include "backup/sink.h"
+#include "backup/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
@@ -37,7 +37,8 @@ class VerifyCommand : public Subcommand {
     if (!scratch_.empty()) o.scratch_dir = std::filesystem::absolute(scratch_).string();
     o.observer = &progress;
     o.lock_wait = opts_.lock_wait();
-    LocalSink sink(opts_.resolved_backup_path());
+    auto destination = open_sink(opts_.resolved_backup_path());
+    Sink& sink = *destination;
     VerifyResult result = run_verify(o, sink);
     report_verify(stdout, opts_.output_mode(), result);
     return result.exit_code;

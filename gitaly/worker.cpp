@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "backup/layout.h"
+#include "backup/s3_sink.h"
 #include "backup/manifest.h"
 #include "base/scheduler.h"
 #include "backup/record.h"
@@ -284,7 +285,14 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
     return 2;
   }
 
-  LocalSink sink(o.path);
+  std::unique_ptr<Sink> destination;
+  try {
+    destination = open_sink(o.path);
+  } catch (const Error& e) {
+    std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
+    return 2;
+  }
+  Sink& sink = *destination;
   Logger logger(out);
   std::optional<RunLocks> locks;
   try {

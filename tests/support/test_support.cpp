@@ -1,5 +1,11 @@
 #include "tests/support/test_support.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -99,6 +105,26 @@ std::vector<std::string> temp_files_under(const std::string& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); ++it)
     if (it->path().filename().string().find(".tmp-") != std::string::npos) out.push_back(it->path().string());
   return out;
+}
+
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+std::string s3_test_url(const std::string& extra_query) {
+  const char* base = std::getenv("GITVAULT_TEST_S3_URL");
+  if (!base || !*base) return "";
+  static std::atomic<int> n{0};
+  std::string url = base, query;
+  if (auto q = url.find('?'); q != std::string::npos) {
+    query = url.substr(q);
+    url = url.substr(0, q);
+  }
+  std::string prefix = "t-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" +
+                       std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (!extra_query.empty()) query += (query.empty() ? "?" : "&") + extra_query;
+  return url + "/" + prefix + query;
 }
 
 }  // namespace gitvault::testing

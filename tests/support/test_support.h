@@ -49,4 +49,19 @@ void write_text(const std::string& path, const std::string& text);
 // Files whose name contains ".tmp-" under dir (temporary files left behind).
 std::vector<std::string> temp_files_under(const std::string& dir);
 
+// The S3 test server (scripts/s3-server, started by scripts/test): the URL of its test
+// bucket with a fresh prefix of its own for the calling test, "s3://bucket/PREFIX?...".
+// Empty when no server was started — then the test is skipped, except under CI=true,
+// where it fails: CI always has the server.
+std::string s3_test_url(const std::string& extra_query = "");
+// Skips (or under CI fails) the calling test when there is no S3 server; use as
+// `GITVAULT_REQUIRE_S3(url);`.
+#define GITVAULT_REQUIRE_S3(url)                                                             \
+  std::string url = ::gitvault::testing::s3_test_url();                                     \
+  if (url.empty()) {                                                                        \
+    if (::gitvault::testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)"; \
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";                    \
+  }
+bool running_in_ci();
+
 }  // namespace gitvault::testing

@@ -1,0 +1,58 @@
+// A backup destination in S3-compatible object storage (s3://bucket/prefix), with the
+// contract of backup/sink.h and its conformance suite:
+//  - create() streams: bytes are buffered up to one part (part_size); a file that stays
+//    smaller is one PUT at commit, a larger one a multipart upload whose parts go out as
+//    they fill, so memory stays at one part per writer. commit() completes the upload, so
+//    nothing is visible under the name before it is whole; a writer dropped without commit
+//    aborts its upload. Each part and each PUT carries its SHA-256 (checked by the server)
+//    and Content-MD5.
+//  - open() reads in ranged GETs of one part, on demand.
+//  - lock() is the lease of docs/locking.md: lease objects under +gitvault/holders/, the
+//    exclusive one created with If-None-Match: *, renewed by a thread while the run lives,
+//    expiry judged by the server's clock; an expired lease is a dead run's and is taken over.
+//  - remove_unfinished_writes() aborts the multipart uploads left under the prefix.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "backup/sink.h"
+#include "s3/client.h"
+
+namespace gitvault {
+
+class S3Sink : public Sink {
+ public:
+  S3Sink(s3::Url url, s3::Credentials credentials);
+  ~S3Sink() override;
+  std::unique_ptr<SinkWriter> create(const std::string& name) override;
+  std::unique_ptr<ByteReader> open(const std::string& name) override;
+  bool exists(const std::string& name) override;
+  std::vector<std::string> list(const std::string& prefix) override;
+  void remove(const std::string& name) override;
+  void sync() override {}  // a completed PUT or upload is durable when it returns
+  std::string describe(const std::string& name) const override;
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;
+  std::size_t remove_unfinished_writes() override;
+  std::vector<std::string> list_recursive(const std::string& prefix) override;
+
+  // The object key of a sink name (bytes that are not UTF-8, control characters and '%'
+  // as %XX: object keys must be UTF-8).
+  std::string key(const std::string& name) const;
+
+ private:
+  // A client for the calling thread (libcurl handles are not shared between threads).
+  s3::Client& client();
+  s3::Url url_;
+  s3::Credentials credentials_;
+  struct Clients;
+  std::unique_ptr<Clients> clients_;
+};
+
+// The sink a --path or [backup] path names: "s3://..." (S3Sink, credentials from the
+// environment or the shared credentials file), a local directory (LocalSink, "file://"
+// allowed). Any other scheme is an error (Error(Usage), exit 2), never a directory named
+// "s3:".
+std::unique_ptr<Sink> open_sink(const std::string& location);
+
+}  // namespace gitvault

@@ -1,0 +1,509 @@
+#include "s3/client.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <pugixml.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "base/encoding.h"
+#include "base/error.h"
+#include "base/sha256.h"
+
+namespace gitvault::s3 {
+namespace {
+
+CURL* handle(void* p) { return static_cast<CURL*>(p); }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+struct UploadSource {
+  std::string_view data;
+  std::size_t pos = 0;
+};
+
+size_t on_read(char* out, size_t size, size_t n, void* user) {
+  auto* src = static_cast<UploadSource*>(user);
+  std::size_t k = std::min(size * n, src->data.size() - src->pos);
+  std::copy_n(src->data.data() + src->pos, k, out);
+  src->pos += k;
+  return k;
+}
+
+size_t on_header(char* data, size_t size, size_t n, void* user) {
+  std::string line(data, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos)
+    (*static_cast<std::map<std::string, std::string>*>(user))[lower(trim(line.substr(0, colon)))] =
+        trim(line.substr(colon + 1));
+  return size * n;
+}
+
+bool retryable(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool retryable(long status) { return status == 429 || (status >= 500 && status <= 599); }
+
+// S3's <Error><Code>..</Code><Message>..</Message></Error>, as "Code: Message".
+std::string s3_error(const std::string& body) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(body.data(), body.size())) return "";
+  auto e = doc.child("Error");
+  if (!e) return "";
+  std::string code = e.child_value("Code"), msg = e.child_value("Message");
+  return msg.empty() ? code : code + ": " + msg;
+}
+
+pugi::xml_document parse_xml(const std::string& body, const std::string& what) {
+  pugi::xml_document doc;
+  auto r = doc.load_buffer(body.data(), body.size());
+  if (!r) throw Error(ErrorCode::Io, what + ": the server's answer is not XML (" + r.description() + ")");
+  return doc;
+}
+
+std::string md5_base64(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(md), len));
+}
+
+// A key that XML 1.0 cannot carry (control characters, bytes that are not UTF-8).
+bool xml_safe(const std::string& key) {
+  if (!is_valid_utf8(key)) return false;
+  for (unsigned char c : key)
+    if (c < 0x20) return false;
+  return true;
+}
+
+struct XmlText : pugi::xml_writer {
+  std::string text;
+  void write(const void* data, size_t size) override { text.append(static_cast<const char*>(data), size); }
+};
+
+std::string xml_text(const pugi::xml_document& doc) {
+  XmlText w;
+  doc.save(w, "", pugi::format_raw | pugi::format_no_declaration);
+  return w.text;
+}
+
+std::once_flag curl_init;
+
+// "2026-11-23T08:00:00.000Z" (listings) or "Mon, 23 Nov 2026 08:00:00 GMT" (headers).
+std::chrono::system_clock::time_point parse_time(const std::string& text) {
+  std::tm tm{};
+  if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) && !strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S", &tm))
+    return {};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+}  // namespace
+
+std::string Response::header(const std::string& name) const {
+  auto it = headers.find(lower(name));
+  return it == headers.end() ? "" : it->second;
+}
+
+std::string uri_encode(std::string_view bytes, bool keep_slash) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string uri_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() + 0 && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (text[i] == '+') {
+      out += ' ';
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+Client::Client(Endpoint endpoint, Credentials credentials, Tuning tuning)
+    : endpoint_(std::move(endpoint)), credentials_(std::move(credentials)), tuning_(tuning) {
+  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  curl_ = curl_easy_init();
+  if (!curl_) throw Error(ErrorCode::Internal, "cannot initialise libcurl");
+}
+
+Client::~Client() { curl_easy_cleanup(handle(curl_)); }
+
+std::string Client::describe(const std::string& key) const { return "s3://" + endpoint_.bucket + "/" + key; }
+
+std::string Client::url_for(const std::string& key, const Query& query) const {
+  std::string url;
+  if (endpoint_.path_style) {
+    url = endpoint_.url + "/" + endpoint_.bucket + "/" + uri_encode(key, true);
+  } else {
+    auto scheme_end = endpoint_.url.find("://");
+    url = endpoint_.url.substr(0, scheme_end + 3) + endpoint_.bucket + "." + endpoint_.url.substr(scheme_end + 3) + "/" +
+          uri_encode(key, true);
+  }
+  // SigV4 wants the query canonical (encoded, sorted); libcurl 7.88 signs it as written.
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : query) parts.push_back(uri_encode(k, false) + "=" + uri_encode(v, false));
+  std::sort(parts.begin(), parts.end());
+  for (std::size_t i = 0; i < parts.size(); ++i) url += (i ? "&" : "?") + parts[i];
+  return url;
+}
+
+Response Client::send(const std::string& method, const std::string& key, const Query& query,
+                      const std::vector<std::string>& headers, std::string_view body) {
+  const std::string url = url_for(key, query);
+  const std::string payload_hash = sha256_hex(std::string(body));
+  std::mt19937_64 rng(std::random_device{}());
+  std::string last_failure;
+  for (int attempt = 1;; ++attempt) {
+    CURL* c = handle(curl_);
+    curl_easy_reset(c);
+    Response r;
+    curl_slist* list = nullptr;
+    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+    list = curl_slist_append(list, ("x-amz-content-sha256: " + payload_hash).c_str());
+    if (!credentials_.session_token.empty())
+      list = curl_slist_append(list, ("x-amz-security-token: " + credentials_.session_token).c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
+    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    curl_easy_setopt(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+    UploadSource source{body};
+    if (method == "HEAD") {
+      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (method == "GET") {
+      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (method == "PUT") {
+      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(c, CURLOPT_READDATA, &source);
+      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else if (method == "POST") {
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    } else {
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(list);
+    if (rc == CURLE_OK) {
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+      if (!retryable(r.status) || attempt >= tuning_.max_attempts) return r;
+      last_failure = "HTTP " + std::to_string(r.status);
+    } else {
+      last_failure = curl_easy_strerror(rc);
+      if (!retryable(rc) || attempt >= tuning_.max_attempts)
+        throw Error(ErrorCode::Io, method + " " + describe(key) + ": " + last_failure + " (" + endpoint_.url + ", " +
+                                       std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") + ")");
+    }
+    // Exponential backoff with full jitter.
+    long long cap = std::min<long long>(tuning_.max_backoff.count(),
+                                        tuning_.first_backoff.count() * (1LL << std::min(attempt - 1, 16)));
+    std::uniform_int_distribution<long long> d(0, cap);
+    std::this_thread::sleep_for(std::chrono::milliseconds(d(rng)));
+  }
+}
+
+Response Client::expect(const std::string& method, const std::string& key, const Query& query,
+                        const std::vector<std::string>& headers, std::string_view body, std::vector<long> ok) {
+  Response r = send(method, key, query, headers, body);
+  if (std::find(ok.begin(), ok.end(), r.status) != ok.end()) return r;
+  std::string code = s3_error(r.body);
+  throw Error(r.status == 404 ? ErrorCode::NotFound : ErrorCode::Io,
+              method + " " + describe(key) + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code));
+}
+
+void Client::put(const std::string& key, std::string_view data) {
+  expect("PUT", key, {}, {"Content-Type: application/octet-stream", "Content-MD5: " + md5_base64(data)}, data);
+}
+
+bool Client::put_if_absent(const std::string& key, std::string_view data) {
+  Response r = expect("PUT", key, {}, {"Content-Type: application/octet-stream", "If-None-Match: *"}, data, {200, 412});
+  return r.status == 200;
+}
+
+std::optional<std::string> Client::get(const std::string& key) {
+  Response r = expect("GET", key, {}, {}, "", {200, 404});
+  if (r.status == 404) return std::nullopt;
+  return std::move(r.body);
+}
+
+std::optional<std::string> Client::get_range(const std::string& key, std::uint64_t offset, std::uint64_t size) {
+  std::string range = "Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + size - 1);
+  Response r = expect("GET", key, {}, {range}, "", {200, 206, 404, 416});
+  if (r.status == 404) return std::nullopt;
+  if (r.status == 416) return std::string();
+  if (r.status == 200) return r.body.size() > offset ? r.body.substr(offset, size) : std::string();
+  return std::move(r.body);
+}
+
+std::optional<std::uint64_t> Client::head(const std::string& key) {
+  Response r = expect("HEAD", key, {}, {}, "", {200, 404});
+  if (r.status == 404) return std::nullopt;
+  std::string len = r.header("content-length");
+  return len.empty() ? 0 : std::stoull(len);
+}
+
+std::optional<std::chrono::system_clock::time_point> Client::last_modified(const std::string& key) {
+  Response r = expect("HEAD", key, {}, {}, "", {200, 404});
+  if (r.status == 404) return std::nullopt;
+  return parse_time(r.header("last-modified"));
+}
+
+void Client::remove(const std::string& key) { expect("DELETE", key, {}, {}, "", {200, 204, 404}); }
+
+void Client::remove_many(const std::vector<std::string>& keys) {
+  std::vector<std::string> batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    pugi::xml_document doc;
+    auto del = doc.append_child("Delete");
+    del.append_child("Quiet").text().set("true");
+    for (const auto& k : batch) del.append_child("Object").append_child("Key").text().set(k.c_str());
+    std::string body = xml_text(doc);
+    Response r = expect("POST", "", {{"delete", ""}}, {"Content-Type: application/xml", "Content-MD5: " + md5_base64(body)},
+                        body);
+    auto doc2 = parse_xml(r.body, "batch delete in " + describe(""));
+    if (auto err = doc2.child("DeleteResult").child("Error"))
+      throw Error(ErrorCode::Io, "DELETE " + describe(err.child_value("Key")) + ": " + err.child_value("Code") + ": " +
+                                     err.child_value("Message"));
+    batch.clear();
+  };
+  for (const auto& k : keys) {
+    if (!xml_safe(k)) {
+      remove(k);  // XML cannot carry it: one request of its own
+      continue;
+    }
+    batch.push_back(k);
+    if (batch.size() == 1000) flush();
+  }
+  flush();
+}
+
+Listing Client::list(const std::string& prefix, const std::string& delimiter) {
+  Listing out;
+  std::string token;
+  for (;;) {
+    Query q = {{"list-type", "2"}, {"prefix", prefix}, {"encoding-type", "url"}};
+    if (!delimiter.empty()) q.push_back({"delimiter", delimiter});
+    if (!token.empty()) q.push_back({"continuation-token", token});
+    Response r = expect("GET", "", q, {}, "");
+    auto doc = parse_xml(r.body, "listing " + describe(prefix));
+    auto res = doc.child("ListBucketResult");
+    const bool encoded = std::string(res.child_value("EncodingType")) == "url";
+    auto key_of = [&](const char* v) { return encoded ? uri_decode(v) : std::string(v); };
+    for (auto c : res.children("Contents"))
+      out.objects.push_back({key_of(c.child_value("Key")), std::strtoull(c.child_value("Size"), nullptr, 10),
+                             parse_time(c.child_value("LastModified"))});
+    for (auto p : res.children("CommonPrefixes")) out.common_prefixes.push_back(key_of(p.child_value("Prefix")));
+    if (std::string(res.child_value("IsTruncated")) != "true") break;
+    token = res.child_value("NextContinuationToken");
+    if (token.empty()) break;
+  }
+  return out;
+}
+
+std::string Client::create_upload(const std::string& key) {
+  Response r = expect("POST", key, {{"uploads", ""}}, {"Content-Type: application/octet-stream"}, "");
+  auto doc = parse_xml(r.body, "starting an upload of " + describe(key));
+  std::string id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
+  if (id.empty()) throw Error(ErrorCode::Io, "POST " + describe(key) + "?uploads: no UploadId in the answer");
+  return id;
+}
+
+std::string Client::upload_part(const std::string& key, const std::string& upload_id, int part_number,
+                                std::string_view data) {
+  Response r = expect("PUT", key, {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}},
+                      {"Content-MD5: " + md5_base64(data)}, data);
+  std::string etag = r.header("etag");
+  if (etag.empty())
+    throw Error(ErrorCode::Io, "PUT " + describe(key) + " part " + std::to_string(part_number) + ": no ETag in the answer");
+  return etag;
+}
+
+void Client::complete_upload(const std::string& key, const std::string& upload_id, const std::vector<std::string>& etags) {
+  pugi::xml_document doc;
+  auto root = doc.append_child("CompleteMultipartUpload");
+  for (std::size_t i = 0; i < etags.size(); ++i) {
+    auto p = root.append_child("Part");
+    p.append_child("PartNumber").text().set(static_cast<unsigned>(i + 1));
+    p.append_child("ETag").text().set(etags[i].c_str());
+  }
+  std::string body = xml_text(doc);
+  Response r = expect("POST", key, {{"uploadId", upload_id}}, {"Content-Type: application/xml"}, body);
+  // S3 may answer 200 and still fail: the error is then in the body.
+  std::string err = s3_error(r.body);
+  if (!err.empty()) throw Error(ErrorCode::Io, "completing the upload of " + describe(key) + ": " + err);
+}
+
+void Client::abort_upload(const std::string& key, const std::string& upload_id) {
+  expect("DELETE", key, {{"uploadId", upload_id}}, {}, "", {200, 204, 404});
+}
+
+std::vector<Upload> Client::list_uploads(const std::string& prefix) {
+  std::vector<Upload> out;
+  std::string key_marker, id_marker;
+  for (;;) {
+    Query q = {{"uploads", ""}, {"prefix", prefix}, {"encoding-type", "url"}};
+    if (!key_marker.empty()) q.push_back({"key-marker", key_marker});
+    if (!id_marker.empty()) q.push_back({"upload-id-marker", id_marker});
+    Response r = expect("GET", "", q, {}, "");
+    auto doc = parse_xml(r.body, "listing the uploads under " + describe(prefix));
+    auto res = doc.child("ListMultipartUploadsResult");
+    const bool encoded = std::string(res.child_value("EncodingType")) == "url";
+    for (auto u : res.children("Upload"))
+      out.push_back({encoded ? uri_decode(u.child_value("Key")) : u.child_value("Key"), u.child_value("UploadId")});
+    if (std::string(res.child_value("IsTruncated")) != "true") break;
+    key_marker = res.child_value("NextKeyMarker");
+    id_marker = res.child_value("NextUploadIdMarker");
+    if (key_marker.empty() && id_marker.empty()) break;
+  }
+  return out;
+}
+
+std::chrono::system_clock::time_point Client::server_time() {
+  Response r = send("HEAD", "", {}, {}, "");
+  auto t = parse_time(r.header("date"));
+  if (t == std::chrono::system_clock::time_point{})
+    throw Error(ErrorCode::Io, "HEAD " + describe("") + ": no usable Date header in the answer");
+  return t;
+}
+
+Url parse_url(const std::string& url) {
+  const std::string scheme = "s3://";
+  if (url.rfind(scheme, 0) != 0) throw Error(ErrorCode::Usage, "not an s3:// URL: " + url);
+  std::string rest = url.substr(scheme.size()), query;
+  if (auto q = rest.find('?'); q != std::string::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  Url out;
+  auto slash = rest.find('/');
+  out.endpoint.bucket = rest.substr(0, slash);
+  if (out.endpoint.bucket.size() < 3)
+    throw Error(ErrorCode::Usage, url + ": the bucket name must have at least 3 characters");
+  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
+  out.prefix = prefix;
+  std::stringstream ss(query);
+  std::string kv;
+  while (std::getline(ss, kv, '&')) {
+    if (kv.empty()) continue;
+    auto eq = kv.find('=');
+    std::string k = uri_decode(kv.substr(0, eq)), v = eq == std::string::npos ? "" : uri_decode(kv.substr(eq + 1));
+    if (k == "endpoint") {
+      if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
+        throw Error(ErrorCode::Usage, url + ": endpoint must start with http:// or https://");
+      while (!v.empty() && v.back() == '/') v.pop_back();
+      out.endpoint.url = v;
+    } else if (k == "region") {
+      out.endpoint.region = v;
+    } else if (k == "use_path_style" || k == "s3ForcePathStyle") {
+      out.endpoint.path_style = v == "true" || v == "1";
+    } else if (k == "part_size") {
+      out.part_size = std::strtoull(v.c_str(), nullptr, 10);
+      if (out.part_size < (5u << 20) || out.part_size > (5ull << 30))
+        throw Error(ErrorCode::Usage, url + ": part_size must be between 5 MiB and 5 GiB (in bytes)");
+    } else if (k == "lease_seconds") {
+      out.lease_seconds = std::atoi(v.c_str());
+      if (out.lease_seconds < 3) throw Error(ErrorCode::Usage, url + ": lease_seconds must be at least 3");
+    } else {
+      throw Error(ErrorCode::Usage, url + ": unknown parameter '" + k + "' (endpoint, region, use_path_style)");
+    }
+  }
+  return out;
+}
+
+Credentials credentials_from_environment() {
+  auto env = [](const char* n) {
+    const char* v = std::getenv(n);
+    return std::string(v ? v : "");
+  };
+  Credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
+  if (!c.access_key_id.empty() && !c.secret_access_key.empty()) return c;
+  std::string file = env("AWS_SHARED_CREDENTIALS_FILE");
+  if (file.empty() && !env("HOME").empty()) file = env("HOME") + "/.aws/credentials";
+  std::string profile = env("AWS_PROFILE").empty() ? "default" : env("AWS_PROFILE");
+  std::ifstream in(file);
+  std::string line, section;
+  while (in && std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[' && line.back() == ']') {
+      section = trim(line.substr(1, line.size() - 2));
+      continue;
+    }
+    if (section != profile) continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = trim(line.substr(0, eq)), v = trim(line.substr(eq + 1));
+    if (k == "aws_access_key_id") c.access_key_id = v;
+    if (k == "aws_secret_access_key") c.secret_access_key = v;
+    if (k == "aws_session_token") c.session_token = v;
+  }
+  if (c.access_key_id.empty() || c.secret_access_key.empty())
+    throw Error(ErrorCode::Config, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile '" +
+                                       profile + "' in " + (file.empty() ? "~/.aws/credentials" : file));
+  return c;
+}
+
+}  // namespace gitvault::s3

@@ -1,0 +1,162 @@
+// The S3 sink beyond the shared conformance suite, on the real Ceph RADOS Gateway of
+// scripts/s3-server: multipart uploads, names of any bytes, unfinished uploads, the lease.
+#include "backup/s3_sink.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "base/error.h"
+#include "base/sha256.h"
+#include "tests/support/test_support.h"
+
+namespace gitvault {
+namespace {
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string read_all(Sink& sink, const std::string& name) {
+  auto r = sink.open(name);
+  std::string s;
+  char buf[65536];
+  while (std::size_t n = r->read(buf, sizeof buf)) s.append(buf, n);
+  return s;
+}
+
+S3Sink& as_s3(std::unique_ptr<Sink>& s) { return dynamic_cast<S3Sink&>(*s); }
+
+TEST(S3Sink, ALargeFileGoesUpInPartsAndComesBackWhole) {
+  GITVAULT_REQUIRE_S3(url);
+  auto sink = open_sink(testing::s3_test_url("part_size=5242880"));
+  const std::string data = random_bytes(12 * 1024 * 1024 + 17, 1);  // three parts
+  {
+    HashingWriter w(sink->create("big/file.bundle"), "big/file.bundle");
+    for (std::size_t off = 0; off < data.size(); off += 1 << 20) w.write(data.data() + off, std::min<std::size_t>(1 << 20, data.size() - off));
+    FileDigest d = w.commit();
+    EXPECT_EQ(d.sha256, sha256_hex(data));
+    EXPECT_EQ(check_file(*sink, d), "");
+  }
+  EXPECT_EQ(read_all(*sink, "big/file.bundle"), data);
+  // Nothing half-uploaded is left behind under the prefix.
+  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
+}
+
+TEST(S3Sink, AnAbandonedLargeWriterAbortsItsUpload) {
+  GITVAULT_REQUIRE_S3(url);
+  auto sink = open_sink(testing::s3_test_url("part_size=5242880"));
+  {
+    auto w = sink->create("big/abandoned.bundle");
+    std::string part = random_bytes(6 * 1024 * 1024, 2);  // one part sent, then dropped
+    w->write(part.data(), part.size());
+  }
+  EXPECT_FALSE(sink->exists("big/abandoned.bundle"));
+  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);  // already aborted
+}
+
+TEST(S3Sink, UnfinishedUploadsOfAKilledRunAreAbortedByTheNextWriter) {
+  GITVAULT_REQUIRE_S3(url);
+  auto sink = open_sink(testing::s3_test_url());
+  S3Sink& s3 = as_s3(sink);
+  // What a killed run leaves: an upload started, never completed nor aborted.
+  s3::Client client(s3::parse_url(testing::s3_test_url()).endpoint, s3::credentials_from_environment());
+  std::string id = client.create_upload(s3.key("20261123000000/default/p.bundle"));
+  client.upload_part(s3.key("20261123000000/default/p.bundle"), id, 1, "partial");
+  EXPECT_EQ(sink->remove_unfinished_writes(), 1u);
+  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
+}
+
+TEST(S3Sink, NamesOfAnyBytesAreKeptExactly) {
+  GITVAULT_REQUIRE_S3(url);
+  auto sink = open_sink(testing::s3_test_url());
+  std::vector<std::string> names = {"d/caf\xe9.git/x.bundle", "d/new\nline.refs", "d/sp ace+plus%25.refs",
+                                    "d/esc\x1b[31m.refs", "d/-dash", "d/~tilde(1)"};
+  for (const auto& n : names) write_whole(*sink, n, n);
+  for (const auto& n : names) EXPECT_EQ(read_all(*sink, n), n);
+  auto listed = sink->list("d");
+  EXPECT_EQ(listed.size(), names.size());
+  auto all = sink->list_recursive("");
+  std::sort(all.begin(), all.end());
+  auto expected = names;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(all, expected);
+  for (const auto& n : names) sink->remove(n);
+  EXPECT_TRUE(sink->list_recursive("").empty());
+}
+
+TEST(S3Sink, AWriterLeaseExcludesOtherWritersAndReadersNamingItsHolder) {
+  GITVAULT_REQUIRE_S3(url);
+  std::string where = testing::s3_test_url();
+  auto a = open_sink(where), b = open_sink(where);
+  auto held = a->lock(LockHolder::current("backup", "b1", LockMode::Exclusive), std::chrono::milliseconds(0));
+  for (LockMode m : {LockMode::Exclusive, LockMode::Shared}) {
+    try {
+      b->lock(LockHolder::current("prune", "", m), std::chrono::milliseconds(0));
+      FAIL() << "the second lock was granted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Locked);
+      EXPECT_NE(std::string(e.what()).find("backup b1"), std::string::npos) << e.what();
+    }
+  }
+  held.reset();
+  EXPECT_NO_THROW(b->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)));
+}
+
+TEST(S3Sink, ReadersShareTheLeaseAndKeepWritersOut) {
+  GITVAULT_REQUIRE_S3(url);
+  std::string where = testing::s3_test_url();
+  auto a = open_sink(where), b = open_sink(where);
+  auto r1 = a->lock(LockHolder::current("verify", "", LockMode::Shared), std::chrono::milliseconds(0));
+  auto r2 = b->lock(LockHolder::current("restore", "", LockMode::Shared), std::chrono::milliseconds(0));
+  EXPECT_THROW(b->lock(LockHolder::current("backup", "", LockMode::Exclusive), std::chrono::milliseconds(0)), Error);
+  r1.reset();
+  r2.reset();
+  EXPECT_NO_THROW(b->lock(LockHolder::current("backup", "", LockMode::Exclusive), std::chrono::milliseconds(0)));
+}
+
+TEST(S3Sink, ALeaseIsRenewedWhileItsRunLivesAndTakenOverOnceItsRunIsGone) {
+  GITVAULT_REQUIRE_S3(url);
+  std::string where = testing::s3_test_url("lease_seconds=3");
+  auto a = open_sink(where), b = open_sink(where);
+  LockHolder dead = LockHolder::current("backup", "b-dead", LockMode::Exclusive);
+  {
+    auto held = a->lock(LockHolder::current("backup", "b-alive", LockMode::Exclusive), std::chrono::milliseconds(0));
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // past the lease: renewed meanwhile
+    EXPECT_THROW(b->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)), Error);
+  }
+  // A run killed with its lease held: its objects stay, nobody renews them.
+  S3Sink& s3 = as_s3(a);
+  s3::Client client(s3::parse_url(where).endpoint, s3::credentials_from_environment());
+  client.put(s3.key("+gitvault/lock.exclusive"), holder_to_json_text(dead));
+  client.put(s3.key("+gitvault/holders/dead.json"), holder_to_json_text(dead));
+  EXPECT_THROW(b->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)), Error);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto taken = b->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0));
+  EXPECT_TRUE(taken->writer_died());
+  ASSERT_FALSE(taken->dead_holders().empty());
+  EXPECT_EQ(taken->dead_holders()[0].detail, "b-dead");
+}
+
+TEST(OpenSink, AnUnknownSchemeIsAnErrorNotADirectory) {
+  testing::ScratchDir dir;
+  for (const char* bad : {"s3x://bucket/p", "gs://bucket/p", "azblob://c/p", "http://host/p"}) {
+    try {
+      open_sink(bad);
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Usage) << bad;
+    }
+  }
+  EXPECT_THROW(open_sink("s3://ab/x"), Error);                           // bucket name too short
+  EXPECT_THROW(open_sink("s3://bucket/x?endpoint=ftp://h"), Error);      // not http(s)
+  EXPECT_THROW(open_sink("s3://bucket/x?colour=blue"), Error);           // unknown parameter
+  EXPECT_THROW(open_sink("s3://bucket/x?part_size=1000"), Error);        // below S3's minimum part
+}
+
+}  // namespace
+}  // namespace gitvault
