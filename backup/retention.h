@@ -69,6 +69,7 @@ struct PrunePlan {
   std::vector<std::string> files;   // files removed (named by no kept record)
   std::uint64_t bytes = 0;          // their size as recorded
   std::size_t unreferenced = 0;     // of the files, those no record named (killed runs, failed repositories)
+  std::size_t unfinished_writes = 0;  // killed runs' unfinished writes removed (multipart uploads, *.tmp-* files)
   bool resumed = false;             // an interrupted prune was finished first
   std::vector<std::string> notes;   // what taking the lock and an interrupted plan found
 };

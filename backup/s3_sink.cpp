@@ -270,6 +270,15 @@ void S3Sink::remove(const std::string& name) {
   client().remove(key(name));
 }
 
+void S3Sink::remove_many(const std::vector<std::string>& names) {
+  std::vector<std::string> keys;
+  for (const auto& n : names) {
+    check_sink_name(n);
+    keys.push_back(key(n));
+  }
+  client().remove_many(keys);
+}
+
 std::size_t S3Sink::remove_unfinished_writes() {
   std::string p = key("");
   if (!p.empty()) p += "/";

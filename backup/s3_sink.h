@@ -30,6 +30,7 @@ class S3Sink : public Sink {
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
+  void remove_many(const std::vector<std::string>& names) override;
   void sync() override {}  // a completed PUT or upload is durable when it returns
   std::string describe(const std::string& name) const override;
   std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;

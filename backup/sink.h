@@ -49,6 +49,10 @@ class Sink {
   // Names of the entries directly inside directory `prefix` ("" for the top).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
   virtual void remove(const std::string& name) = 0;  // missing is fine
+  // Removes every name (missing ones are fine); object storage: batch deletes.
+  virtual void remove_many(const std::vector<std::string>& names) {
+    for (const auto& n : names) remove(n);
+  }
   // Removes the directories above `name` that are left empty (stores without directories:
   // nothing to do). Only prune calls it, never concurrently with a backup writing there.
   virtual void remove_empty_parents(const std::string& name) { (void)name; }
@@ -98,6 +102,7 @@ class SinkWrapper : public Sink {
   bool exists(const std::string& name) override { return target_.exists(name); }
   std::vector<std::string> list(const std::string& prefix) override { return target_.list(prefix); }
   void remove(const std::string& name) override { target_.remove(name); }
+  void remove_many(const std::vector<std::string>& names) override { target_.remove_many(names); }
   void remove_empty_parents(const std::string& name) override { target_.remove_empty_parents(name); }
   void sync() override { target_.sync(); }
   std::string describe(const std::string& name) const override { return target_.describe(name); }

@@ -102,9 +102,11 @@ std::vector<Storage> CommonOptions::storages() const {
 }
 
 std::string CommonOptions::resolved_backup_path() const {
-  if (!backup_path.empty()) return backup_path;
-  if (!config().backup_path.empty()) return config().backup_path;
-  throw Error(ErrorCode::Usage, "no backup directory: give --path DIR or [backup] path in the config file");
+  std::string path = !backup_path.empty() ? backup_path : config().backup_path;
+  if (path.empty())
+    throw Error(ErrorCode::Usage, "no backup directory: give --path DIR or [backup] path in the config file");
+  export_s3_credentials(config().s3);
+  return with_s3_config(path, config().s3);
 }
 
 PathFilter CommonOptions::filter() const {

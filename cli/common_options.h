@@ -42,7 +42,8 @@ struct CommonOptions {
 
   // Storages from --storage, else from the config file. Throws Error(Usage/Config).
   std::vector<Storage> storages() const;
-  // --path, else [backup] path of the config file. Throws Error(Usage) when neither.
+  // --path, else [backup] path of the config file, with [s3]'s settings for an s3:// one
+  // (and its keys exported, config/config.h). Throws Error(Usage) when neither.
   std::string resolved_backup_path() const;
   PathFilter filter() const;
   // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).

@@ -1,5 +1,8 @@
 #include "config/config.h"
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <toml++/toml.h>
 
@@ -33,12 +36,54 @@ Config load_config(const std::string& path) {
   } else if (tbl.contains("storage")) {
     throw fail("storage must be an array of tables ([[storage]])");
   }
-  if (auto p = tbl["backup"]["path"].value<std::string>()) cfg.backup_path = resolve(*p);
+  if (auto p = tbl["backup"]["path"].value<std::string>())
+    cfg.backup_path = p->find("://") != std::string::npos ? *p : resolve(*p);  // a URL stays as it is
   if (auto p = tbl["flags"]["db"].value<std::string>()) cfg.flags_db = resolve(*p);
   if (auto n = tbl["limits"]["parallel"].value<int64_t>()) cfg.parallel = static_cast<int>(*n);
   if (auto n = tbl["limits"]["parallel_storage"].value<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
+  if (auto* s3 = tbl["s3"].as_table()) {
+    S3Config& c = cfg.s3;
+    c.endpoint = (*s3)["endpoint"].value_or(std::string());
+    c.region = (*s3)["region"].value_or(std::string());
+    if (auto b = (*s3)["use_path_style"].value<bool>()) c.use_path_style = *b;
+    if (auto n = (*s3)["part_size"].value<int64_t>()) c.part_size = *n;
+    c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
+    c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
+    if (!c.secret_access_key.empty()) {
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
+        throw fail("[s3] secret_access_key is in a file others can read: chmod 600 " + path);
+    }
+  }
   validate_storages(cfg.storages, false);
   return cfg;
+}
+
+std::string with_s3_config(const std::string& location, const S3Config& s3) {
+  if (location.rfind("s3://", 0) != 0) return location;
+  std::string out = location;
+  auto has = [&](const std::string& key) {
+    auto q = out.find('?');
+    if (q == std::string::npos) return false;
+    std::string query = "&" + out.substr(q + 1);
+    return query.find("&" + key + "=") != std::string::npos;
+  };
+  auto add = [&](const std::string& key, const std::string& value) {
+    if (value.empty() || has(key)) return;
+    out += (out.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+  };
+  add("endpoint", s3.endpoint);
+  add("region", s3.region);
+  if (s3.use_path_style) add("use_path_style", *s3.use_path_style ? "true" : "false");
+  if (s3.part_size) add("part_size", std::to_string(*s3.part_size));
+  return out;
+}
+
+void export_s3_credentials(const S3Config& s3) {
+  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
+  if ((id && *id) || s3.access_key_id.empty() || s3.secret_access_key.empty()) return;
+  ::setenv("AWS_ACCESS_KEY_ID", s3.access_key_id.c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.c_str(), 1);
 }
 
 }  // namespace gitvault

@@ -2,6 +2,7 @@
 // the limits. Command-line options override it (cli/).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,15 +16,37 @@ namespace gitvault {
 //   [backup]     path = "/var/opt/gitlab/backups/repositories"
 //   [flags]      db = "/var/lib/gitvault/flags.db"
 //   [limits]     parallel = 2  parallel_storage = 1
+//   [s3]         endpoint = "http://127.0.0.1:7480"  region = "us-east-1"  use_path_style = true
+//                part_size = 8388608  access_key_id = "..."  secret_access_key = "..."
+// [s3] applies to an s3:// backup path: its values fill what the URL does not say; the keys
+// are used when the environment has none (docs/object-storage.md).
+struct S3Config {
+  std::string endpoint;
+  std::string region;
+  std::optional<bool> use_path_style;
+  std::optional<std::int64_t> part_size;
+  std::string access_key_id;
+  std::string secret_access_key;
+};
+
 struct Config {
   std::vector<Storage> storages;
   std::string backup_path;
   std::string flags_db;
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
+  S3Config s3;
 };
 
 // Throws Error(Config) naming the file (and line) on any problem.
 Config load_config(const std::string& path);
+
+// An s3:// location with the [s3] values it does not state itself added as URL parameters
+// (so that a worker given the URL sees the same destination); any other location as it is.
+std::string with_s3_config(const std::string& location, const S3Config& s3);
+// Puts [s3]'s keys in this process's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
+// unless the environment has keys already, so the sink and the worker it starts find them
+// where they look (never on a command line).
+void export_s3_credentials(const S3Config& s3);
 
 }  // namespace gitvault

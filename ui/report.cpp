@@ -130,7 +130,8 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
   if (mode == OutputMode::Json) {
     print_json(out, {{"event", "summary"}, {"command", "prune"}, {"dry_run", dry_run}, {"keep", plan.keep},
                      {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
-                     {"unreferenced_files", plan.unreferenced}, {"resumed", plan.resumed}, {"notes", plan.notes}});
+                     {"unreferenced_files", plan.unreferenced}, {"unfinished_writes", plan.unfinished_writes},
+                     {"resumed", plan.resumed}, {"notes", plan.notes}});
     std::fflush(out);
     return;
   }
@@ -143,6 +144,9 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
   if (plan.unreferenced)
     std::fprintf(out, ", of which %zu named by no backup (killed runs, failed repositories)", plan.unreferenced);
   std::fprintf(out, "\n");
+  if (plan.unfinished_writes)
+    std::fprintf(out, "removed %zu unfinished writes of killed runs (multipart uploads, temporary files)\n",
+                 plan.unfinished_writes);
   std::fflush(out);
 }
 

@@ -75,9 +75,16 @@ TEST_F(ObjectStorage, EveryCommandWorksOnBothPathsThroughAnS3Destination) {
   ASSERT_EQ(inc.exit_code, 0) << inc.out << inc.err;
   EXPECT_NE(inc.out.find("written: 0 B"), std::string::npos) << inc.out;
 
+  // What a killed run leaves in object storage: an upload never completed. Prune aborts it.
+  s3::Url where = s3::parse_url(url);
+  s3::Client client(where.endpoint, s3::credentials_from_environment());
+  std::string id = client.create_upload(where.prefix + "/default/killed.git/p9/001.bundle");
+  client.upload_part(where.prefix + "/default/killed.git/p9/001.bundle", id, 1, "half a bundle");
   auto prune = gv({"prune", "--path", url, "--keep-last", "1"});
   ASSERT_EQ(prune.exit_code, 0) << prune.out << prune.err;
   EXPECT_NE(prune.out.find("removed backup l1"), std::string::npos) << prune.out;
+  EXPECT_NE(prune.out.find("removed 1 unfinished writes"), std::string::npos) << prune.out;
+  EXPECT_TRUE(client.list_uploads(where.prefix + "/").empty());
   auto after = gv({"verify", "--path", url, "--deep"});
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;  // p2 still restorable: p1's files it needs are kept
   auto r3 = gv({"restore", "--storage", "default=" + (dir_ / "r3"), "--path", url});
@@ -102,6 +109,39 @@ TEST_F(ObjectStorage, ASecondWriterIsRefusedNamingTheFirstAndWaitsWithWait) {
   auto waited = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", url, "--id", "third", "--wait", "1m"});
   release.join();
   EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+}
+
+TEST_F(ObjectStorage, TheConfigFileNamesTheBucketTheEndpointAndTheKeys) {
+  GITVAULT_REQUIRE_S3(url);
+  s3::Url where = s3::parse_url(url);
+  s3::Credentials keys = s3::credentials_from_environment();
+  std::string config = dir_ / "gitvault.toml";
+  testing::write_text(config, "[[storage]]\nname = \"default\"\npath = \"" + (dir_ / "storage") +
+                                  "\"\n[backup]\npath = \"s3://" + where.endpoint.bucket + "/" + where.prefix +
+                                  "\"\n[s3]\nendpoint = \"" + where.endpoint.url + "\"\nregion = \"" +
+                                  where.endpoint.region + "\"\nuse_path_style = true\naccess_key_id = \"" +
+                                  keys.access_key_id + "\"\nsecret_access_key = \"" + keys.secret_access_key + "\"\n");
+  std::vector<std::pair<std::string, std::string>> no_keys = {
+      {"GITVAULT_FLAGS_DB", dir_ / "flags/flags.db"}, {"AWS_ACCESS_KEY_ID", ""}, {"AWS_SECRET_ACCESS_KEY", ""}};
+  sh("chmod 644 " + config);
+  auto refused = testing::gitvault({"backup", "--config", config, "--id", "c1"}, no_keys);
+  EXPECT_EQ(refused.exit_code, 2) << refused.err;
+  EXPECT_NE(refused.err.find("chmod 600"), std::string::npos) << refused.err;
+  EXPECT_EQ(refused.err.find(keys.secret_access_key), std::string::npos);  // never printed
+  sh("chmod 600 " + config);
+  for (const char* flag_value : {"true", "false"}) {  // the worker and the legacy engine alike
+    auto f = testing::gitvault({"feature", "set", "gitaly_backup", flag_value}, no_keys);
+    ASSERT_EQ(f.exit_code, 0) << f.err;
+    std::string id = std::string("c-") + flag_value;
+    auto b = testing::gitvault({"backup", "--config", config, "--id", id}, no_keys);
+    ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+    EXPECT_EQ(b.err.find(keys.secret_access_key), std::string::npos);
+  }
+  auto v = testing::gitvault({"verify", "--config", config, "--all"}, no_keys);
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto listed = testing::gitvault({"backups", "--config", config}, no_keys);
+  EXPECT_NE(listed.out.find("c-true"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("c-false"), std::string::npos) << listed.out;
 }
 
 TEST_F(ObjectStorage, AnUnknownSchemeIsRefusedAndNothingIsWritten) {
