@@ -21,14 +21,6 @@ std::string random_bytes(std::size_t n, unsigned seed) {
   return s;
 }
 
-std::string read_all(Sink& sink, const std::string& name) {
-  auto r = sink.open(name);
-  std::string s;
-  char buf[65536];
-  while (std::size_t n = r->read(buf, sizeof buf)) s.append(buf, n);
-  return s;
-}
-
 S3Sink& as_s3(std::unique_ptr<Sink>& s) { return dynamic_cast<S3Sink&>(*s); }
 
 TEST(S3Sink, ALargeFileGoesUpInPartsAndComesBackWhole) {
@@ -42,7 +34,7 @@ TEST(S3Sink, ALargeFileGoesUpInPartsAndComesBackWhole) {
     EXPECT_EQ(d.sha256, sha256_hex(data));
     EXPECT_EQ(check_file(*sink, d), "");
   }
-  EXPECT_EQ(read_all(*sink, "big/file.bundle"), data);
+  EXPECT_EQ(read_whole(*sink, "big/file.bundle"), data);
   // Nothing half-uploaded is left behind under the prefix.
   EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
 }
@@ -77,7 +69,7 @@ TEST(S3Sink, NamesOfAnyBytesAreKeptExactly) {
   std::vector<std::string> names = {"d/caf\xe9.git/x.bundle", "d/new\nline.refs", "d/sp ace+plus%25.refs",
                                     "d/esc\x1b[31m.refs", "d/-dash", "d/~tilde(1)"};
   for (const auto& n : names) write_whole(*sink, n, n);
-  for (const auto& n : names) EXPECT_EQ(read_all(*sink, n), n);
+  for (const auto& n : names) EXPECT_EQ(read_whole(*sink, n), n);
   auto listed = sink->list("d");
   EXPECT_EQ(listed.size(), names.size());
   auto all = sink->list_recursive("");
