@@ -1,6 +1,7 @@
 #include "s3/client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -22,6 +23,50 @@ namespace gitvault::s3 {
 namespace {
 
 CURL* handle(void* p) { return static_cast<CURL*>(p); }
+
+// libcurl is loaded when the first S3 client is made, not when gitvault starts: it pulls in
+// some twenty libraries (TLS, LDAP, SSH, HTTP/2, ...) whose loading would slow every run that
+// never talks to object storage — a nightly run over a local directory by a few
+// milliseconds per process. The functions are those of curl/curl.h, called through these.
+struct Curl {
+  CURLcode (*global_init)(long);
+  CURL* (*easy_init)();
+  void (*easy_cleanup)(CURL*);
+  void (*easy_reset)(CURL*);
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL*);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  const char* (*easy_strerror)(CURLcode);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+};
+
+const Curl& curl() {
+  static const Curl api = [] {
+    void* lib = ::dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+      throw Error(ErrorCode::Config, std::string("object storage needs libcurl (apt-get install libcurl4): ") + ::dlerror());
+    auto sym = [lib](const char* name) {
+      void* f = ::dlsym(lib, name);
+      if (!f) throw Error(ErrorCode::Config, std::string("libcurl.so.4 has no ") + name);
+      return f;
+    };
+    Curl c;
+    c.global_init = reinterpret_cast<decltype(c.global_init)>(sym("curl_global_init"));
+    c.easy_init = reinterpret_cast<decltype(c.easy_init)>(sym("curl_easy_init"));
+    c.easy_cleanup = reinterpret_cast<decltype(c.easy_cleanup)>(sym("curl_easy_cleanup"));
+    c.easy_reset = reinterpret_cast<decltype(c.easy_reset)>(sym("curl_easy_reset"));
+    c.easy_setopt = reinterpret_cast<decltype(c.easy_setopt)>(sym("curl_easy_setopt"));
+    c.easy_perform = reinterpret_cast<decltype(c.easy_perform)>(sym("curl_easy_perform"));
+    c.easy_getinfo = reinterpret_cast<decltype(c.easy_getinfo)>(sym("curl_easy_getinfo"));
+    c.easy_strerror = reinterpret_cast<decltype(c.easy_strerror)>(sym("curl_easy_strerror"));
+    c.slist_append = reinterpret_cast<decltype(c.slist_append)>(sym("curl_slist_append"));
+    c.slist_free_all = reinterpret_cast<decltype(c.slist_free_all)>(sym("curl_slist_free_all"));
+    c.global_init(CURL_GLOBAL_DEFAULT);
+    return c;
+  }();
+  return api;
+}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -120,8 +165,6 @@ std::string xml_text(const pugi::xml_document& doc) {
   return w.text;
 }
 
-std::once_flag curl_init;
-
 // "2026-11-23T08:00:00.000Z" (listings) or "Mon, 23 Nov 2026 08:00:00 GMT" (headers).
 std::chrono::system_clock::time_point parse_time(const std::string& text) {
   std::tm tm{};
@@ -170,12 +213,11 @@ std::string uri_decode(std::string_view text) {
 
 Client::Client(Endpoint endpoint, Credentials credentials, Tuning tuning)
     : endpoint_(std::move(endpoint)), credentials_(std::move(credentials)), tuning_(tuning) {
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_ = curl_easy_init();
+  curl_ = curl().easy_init();
   if (!curl_) throw Error(ErrorCode::Internal, "cannot initialise libcurl");
 }
 
-Client::~Client() { curl_easy_cleanup(handle(curl_)); }
+Client::~Client() { curl().easy_cleanup(handle(curl_)); }
 
 std::string Client::describe(const std::string& key) const { return "s3://" + endpoint_.bucket + "/" + key; }
 
@@ -204,52 +246,52 @@ Response Client::send(const std::string& method, const std::string& key, const Q
   std::string last_failure;
   for (int attempt = 1;; ++attempt) {
     CURL* c = handle(curl_);
-    curl_easy_reset(c);
+    curl().easy_reset(c);
     Response r;
     curl_slist* list = nullptr;
-    for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-    list = curl_slist_append(list, ("x-amz-content-sha256: " + payload_hash).c_str());
+    for (const auto& h : headers) list = curl().slist_append(list, h.c_str());
+    list = curl().slist_append(list, ("x-amz-content-sha256: " + payload_hash).c_str());
     if (!credentials_.session_token.empty())
-      list = curl_slist_append(list, ("x-amz-security-token: " + credentials_.session_token).c_str());
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+      list = curl().slist_append(list, ("x-amz-security-token: " + credentials_.session_token).c_str());
+    curl().easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl().easy_setopt(c, CURLOPT_HTTPHEADER, list);
     const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
-    curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+    curl().easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    curl().easy_setopt(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+    curl().easy_setopt(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+    curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
+    curl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
+    curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl().easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl().easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
     UploadSource source{body};
     if (method == "HEAD") {
-      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+      curl().easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (method == "GET") {
-      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+      curl().easy_setopt(c, CURLOPT_HTTPGET, 1L);
     } else if (method == "PUT") {
-      curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-      curl_easy_setopt(c, CURLOPT_READDATA, &source);
-      curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl().easy_setopt(c, CURLOPT_UPLOAD, 1L);
+      curl().easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+      curl().easy_setopt(c, CURLOPT_READDATA, &source);
+      curl().easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
     } else if (method == "POST") {
-      curl_easy_setopt(c, CURLOPT_POST, 1L);
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      curl().easy_setopt(c, CURLOPT_POST, 1L);
+      curl().easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+      curl().easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     } else {
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+      curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     }
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(list);
+    CURLcode rc = curl().easy_perform(c);
+    curl().slist_free_all(list);
     if (rc == CURLE_OK) {
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+      curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
       if (!retryable(r.status) || attempt >= tuning_.max_attempts) return r;
       last_failure = "HTTP " + std::to_string(r.status);
     } else {
-      last_failure = curl_easy_strerror(rc);
+      last_failure = curl().easy_strerror(rc);
       if (!retryable(rc) || attempt >= tuning_.max_attempts)
         throw Error(ErrorCode::Io, method + " " + describe(key) + ": " + last_failure + " (" + endpoint_.url + ", " +
                                        std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") + ")");
