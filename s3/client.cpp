@@ -309,8 +309,10 @@ Response Client::expect(const std::string& method, const std::string& key, const
   Response r = send(method, key, query, headers, body);
   if (std::find(ok.begin(), ok.end(), r.status) != ok.end()) return r;
   std::string code = s3_error(r.body);
-  throw Error(r.status == 404 ? ErrorCode::NotFound : ErrorCode::Io,
-              method + " " + describe(key) + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code));
+  const bool denied = r.status == 401 || r.status == 403;
+  throw Error(r.status == 404 ? ErrorCode::NotFound : denied ? ErrorCode::Config : ErrorCode::Io,
+              method + " " + describe(key) + ": HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code) +
+                  (denied ? " (check the S3 credentials and the bucket's permissions)" : ""));
 }
 
 void Client::put(const std::string& key, std::string_view data) {

@@ -144,6 +144,28 @@ TEST_F(ObjectStorage, TheConfigFileNamesTheBucketTheEndpointAndTheKeys) {
   EXPECT_NE(listed.out.find("c-false"), std::string::npos) << listed.out;
 }
 
+TEST_F(ObjectStorage, WrongCredentialsFailClearlyAndNothingIsReportedDone) {
+  GITVAULT_REQUIRE_S3(url);
+  const std::string secret = "wrong-secret-0123456789abcdef";
+  for (const auto& [id, key] : std::vector<std::pair<std::string, std::string>>{
+           {"GVNOSUCHKEY000000000", secret}, {s3::credentials_from_environment().access_key_id, secret}}) {
+    auto b = testing::gitvault({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", url, "--id", "w1"},
+                               {{"GITVAULT_FLAGS_DB", dir_ / "flags/flags.db"}, {"AWS_ACCESS_KEY_ID", id},
+                                {"AWS_SECRET_ACCESS_KEY", key}});
+    EXPECT_EQ(b.exit_code, 2) << b.err;  // refused before anything was attempted
+    EXPECT_EQ(b.out.find("complete"), std::string::npos) << b.out;
+    EXPECT_NE(b.err.find("check the S3 credentials"), std::string::npos) << b.err;
+    EXPECT_NE(b.err.find("HTTP 403"), std::string::npos) << b.err;  // status and S3's code, bucket and key
+    EXPECT_NE(b.err.find("s3://"), std::string::npos) << b.err;
+    EXPECT_EQ(b.err.find(secret), std::string::npos) << b.err;      // the secret is never printed
+  }
+  auto none = testing::gitvault({"backups", "--path", url},
+                                {{"AWS_ACCESS_KEY_ID", ""}, {"AWS_SECRET_ACCESS_KEY", ""},
+                                 {"AWS_SHARED_CREDENTIALS_FILE", dir_ / "no-such-file"}});
+  EXPECT_EQ(none.exit_code, 2) << none.err;
+  EXPECT_NE(none.err.find("no S3 credentials"), std::string::npos) << none.err;
+}
+
 TEST_F(ObjectStorage, AnUnknownSchemeIsRefusedAndNothingIsWritten) {
   auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", "s3x://bucket/x"});
   EXPECT_EQ(b.exit_code, 2) << b.out << b.err;
