@@ -166,6 +166,42 @@ TEST_F(ObjectStorage, WrongCredentialsFailClearlyAndNothingIsReportedDone) {
   EXPECT_NE(none.err.find("no S3 credentials"), std::string::npos) << none.err;
 }
 
+// The gateway dies in the middle of a backup: the run fails (after its retries), says what
+// it could not reach, and never reports the backup complete. Its own gateway, so that the
+// other tests keep theirs.
+TEST_F(ObjectStorage, AGatewayKilledMidRunFailsTheBackupAndNeverReportsItComplete) {
+  GITVAULT_REQUIRE_S3(shared_url);
+  const int x = static_cast<int>(::getpid() % 250);
+  const std::string port = std::to_string(7600 + x), mon = std::to_string(3000 + x);
+  ScratchDir gw;
+  std::string env_text = sh("GITVAULT_S3_PORT=" + port + " GITVAULT_S3_MON_PORT=" + mon + " " + GITVAULT_SOURCE_DIR +
+                            "/scripts/s3-server start " + gw.path() + "/s3 2>/dev/null");
+  auto value = [&](const std::string& name) {
+    auto at = env_text.find("export " + name + "=");
+    auto start = at + 8 + name.size();
+    return env_text.substr(start, env_text.find('\n', start) - start);
+  };
+  const std::string url = "s3://gitvault-test/killed?endpoint=http://127.0.0.1:" + port + "&use_path_style=true";
+  testing::write_text(dir_ / "slow-git", "#!/bin/sh\ncase \"$*\" in *pack-objects*) sleep 0.5;; esac\nexec git \"$@\"\n");
+  sh("chmod +x " + (dir_ / "slow-git"));
+  flag("false");  // the legacy engine: one repository at a time, so the kill lands mid-run
+  std::string run = "GITVAULT_FLAGS_DB=" + (dir_ / "flags/flags.db") + " GITVAULT_GIT=" + (dir_ / "slow-git") +
+                    " AWS_ACCESS_KEY_ID=" + value("AWS_ACCESS_KEY_ID") + " AWS_SECRET_ACCESS_KEY=" +
+                    value("AWS_SECRET_ACCESS_KEY") + " " + testing::gitvault_binary() + " backup --storage default=" +
+                    (dir_ / "storage") + " --path '" + url + "' --id k1 > " + (dir_ / "k1.out") + " 2>" +
+                    (dir_ / "k1.err") + "; echo $? > " + (dir_ / "k1.rc");
+  sh("(" + run + ") > /dev/null 2>&1 &");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  sh("kill -9 $(cat " + gw.path() + "/s3/run/rgw.pid)");
+  for (int i = 0; i < 1200 && !path_exists(dir_ / "k1.rc"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  sh(std::string(GITVAULT_SOURCE_DIR) + "/scripts/s3-server stop " + gw.path() + "/s3");
+  ASSERT_TRUE(path_exists(dir_ / "k1.rc")) << "the backup never ended";
+  std::string out = testing::read_text(dir_ / "k1.out"), err = testing::read_text(dir_ / "k1.err");
+  EXPECT_NE(testing::read_text(dir_ / "k1.rc"), "0\n") << out << err;
+  EXPECT_EQ(out.find(": complete"), std::string::npos) << out;
+  EXPECT_NE((out + err).find("127.0.0.1:" + port), std::string::npos) << out << err;  // what it could not reach
+}
+
 TEST_F(ObjectStorage, AnUnknownSchemeIsRefusedAndNothingIsWritten) {
   auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", "s3x://bucket/x"});
   EXPECT_EQ(b.exit_code, 2) << b.out << b.err;
