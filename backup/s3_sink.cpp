@@ -290,7 +290,28 @@ std::size_t S3Sink::remove_unfinished_writes() {
   return n;
 }
 
+// The first request of every run: a destination that cannot be used stops the run before
+// any work (Error(Config), exit 2), saying which: endpoint unreachable, bucket missing, or
+// credentials refused (the client's own wording for 401/403).
+void S3Sink::check_usable() {
+  s3::Response r;
+  try {
+    r = client().send("GET", "", {{"max-keys", "1"}, {"prefix", key("")}}, {}, "");  // an error body names S3's code
+  } catch (const Error& e) {
+    throw Error(ErrorCode::Config, "cannot reach the S3 endpoint " + url_.endpoint.url + " of " + describe("") + ": " +
+                                       e.what() + " (is the endpoint right and the gateway running?)");
+  }
+  if (r.status == 404)
+    throw Error(ErrorCode::Config, "the bucket '" + url_.endpoint.bucket + "' does not exist at " + url_.endpoint.url +
+                                       " (GET " + describe("") + ": HTTP 404); create it or fix the URL");
+  if (r.status == 301)
+    throw Error(ErrorCode::Config, "GET " + describe("") + ": HTTP " + std::to_string(r.status) +
+                                       " (wrong region or addressing style? use_path_style=true for radosgw)");
+  client().checked(std::move(r), "GET", "", {200});  // 401/403 and any other: named, with its status
+}
+
 std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
+  check_usable();
   s3::Client& c = client();
   const auto lease = std::chrono::seconds(url_.lease_seconds);
   const std::string text = holder_to_json_text(me);

@@ -42,6 +42,8 @@ class S3Sink : public Sink {
   std::string key(const std::string& name) const;
 
  private:
+  // Error(Config) naming what is wrong when the endpoint, the bucket or the keys cannot be used.
+  void check_usable();
   // A client for the calling thread (libcurl handles are not shared between threads).
   s3::Client& client();
   s3::Url url_;

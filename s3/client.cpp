@@ -146,6 +146,26 @@ std::string md5_base64(std::string_view data) {
   return base64_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
+// The ETag S3 gives an object completed from parts: the MD5 of the parts' MD5s, "-", the count.
+std::string multipart_etag(const std::vector<std::string>& part_etags) {
+  std::string digests;
+  for (std::string e : part_etags) {
+    e.erase(std::remove(e.begin(), e.end(), '"'), e.end());
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2)
+      digests += static_cast<char>(std::stoi(e.substr(i, 2), nullptr, 16));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(digests.data(), digests.size(), md, &len, EVP_md5(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out + "-" + std::to_string(part_etags.size());
+}
+
 // A key that XML 1.0 cannot carry (control characters, bytes that are not UTF-8).
 bool xml_safe(const std::string& key) {
   if (!is_valid_utf8(key)) return false;
@@ -306,7 +326,11 @@ Response Client::send(const std::string& method, const std::string& key, const Q
 
 Response Client::expect(const std::string& method, const std::string& key, const Query& query,
                         const std::vector<std::string>& headers, std::string_view body, std::vector<long> ok) {
-  Response r = send(method, key, query, headers, body);
+  return checked(send(method, key, query, headers, body), method, key, ok);
+}
+
+Response Client::checked(Response r, const std::string& method, const std::string& key,
+                         const std::vector<long>& ok) const {
   if (std::find(ok.begin(), ok.end(), r.status) != ok.end()) return r;
   std::string code = s3_error(r.body);
   const bool denied = r.status == 401 || r.status == 403;
@@ -432,7 +456,16 @@ void Client::complete_upload(const std::string& key, const std::string& upload_i
     p.append_child("ETag").text().set(etags[i].c_str());
   }
   std::string body = xml_text(doc);
-  Response r = expect("POST", key, {{"uploadId", upload_id}}, {"Content-Type: application/xml"}, body);
+  Response r = send("POST", key, {{"uploadId", upload_id}}, {"Content-Type: application/xml"}, body);
+  if (r.status == 404 && s3_error(r.body) == "NoSuchUpload") {
+    // A retry after an answer that was lost on the way: the first attempt completed the
+    // upload. It did if the object now has exactly the ETag these parts make.
+    Response h = send("HEAD", key, {}, {}, "");
+    std::string etag = h.header("etag");
+    etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+    if (h.status == 200 && etag == multipart_etag(etags)) return;
+  }
+  r = checked(std::move(r), "POST", key, {200});
   // S3 may answer 200 and still fail: the error is then in the body.
   std::string err = s3_error(r.body);
   if (!err.empty()) throw Error(ErrorCode::Io, "completing the upload of " + describe(key) + ": " + err);

@@ -88,6 +88,9 @@ class Client {
   Response expect(const std::string& method, const std::string& key, const Query& query,
                   const std::vector<std::string>& headers, std::string_view body, std::vector<long> ok = {200});
 
+  // `r` when its status is one of `ok`; else the Error expect() throws.
+  Response checked(Response r, const std::string& method, const std::string& key, const std::vector<long>& ok) const;
+
   void put(const std::string& key, std::string_view data);
   // PUT with If-None-Match: * — false when the key exists already (412).
   bool put_if_absent(const std::string& key, std::string_view data);
@@ -108,6 +111,8 @@ class Client {
   std::string create_upload(const std::string& key);
   // Returns the part's ETag.
   std::string upload_part(const std::string& key, const std::string& upload_id, int part_number, std::string_view data);
+  // Idempotent: a retry whose first attempt completed the upload (its answer lost) finds
+  // NoSuchUpload, and succeeds when the object has the ETag these parts make.
   void complete_upload(const std::string& key, const std::string& upload_id, const std::vector<std::string>& etags);
   void abort_upload(const std::string& key, const std::string& upload_id);
   std::vector<Upload> list_uploads(const std::string& prefix);

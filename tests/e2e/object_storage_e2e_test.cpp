@@ -11,6 +11,7 @@
 
 #include "backup/s3_sink.h"
 #include "base/files.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {
@@ -200,6 +201,68 @@ TEST_F(ObjectStorage, AGatewayKilledMidRunFailsTheBackupAndNeverReportsItComplet
   EXPECT_NE(testing::read_text(dir_ / "k1.rc"), "0\n") << out << err;
   EXPECT_EQ(out.find(": complete"), std::string::npos) << out;
   EXPECT_NE((out + err).find("127.0.0.1:" + port), std::string::npos) << out << err;  // what it could not reach
+}
+
+// Between gitvault and the gateway, a proxy answers every 5th request with 503 or 500,
+// closes the connection, or lets the gateway do the work and cuts its answer off (so a
+// retried CompleteMultipartUpload finds its upload gone). Every command still succeeds, and
+// what it restores is exactly what was backed up.
+TEST_F(ObjectStorage, InjectedErrorsAndDroppedConnectionsAreRetriedAndEveryCommandSucceeds) {
+  GITVAULT_REQUIRE_S3(url);
+  s3::Url where = s3::parse_url(url);
+  const int gateway_port = std::stoi(where.endpoint.url.substr(where.endpoint.url.rfind(':') + 1));
+  testing::FaultProxy proxy(gateway_port, 5);
+  const std::string via = "s3://" + where.endpoint.bucket + "/" + where.prefix + "?endpoint=" + proxy.endpoint() +
+                          "&use_path_style=true&part_size=5242880";
+  // One repository whose bundle is three parts: multipart uploads and ranged reads meet faults too.
+  const std::string big = dir_ / "storage/big.git";
+  sh("git init -q --bare " + big + " && git clone -q " + big + " " + (dir_ / "w") + " 2>/dev/null && head -c 12000000 "
+     "/dev/urandom > " + (dir_ / "w/blob") + " && git -C " + (dir_ / "w") + " add blob && git -C " + (dir_ / "w") +
+     " -c user.name=t -c user.email=t@example.com commit -qm big && git -C " + (dir_ / "w") +
+     " push -q origin HEAD:refs/heads/master");
+  const std::string storage = "default=" + (dir_ / "storage");
+  const std::string original = refs_of_all(dir_ / "storage");
+  flag("true");
+  auto p1 = gv({"backup", "--storage", storage, "--path", via, "--id", "p1"});
+  ASSERT_EQ(p1.exit_code, 0) << p1.out << p1.err;
+  EXPECT_NE(p1.out.find("p1: complete"), std::string::npos) << p1.out;
+  flag("false");
+  auto l1 = gv({"backup", "--storage", storage, "--path", via, "--id", "l1"});
+  ASSERT_EQ(l1.exit_code, 0) << l1.out << l1.err;
+  auto v = gv({"verify", "--path", via, "--all", "--deep"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto r1 = gv({"restore", "--storage", "default=" + (dir_ / "r1"), "--path", via, "--id", "p1"});
+  ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
+  EXPECT_EQ(refs_of_all(dir_ / "r1"), original);
+  flag("true");
+  auto r2 = gv({"restore", "--storage", "default=" + (dir_ / "r2"), "--path", via, "--id", "l1"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  EXPECT_EQ(refs_of_all(dir_ / "r2"), original);
+  // The faults really happened, every kind of them.
+  EXPECT_GT(proxy.requests(), 100);
+  EXPECT_GT(proxy.answered_503(), 0);
+  EXPECT_GT(proxy.answered_500(), 0);
+  EXPECT_GT(proxy.closed_before_forwarding(), 0);
+  EXPECT_GT(proxy.cut_off_answers(), 0);
+}
+
+// A destination that cannot be used stops the run before any work, exit 2, saying which.
+TEST_F(ObjectStorage, AMissingBucketOrAnUnreachableEndpointStopsTheRunBeforeAnyWork) {
+  GITVAULT_REQUIRE_S3(url);
+  s3::Url where = s3::parse_url(url);
+  auto missing = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path",
+                     "s3://no-such-bucket-gv/x?endpoint=" + where.endpoint.url + "&use_path_style=true", "--id", "m1"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("the bucket 'no-such-bucket-gv' does not exist"), std::string::npos) << missing.err;
+  auto proxy = std::make_unique<testing::FaultProxy>(1, 0);
+  const std::string nowhere = proxy->endpoint();  // a port nothing listens on once the proxy is gone
+  proxy.reset();
+  auto unreachable = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path",
+                         "s3://" + where.endpoint.bucket + "/x?endpoint=" + nowhere + "&use_path_style=true"});
+  EXPECT_EQ(unreachable.exit_code, 2) << unreachable.err;
+  EXPECT_NE(unreachable.err.find("cannot reach the S3 endpoint " + nowhere), std::string::npos) << unreachable.err;
+  auto listed = gv({"backups", "--path", "s3://" + where.endpoint.bucket + "/x?endpoint=" + nowhere + "&use_path_style=true"});
+  EXPECT_EQ(listed.exit_code, 2) << listed.err;
 }
 
 TEST_F(ObjectStorage, AnUnknownSchemeIsRefusedAndNothingIsWritten) {

@@ -1,0 +1,51 @@
+// A small HTTP/1.1 proxy on loopback that forwards requests to a real S3 server and, on a
+// fixed schedule, answers some itself with 500 or 503, closes the connection before
+// forwarding, or forwards and then cuts the answer off half way (the server did the work,
+// the client never heard). Tests run gitvault through it to prove that retries make a run
+// succeed anyway; its counters prove the faults really happened.
+//
+// The schedule counts requests over all connections: every `period`-th request gets the next
+// fault of the cycle 503, 500, closed-before-forwarding, cut-off-answer; the requests right
+// after a fault always pass, so no request meets a fault on every retry.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gitvault::testing {
+
+class FaultProxy {
+ public:
+  // Forwards to 127.0.0.1:upstream_port. period 0: no faults (a plain proxy).
+  FaultProxy(int upstream_port, int period);
+  ~FaultProxy();
+  FaultProxy(const FaultProxy&) = delete;
+  FaultProxy& operator=(const FaultProxy&) = delete;
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:PORT"
+  std::string endpoint() const;
+
+  int requests() const { return requests_; }
+  int answered_503() const { return answered_503_; }
+  int answered_500() const { return answered_500_; }
+  int closed_before_forwarding() const { return closed_before_; }
+  int cut_off_answers() const { return cut_off_; }
+
+ private:
+  void accept_loop();
+  void serve(int client);
+  int upstream_port_;
+  int period_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> requests_{0}, answered_503_{0}, answered_500_{0}, closed_before_{0}, cut_off_{0};
+  std::atomic<int> faults_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> connections_;  // only the acceptor thread touches it until the destructor
+};
+
+}  // namespace gitvault::testing
