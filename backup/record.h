@@ -46,8 +46,10 @@ std::optional<StepKind> step_kind_named(const std::string& word);  // nullopt: n
 
 // A backup as a whole: "running" until its run ends (a record still saying so belongs to a
 // run that died), then "complete", "partial" (some repositories failed) or "failed" (none
-// succeeded).
-enum class BackupStatus { Running, Complete, Partial, Failed };
+// succeeded). A backup of several hosts (docs/object-storage.md, "Several hosts") is
+// "incomplete" while every host that wrote its part has finished but some expected host has
+// written none; it is never stored, only the result of reading the parts together.
+enum class BackupStatus { Running, Complete, Partial, Failed, Incomplete };
 const char* to_string(BackupStatus s);
 
 struct RepositoryRecord {
@@ -84,13 +86,28 @@ struct RepositoryRecord {
   }
 };
 
+// One host's part of a backup of several hosts, as `backups` shows it.
+struct HostPart {
+  std::string host;
+  BackupStatus status = BackupStatus::Running;  // Incomplete: this host has written no part yet
+  std::string started_at;
+  std::string finished_at;
+  std::size_t repositories = 0;
+  std::vector<std::string> storages;
+};
+
 struct BackupRecord {
   int format = 1;
   std::string id;
   BackupStatus status = BackupStatus::Running;
   std::string started_at;
   std::string finished_at;
-  std::string host;
+  std::string host;  // the host that wrote it (of a read set: every part's host, comma-separated)
+  // A backup of several hosts: every host expected to write a part (from the config), sorted.
+  // Empty: a backup of one host, one record.
+  std::vector<std::string> hosts;
+  // Of a backup of several hosts read as one: each expected host's part.
+  std::vector<HostPart> parts;
   std::string gitvault_version;
   std::vector<std::string> storages;
   bool incremental = false;
@@ -104,12 +121,24 @@ struct BackupRecord {
   std::uint64_t total_bytes() const;
 };
 
+// Where a backup's record is: one file for a backup of one host, a folder of parts, one per
+// host, for a backup of several hosts:
+//   +gitvault/backups/<id>.json             one host
+//   +gitvault/backups/<id>/<host>.json      several hosts, one part each
+// Readers take the parts together as one record (read_record): repositories and storages of
+// every part, complete only when every expected host's part is complete.
 std::string record_name(const std::string& id);
+std::string record_part_name(const std::string& id, const std::string& host);
+// The files that hold backup `id`'s record (one, or its parts); empty when there is none.
+std::vector<std::string> record_files(Sink& sink, const std::string& id);
+// Where a backup's record is, for messages.
+std::string describe_record(Sink& sink, const std::string& id);
 
 // One repository's entry as JSON (the record and the worker's log lines use the same form).
 nlohmann::json repository_to_json(const RepositoryRecord& r);
 RepositoryRecord repository_from_json(const nlohmann::json& j);
 
+// A record with `hosts` is written as its host's part.
 void write_record(Sink& sink, const BackupRecord& record);
 // Throws Error(NotFound) when there is no such backup, Error(Corrupt) when unreadable.
 BackupRecord read_record(Sink& sink, const std::string& id);

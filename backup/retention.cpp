@@ -117,7 +117,11 @@ std::set<std::pair<std::string, std::string>> repositories_with_latest(const std
 void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
                   const std::function<void(std::size_t)>& before_file_removal) {
   validate_names(sink, ids, files);
-  for (const auto& id : ids) sink.remove(record_name(id));
+  for (const auto& id : ids) {
+    std::vector<std::string> files = record_files(sink, id);  // one, or the parts of several hosts
+    sink.remove_many(files);
+    for (const auto& f : files) sink.remove_empty_parents(f);
+  }
   auto remaining = readable_records_or_throw(sink);
   std::set<std::string> needed;
   for (const auto& b : remaining) names_needed_by(b, needed);
@@ -176,6 +180,7 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
     s.finished_at = b.finished_at;
     s.repositories = b.repositories.size();
     s.failed = b.count(ItemStatus::Failed);
+    s.hosts = b.parts;
     std::set<std::string> needs;
     for (const auto& r : b.repositories) {
       s.pipeline += r.engine == Engine::Pipeline;

@@ -42,6 +42,7 @@ struct BackupSummary {
   std::uint64_t bytes = 0;                              // written by this backup
   std::vector<std::string> needs;  // other backups whose files its chains name
   std::vector<std::string> needs_pruned;  // of those, the ones whose record is gone (files kept)
+  std::vector<HostPart> hosts;  // a backup of several hosts: each expected host's part
   bool standalone() const { return needs.empty(); }
 };
 

@@ -10,7 +10,8 @@
 namespace gitvault {
 
 RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& storages, LockMode storage_mode,
-                   const std::string& command, const std::string& detail, std::chrono::milliseconds wait) {
+                   const std::string& command, const std::string& detail, std::chrono::milliseconds wait,
+                   const std::string& scope) {
   std::vector<const Storage*> ordered;
   for (const auto& s : storages) ordered.push_back(&s);
   std::sort(ordered.begin(), ordered.end(), [](const Storage* a, const Storage* b) { return a->path < b->path; });
@@ -30,11 +31,17 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
                        "): a restore into it during this run would not be noticed");
     }
   }
-  sink_lock_ = sink.lock(LockHolder::current(command, detail, sink_mode), wait);
+  LockHolder me = LockHolder::current(command, detail, sink_mode);
+  me.scope = scope;
+  sink_lock_ = sink.lock(me, wait);
   for (const auto& dead : sink_lock_->dead_holders())
     notes_.push_back("took over the lock of " + sink.describe("") + " from " + dead.describe() +
                      ", which is no longer running");
-  if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died()) {
+  if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died() && !scope.empty()) {
+    // Other hosts' writers may be running: what the dead run left is not told apart from
+    // theirs here. Prune, alone in the directory, removes every unfinished write.
+    notes_.push_back("what the run that died left half-written stays until the next `gitvault prune` removes it");
+  } else if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died()) {
     std::size_t n = sink.remove_unfinished_writes();
     notes_.push_back("removed " + std::to_string(n) + " temporary file" + (n == 1 ? "" : "s") +
                      " left by the run that died");

@@ -25,8 +25,11 @@ namespace gitvault {
 
 class RunLocks {
  public:
+  // `scope`: with an exclusive sink_mode, the host whose part of a backup of several hosts
+  // this run writes (LockHolder::scope); writers of other hosts may run meanwhile.
   RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& storages, LockMode storage_mode,
-           const std::string& command, const std::string& detail, std::chrono::milliseconds wait);
+           const std::string& command, const std::string& detail, std::chrono::milliseconds wait,
+           const std::string& scope = "");
   ~RunLocks();
   RunLocks(const RunLocks&) = delete;
   RunLocks& operator=(const RunLocks&) = delete;

@@ -316,7 +316,9 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
   const auto lease = std::chrono::seconds(url_.lease_seconds);
   const std::string text = holder_to_json_text(me);
   const std::string mine = key(std::string(kHolders) + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json");
-  const std::string exclusive = key(kExclusive);
+  // A scoped writer (one host of several) has an exclusive object of its own scope.
+  const std::string exclusive_name = me.scope.empty() ? std::string(kExclusive) : std::string(kExclusive) + "." + me.scope;
+  const std::string exclusive = key(exclusive_name);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   std::vector<LockHolder> dead;
   for (;;) {
@@ -330,11 +332,11 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
       } else if (auto got = c.get(exclusive); got && *got == text) {
         have_exclusive = true;  // our own create, whose answer was lost and retried
       } else if (auto modified = c.last_modified(exclusive); modified && expired(*modified)) {
-        dead.push_back(holder_from_json_text(got.value_or(""), "lease " + describe(kExclusive)));
+        dead.push_back(holder_from_json_text(got.value_or(""), "lease " + describe(exclusive_name)));
         c.remove(exclusive);  // a dead writer's: taken over
         continue;
       } else if (got) {
-        blockers.push_back(holder_from_json_text(*got, "lease " + describe(kExclusive)).describe());
+        blockers.push_back(holder_from_json_text(*got, "lease " + describe(exclusive_name)).describe());
       } else {
         continue;  // released meanwhile
       }
@@ -351,7 +353,7 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
         }
         continue;
       }
-      if (me.mode == LockMode::Exclusive || h.mode == LockMode::Exclusive) blockers.push_back(h.describe());
+      if (!me.compatible_with(h)) blockers.push_back(h.describe());
     }
     if (blockers.empty()) {
       std::vector<std::string> keys = {mine};

@@ -57,6 +57,7 @@ bool alive(const LockHolder& h) {
 std::string holder_to_json_text(const LockHolder& h) {
   nlohmann::json j = {{"command", h.command}, {"detail", h.detail}, {"mode", mode_name(h.mode)},
                       {"pid", h.pid},         {"host", h.host},     {"started_at", h.started_at}};
+  if (!h.scope.empty()) j["scope"] = h.scope;
   return to_json_text(j) + "\n";
 }
 
@@ -70,6 +71,7 @@ LockHolder holder_from_json_text(const std::string& text, const std::string& whe
     h.pid = j.value("pid", 0L);
     h.host = j.value("host", "");
     h.started_at = j.value("started_at", "");
+    h.scope = j.value("scope", "");
   } catch (const std::exception&) {
     h = LockHolder{};
     h.command = "(unreadable " + where + ")";
@@ -79,7 +81,14 @@ LockHolder holder_from_json_text(const std::string& text, const std::string& whe
 
 std::string LockHolder::describe() const {
   std::string s = command + (detail.empty() ? "" : " " + detail);
-  return s + " (pid " + std::to_string(pid) + " on host " + host + ", since " + started_at + ", " + mode_name(mode) + ")";
+  return s + " (pid " + std::to_string(pid) + " on host " + host + ", since " + started_at + ", " + mode_name(mode) +
+         (scope.empty() ? "" : " for host " + scope) + ")";
+}
+
+bool LockHolder::compatible_with(const LockHolder& other) const {
+  if (mode == LockMode::Shared && other.mode == LockMode::Shared) return true;
+  return mode == LockMode::Exclusive && other.mode == LockMode::Exclusive && !scope.empty() && !other.scope.empty() &&
+         scope != other.scope;
 }
 
 LockHolder LockHolder::current(std::string command, std::string detail, LockMode mode) {

@@ -1,7 +1,8 @@
 // Coordination of gitvault runs over one directory (a backup directory, a storage):
 // readers share the lock, a writer holds it alone (docs/locking.md).
 //
-// Locally: flock(2) on "<dir>/lock" decides (the kernel drops it when a process dies, even
+// Locally: flock(2) on "<dir>/lock" decides (a scoped writer is an exclusive one there:
+// writers of several hosts into one local directory take turns) (the kernel drops it when a process dies, even
 // by kill -9), and each holder leaves a small JSON file "<dir>/holders/<host>-<pid>-<n>.json"
 // saying who it is, so that a run that cannot get the lock names the holder, and the next
 // run finds out that a holder died (its file stayed, its pid is gone): that is how killed
@@ -25,8 +26,14 @@ struct LockHolder {
   long pid = 0;
   std::string host;
   std::string started_at;
+  // An exclusive holder with a scope (one host's part of a backup of several hosts, scope =
+  // that host) shares the lock with exclusive holders of other scopes and excludes everyone
+  // else: readers, unscoped writers (prune, a backup of one host) and its own scope.
+  std::string scope;
   // "backup 20261123 (pid 4242 on host db1, since 2026-11-23T01:00:00.000Z)"
   std::string describe() const;
+  // Whether this holder and `other` may hold the lock at once.
+  bool compatible_with(const LockHolder& other) const;
   // A holder for this process, now.
   static LockHolder current(std::string command, std::string detail, LockMode mode);
 };

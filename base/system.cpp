@@ -19,6 +19,14 @@ std::string host_name() {
   return buf;
 }
 
+bool valid_host_name(const std::string& host) {
+  if (host.empty() || host.size() > 64 || host[0] == '.' || host[0] == '-') return false;
+  for (char c : host)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return false;
+  return true;
+}
+
 std::string os_user() {
   if (passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
   const char* u = std::getenv("USER");

@@ -6,6 +6,9 @@
 namespace gitvault {
 
 std::string host_name();
+// A name for a host in a backup of several hosts: [A-Za-z0-9_.-], at most 64 characters,
+// not starting with '.' or '-' (it becomes a file name).
+bool valid_host_name(const std::string& host);
 // The effective user's name (its uid when it has none).
 std::string os_user();
 // UTC now as RFC 3339 with milliseconds ("2026-11-23T01:02:03.456Z"): times of one run

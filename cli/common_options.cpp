@@ -2,6 +2,7 @@
 
 #include "backup/run_locks.h"
 #include "base/error.h"
+#include "base/system.h"
 #include "flags/feature_flags.h"
 
 namespace gitvault {
@@ -13,6 +14,9 @@ void CommonOptions::add_config_option(CLI::App& cmd) {
 void CommonOptions::add_storage_options(CLI::App& cmd) {
   add_config_option(cmd);
   cmd.add_option("--storage", storage_specs, "A storage as NAME=DIR (repeatable); overrides the config file");
+  cmd.add_option("--host", host,
+                 "Several hosts, one backup: which host of the config this is (default: [backup] host, else the "
+                 "host name); only its storages are backed up or restored");
 }
 
 void CommonOptions::add_path_option(CLI::App& cmd) {
@@ -69,6 +73,10 @@ int CommonOptions::resolved_parallel_storage() const {
 
 void CommonOptions::fill(RepositoryRunOptions& o, RunObserver& observer) const {
   o.storages = storages();
+  o.hosts = expected_hosts();
+  if (!o.hosts.empty()) o.host = resolved_host();
+  if (o.hosts.empty() && !host.empty())
+    throw Error(ErrorCode::Usage, "--host needs a config whose [[storage]] tables name their hosts (and no --storage)");
   o.filter = filter();
   o.observer = &observer;
   o.lock_wait = lock_wait();
@@ -98,7 +106,29 @@ std::vector<Storage> CommonOptions::storages() const {
     validate_storages(out, false);
     return out;
   }
-  return config().storages;
+  std::vector<std::string> hosts = expected_hosts();
+  if (hosts.empty()) return config().storages;
+  const std::string me = resolved_host();
+  for (const auto& s : config().storages)
+    if (config().storage_hosts.at(s.name) == me) out.push_back(s);
+  if (out.empty()) {
+    std::string list;
+    for (const auto& h : hosts) list += (list.empty() ? "" : ", ") + h;
+    throw Error(ErrorCode::Config, "host '" + me + "' holds no storage in " + config_file + " (its hosts: " + list +
+                                       "); say which host this is with --host NAME or [backup] host");
+  }
+  return out;
+}
+
+std::vector<std::string> CommonOptions::expected_hosts() const {
+  if (!storage_specs.empty()) return {};
+  return gitvault::expected_hosts(config());
+}
+
+std::string CommonOptions::resolved_host() const {
+  std::string me = !host.empty() ? host : !config().host.empty() ? config().host : host_name();
+  if (!valid_host_name(me)) throw Error(ErrorCode::Usage, "invalid host name '" + me + "' (use --host NAME)");
+  return me;
 }
 
 std::string CommonOptions::resolved_backup_path() const {

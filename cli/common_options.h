@@ -16,6 +16,7 @@ namespace gitvault {
 struct CommonOptions {
   std::string config_file;
   std::vector<std::string> storage_specs;
+  std::string host;
   std::string backup_path;
   std::string repositories_paths;
   std::string skip_repositories_paths;
@@ -40,8 +41,14 @@ struct CommonOptions {
   // Backup and restore: storages, path, filters, --json, --wait and the engine options.
   void add_repository_run_options(CLI::App& cmd);
 
-  // Storages from --storage, else from the config file. Throws Error(Usage/Config).
+  // Storages from --storage, else from the config file: of a config naming the host of each
+  // storage, this host's (--host, else [backup] host, else the machine's host name). Throws
+  // Error(Usage/Config).
   std::vector<Storage> storages() const;
+  // The hosts a backup of several hosts expects (empty: one host; always empty with
+  // --storage), and which of them this is.
+  std::vector<std::string> expected_hosts() const;
+  std::string resolved_host() const;
   // --path, else [backup] path of the config file, with [s3]'s settings for an s3:// one
   // (and its keys exported, config/config.h). Throws Error(Usage) when neither.
   std::string resolved_backup_path() const;

@@ -4,9 +4,11 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <toml++/toml.h>
 
 #include "base/error.h"
+#include "base/system.h"
 
 namespace fs = std::filesystem;
 
@@ -32,12 +34,26 @@ Config load_config(const std::string& path) {
       auto dir = (*t)["path"].value<std::string>();
       if (!name || !dir) throw fail("each [[storage]] needs name and path");
       cfg.storages.push_back({*name, resolve(*dir)});
+      if (auto host = (*t)["host"].value<std::string>()) {
+        if (!valid_host_name(*host))
+          throw fail("[[storage]] '" + *name + "': invalid host '" + *host + "' (letters, digits, '.', '_', '-')");
+        cfg.storage_hosts[*name] = *host;
+      }
     }
+    if (!cfg.storage_hosts.empty())
+      for (const auto& s : cfg.storages)
+        if (!cfg.storage_hosts.count(s.name))
+          throw fail("[[storage]] '" + s.name + "' names no host while others do: a backup of several hosts needs "
+                     "every storage's host");
   } else if (tbl.contains("storage")) {
     throw fail("storage must be an array of tables ([[storage]])");
   }
   if (auto p = tbl["backup"]["path"].value<std::string>())
     cfg.backup_path = p->find("://") != std::string::npos ? *p : resolve(*p);  // a URL stays as it is
+  if (auto h = tbl["backup"]["host"].value<std::string>()) {
+    if (!valid_host_name(*h)) throw fail("[backup] host: invalid host '" + *h + "'");
+    cfg.host = *h;
+  }
   if (auto p = tbl["flags"]["db"].value<std::string>()) cfg.flags_db = resolve(*p);
   if (auto n = tbl["limits"]["parallel"].value<int64_t>()) cfg.parallel = static_cast<int>(*n);
   if (auto n = tbl["limits"]["parallel_storage"].value<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
@@ -57,6 +73,12 @@ Config load_config(const std::string& path) {
   }
   validate_storages(cfg.storages, false);
   return cfg;
+}
+
+std::vector<std::string> expected_hosts(const Config& config) {
+  std::set<std::string> hosts;
+  for (const auto& [storage, host] : config.storage_hosts) hosts.insert(host);
+  return {hosts.begin(), hosts.end()};
 }
 
 std::string with_s3_config(const std::string& location, const S3Config& s3) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,8 +13,8 @@
 namespace gitvault {
 
 // gitvault.toml:
-//   [[storage]]  name = "default"  path = "/var/opt/gitlab/git-data/repositories"
-//   [backup]     path = "/var/opt/gitlab/backups/repositories"
+//   [[storage]]  name = "default"  path = "/var/opt/gitlab/git-data/repositories"  host = "gitaly-1"
+//   [backup]     path = "/var/opt/gitlab/backups/repositories"  host = "gitaly-1"
 //   [flags]      db = "/var/lib/gitvault/flags.db"
 //   [limits]     parallel = 2  parallel_storage = 1
 //   [s3]         endpoint = "http://127.0.0.1:7480"  region = "us-east-1"  use_path_style = true
@@ -31,6 +32,11 @@ struct S3Config {
 
 struct Config {
   std::vector<Storage> storages;
+  // Several hosts, one backup: the host holding each storage ([[storage]] host; all storages
+  // name one or none does), and this machine's name among them ([backup] host; default: its
+  // host name).
+  std::map<std::string, std::string> storage_hosts;
+  std::string host;
   std::string backup_path;
   std::string flags_db;
   std::optional<int> parallel;
@@ -40,6 +46,10 @@ struct Config {
 
 // Throws Error(Config) naming the file (and line) on any problem.
 Config load_config(const std::string& path);
+
+// The hosts a backup of several hosts expects (every storage's host), sorted; empty when the
+// storages name none.
+std::vector<std::string> expected_hosts(const Config& config);
 
 // An s3:// location with the [s3] values it does not state itself added as URL parameters
 // (so that a worker given the URL sees the same destination); any other location as it is.

@@ -80,7 +80,7 @@ class BackupSource {
   BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
     std::string use = id_;
     if (use.empty()) use = newest_complete_backup(sink_).value_or("");
-    if (!use.empty() && sink_.exists(record_name(use))) {
+    if (!use.empty() && !record_files(sink_, use).empty()) {
       record_ = read_record(sink_, use);
       for (std::size_t i = 0; i < record_->repositories.size(); ++i)
         index_[job_key(record_->repositories[i].storage, record_->repositories[i].relative_path)] = i;

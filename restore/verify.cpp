@@ -215,7 +215,7 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
         records.push_back(read_record(sink, id));
       } catch (const Error& e) {
         if (e.code() == ErrorCode::NotFound) throw;
-        result.problems.push_back({id, "", "", sink.describe(record_name(id)), e.what()});
+        result.problems.push_back({id, "", "", describe_record(sink, id), e.what()});
       }
     }
   } else {
@@ -235,7 +235,13 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
                                                      std::to_string(b.count(ItemStatus::Failed)) +
                                                      " of " + std::to_string(b.repositories.size()) +
                                                      " repositories failed";
-      result.problems.push_back({b.id, "", "", sink.describe(record_name(b.id)), what});
+      if (b.status == BackupStatus::Incomplete) {
+        what = "backup is incomplete: no part from host";
+        for (const auto& p : b.parts)
+          if (p.status == BackupStatus::Incomplete) what += " " + p.host;
+        what += " (expected by the config of the hosts that wrote theirs)";
+      }
+      result.problems.push_back({b.id, "", "", describe_record(sink, b.id), what});
     }
     for (const auto& r : b.repositories) items.push_back({&b, &r});
   }

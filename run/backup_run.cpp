@@ -1,5 +1,6 @@
 #include "run/backup_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -113,6 +114,22 @@ void finish_record(Sink& sink, BackupRunResult& result) {
   }
 }
 
+// A backup id is written once: by one host, or once by each host of several.
+void refuse_existing(Sink& sink, const BackupRecord& rec) {
+  std::vector<std::string> files = record_files(sink, rec.id);
+  if (files.empty()) return;
+  if (rec.hosts.empty())
+    throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
+  for (const auto& f : files) {
+    if (f == record_name(rec.id))
+      throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe("") +
+                                        " as a backup of one host");
+    if (f == record_part_name(rec.id, rec.host))
+      throw Error(ErrorCode::Usage, "host " + rec.host + " has written its part of backup " + rec.id + " already (" +
+                                        sink.describe(f) + ")");
+  }
+}
+
 }  // namespace
 
 std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
@@ -133,11 +150,19 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   BackupRecord& rec = result.record;
   rec.id = o.id.empty() ? default_backup_id() : o.id;
   if (!valid_backup_id(rec.id)) throw Error(ErrorCode::Usage, "invalid backup id '" + rec.id + "'");
-  // One writer per backup directory; storages are read while no restore swaps their repositories.
-  RunLocks locks(sink, LockMode::Exclusive, o.storages, LockMode::Shared, "backup", rec.id, o.lock_wait);
+  // Several hosts, one backup: each host writes its part under the id they share.
+  rec.hosts = o.hosts;
+  rec.host = o.hosts.empty() ? host_name() : o.host;
+  if (!rec.hosts.empty() && o.id.empty())
+    throw Error(ErrorCode::Usage, "a backup of several hosts needs the same --id on every host (for example --id "
+                                  "$(date -u +%Y%m%d) from the timer)");
+  if (!rec.hosts.empty() && std::find(rec.hosts.begin(), rec.hosts.end(), rec.host) == rec.hosts.end())
+    throw Error(ErrorCode::Config, "host '" + rec.host + "' is not one of the config's hosts");
+  // One writer per backup directory (per host, for a backup of several hosts); storages are
+  // read while no restore swaps their repositories.
+  RunLocks locks(sink, LockMode::Exclusive, o.storages, LockMode::Shared, "backup", rec.id, o.lock_wait, o.host);
   for (const auto& n : locks.notes()) observer.note(n);
-  if (sink.exists(record_name(rec.id)))
-    throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe(""));
+  refuse_existing(sink, rec);
 
   // The flag state is read once: every repository of this run sees the same state.
   Router router(o.flags_store);
@@ -167,7 +192,6 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     throw Error(ErrorCode::Usage, "no repository matches --repositories-paths/--skip-repositories-paths");
 
   rec.started_at = utc_now_rfc3339();
-  rec.host = host_name();
   rec.gitvault_version = GITVAULT_VERSION;
   for (const auto& s : o.storages) rec.storages.push_back(s.name);
   std::vector<EngineJob> jobs = route_repositories(router, repos, rec);
@@ -180,6 +204,13 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 
   finish_record(sink, result);
+  if (!rec.hosts.empty()) {
+    try {
+      result.whole = read_record_header(sink, rec.id);
+    } catch (const std::exception& e) {
+      observer.warning(std::string("cannot read backup ") + rec.id + " as a whole: " + e.what());
+    }
+  }
   result.exit_code = rec.status == BackupStatus::Complete ? 0 : 1;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result.peak_rss_kib = peak_rss_kib();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,10 @@ struct BackupRunOptions : RepositoryRunOptions {
 };
 
 struct BackupRunResult {
-  BackupRecord record;
+  BackupRecord record;  // of a backup of several hosts: this host's part
+  // A backup of several hosts: the whole backup as read back after this part was written
+  // (its status says whether every host has finished); nullopt otherwise.
+  std::optional<BackupRecord> whole;
   std::vector<Failure> failures;
   long worker_peak_rss_kib = 0;
   long peak_rss_kib = 0;

@@ -45,6 +45,10 @@ struct RepositoryRunOptions {
   int parallel = 0;          // 0: number of CPUs
   int parallel_storage = 2;  // 0: no per-storage limit
   std::chrono::milliseconds lock_wait{0};  // how long to wait for another run's lock (docs/locking.md)
+  // Several hosts, one backup (docs/object-storage.md): every host the config expects, and
+  // which of them this run is. Empty `hosts`: a backup of this host alone.
+  std::vector<std::string> hosts;
+  std::string host;
 };
 
 struct EngineJob {

@@ -24,7 +24,7 @@ std::string newest_restorable_backup(Sink& sink) {
   for (const auto& id : unreadable)
     if (!newest || id > *newest)
       throw Error(ErrorCode::Usage,
-                  "the record of backup " + id + " (" + sink.describe(record_name(id)) +
+                  "the record of backup " + id + " (" + describe_record(sink, id) +
                       ") cannot be read, and it may be the newest backup; `gitvault verify --id " + id +
                       "` says why. To restore an older backup, name it: --id " + newest.value_or("ID"));
   if (!newest)
@@ -116,6 +116,8 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   if (rec.status == BackupStatus::Running)
     throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
 
+  for (const auto& part : rec.parts)
+    for (const auto& st : part.storages) result.host_of_storage[st] = part.host;
   std::vector<const RepositoryRecord*> selected = select_from_record(rec, o, result);
 
   // Leftovers of restores that were killed are removed before this one starts.

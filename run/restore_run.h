@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@ struct RestoreRunResult {
   std::size_t via_pipeline = 0;
   std::size_t via_legacy = 0;
   std::vector<std::string> missing_storages;  // backed-up storages not given: not restored
+  std::map<std::string, std::string> host_of_storage;  // a backup of several hosts: who backed up each storage
   double seconds = 0;
   int exit_code = 0;
 };

@@ -24,6 +24,7 @@ void print_problem(std::FILE* out, const VerifyProblem& p) {
 // Whether a backup can be restored on its own, for `gitvault backups`.
 std::string restorable(const BackupSummary& b) {
   if (b.status == BackupStatus::Running) return "no (never finished)";
+  if (b.status == BackupStatus::Incomplete) return "the hosts that finished: their ok repositories";
   if (b.status != BackupStatus::Complete) return "only its ok repositories";
   if (b.standalone()) return "on its own";
   std::string s = "with the files of";
@@ -40,18 +41,32 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
                     skipped = rec.count(ItemStatus::Skipped), failed = rec.count(ItemStatus::Failed);
   const std::size_t pipeline = count_engine(rec, Engine::Pipeline), legacy = count_engine(rec, Engine::Legacy);
   if (mode == OutputMode::Json) {
-    print_json(out, {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", to_string(rec.status)},
-                     {"repositories", rec.repositories.size()}, {"ok", ok}, {"empty", empty}, {"skipped", skipped},
-                     {"failed", failed}, {"pipeline", pipeline}, {"legacy", legacy}, {"bytes", rec.total_bytes()},
-                     {"duration_seconds", r.seconds}, {"peak_rss_kib", r.peak_rss_kib},
-                     {"worker_peak_rss_kib", r.worker_peak_rss_kib}});
+    nlohmann::json j = {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", to_string(rec.status)},
+                        {"repositories", rec.repositories.size()}, {"ok", ok}, {"empty", empty}, {"skipped", skipped},
+                        {"failed", failed}, {"pipeline", pipeline}, {"legacy", legacy}, {"bytes", rec.total_bytes()},
+                        {"duration_seconds", r.seconds}, {"peak_rss_kib", r.peak_rss_kib},
+                        {"worker_peak_rss_kib", r.worker_peak_rss_kib}};
+    if (!rec.hosts.empty()) j["host"] = rec.host;
+    if (r.whole) j["whole_status"] = to_string(r.whole->status);  // a backup of several hosts, all parts read
+    print_json(out, j);
   } else {
-    std::fprintf(out, "backup %s: %s\n", rec.id.c_str(), to_string(rec.status));
+    if (rec.hosts.empty())
+      std::fprintf(out, "backup %s: %s\n", rec.id.c_str(), to_string(rec.status));
+    else
+      std::fprintf(out, "backup %s, part of host %s: %s\n", rec.id.c_str(), rec.host.c_str(), to_string(rec.status));
     std::fprintf(out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(), ok, empty,
                  failed);
     if (skipped) std::fprintf(out, "  skipped: %zu (gone since discovery)\n", skipped);
     std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", pipeline, legacy);
     std::fprintf(out, "  written: %s in %s\n", human_bytes(rec.total_bytes()).c_str(), human_duration(r.seconds).c_str());
+    if (r.whole) {
+      std::string hosts;
+      for (const auto& h : r.whole->parts)
+        hosts += (hosts.empty() ? "" : ", ") + h.host + " " +
+                 (h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status));
+      std::fprintf(out, "  backup %s as a whole: %s (hosts: %s)\n", rec.id.c_str(), to_string(r.whole->status),
+                   hosts.c_str());
+    }
   }
   print_failures(out, r.failures);
   std::fflush(out);
@@ -67,9 +82,15 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
                  result.restored, result.failures.size());
     std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
     std::fprintf(out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(result.seconds).c_str());
-    for (const auto& s : result.missing_storages)
-      std::fprintf(out, "  not restored: repositories of storage '%s' (no --storage %s=DIR given)\n", s.c_str(),
-                   s.c_str());
+    for (const auto& s : result.missing_storages) {
+      auto host = result.host_of_storage.find(s);
+      if (host != result.host_of_storage.end())
+        std::fprintf(out, "  not restored: repositories of storage '%s' (backed up by host %s: restore them there)\n",
+                     s.c_str(), host->second.c_str());
+      else
+        std::fprintf(out, "  not restored: repositories of storage '%s' (no --storage %s=DIR given)\n", s.c_str(),
+                     s.c_str());
+    }
   }
   print_failures(out, result.failures);
   std::fflush(out);
@@ -100,12 +121,21 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) 
 
 void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where) {
   if (mode == OutputMode::Json) {
-    for (const auto& b : list)
-      print_json(out, {{"id", b.id}, {"status", to_string(b.status)}, {"started_at", b.started_at},
-                       {"finished_at", b.finished_at}, {"repositories", b.repositories}, {"failed", b.failed},
-                       {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
-                       {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
-                       {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned}});
+    for (const auto& b : list) {
+      nlohmann::json j = {{"id", b.id}, {"status", to_string(b.status)}, {"started_at", b.started_at},
+                          {"finished_at", b.finished_at}, {"repositories", b.repositories}, {"failed", b.failed},
+                          {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
+                          {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
+                          {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned}};
+      if (!b.hosts.empty()) {
+        j["hosts"] = nlohmann::json::array();
+        for (const auto& h : b.hosts)
+          j["hosts"].push_back({{"host", h.host}, {"status", h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status)},
+                                {"started_at", h.started_at}, {"finished_at", h.finished_at},
+                                {"repositories", h.repositories}});
+      }
+      print_json(out, j);
+    }
     std::fflush(out);
     return;
   }
@@ -114,14 +144,18 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
     std::fflush(out);
     return;
   }
-  std::fprintf(out, "%-20s %-9s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
+  std::fprintf(out, "%-20s %-10s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
                "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "RESTORABLE");
   for (const auto& b : list) {
     std::string paths = std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
     std::string kinds = std::to_string(b.full) + "/" + std::to_string(b.incremental) + "/" + std::to_string(b.unchanged);
-    std::fprintf(out, "%-20s %-9s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), to_string(b.status),
+    std::fprintf(out, "%-20s %-10s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), to_string(b.status),
                  b.started_at.c_str(), b.repositories, b.failed, paths.c_str(), kinds.c_str(),
                  human_bytes(b.bytes).c_str(), restorable(b).c_str());
+    for (const auto& h : b.hosts)  // a backup of several hosts: each host's part
+      std::fprintf(out, "  host %-14s %-10s %-24s %6zu\n", h.host.c_str(),
+                   h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status), h.started_at.c_str(),
+                   h.repositories);
   }
   std::fflush(out);
 }

@@ -111,6 +111,39 @@ TEST(S3Sink, ReadersShareTheLeaseAndKeepWritersOut) {
   EXPECT_NO_THROW(b->lock(LockHolder::current("backup", "", LockMode::Exclusive), std::chrono::milliseconds(0)));
 }
 
+// Several hosts, one backup: each host's writer holds the lease for its own host; writers
+// of different hosts run together, and everyone else (readers, prune, the same host again)
+// is kept out while any of them runs.
+TEST(S3Sink, WritersOfDifferentHostsShareTheLeaseAndKeepEveryoneElseOut) {
+  GITVAULT_REQUIRE_S3(url);
+  std::string where = testing::s3_test_url();
+  auto a = open_sink(where), b = open_sink(where);
+  auto writer = [](const std::string& host) {
+    LockHolder h = LockHolder::current("backup", "n1", LockMode::Exclusive);
+    h.scope = host;
+    return h;
+  };
+  auto host_a = a->lock(writer("gitaly-a"), std::chrono::milliseconds(0));
+  auto host_b = b->lock(writer("gitaly-b"), std::chrono::milliseconds(0));  // granted: another host
+  for (const LockHolder& other : {writer("gitaly-a"), LockHolder::current("prune", "", LockMode::Exclusive),
+                                  LockHolder::current("verify", "", LockMode::Shared)}) {
+    try {
+      b->lock(other, std::chrono::milliseconds(0));
+      ADD_FAILURE() << other.command << " was granted the lock beside two writers";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Locked);
+      EXPECT_NE(std::string(e.what()).find("for host gitaly-"), std::string::npos) << e.what();
+    }
+  }
+  host_a.reset();
+  EXPECT_THROW(a->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)), Error);
+  host_b.reset();
+  EXPECT_NO_THROW(a->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)));
+  // And the other way round: while a prune runs, no host's writer gets in.
+  auto prune = a->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0));
+  EXPECT_THROW(b->lock(writer("gitaly-b"), std::chrono::milliseconds(0)), Error);
+}
+
 TEST(S3Sink, ALeaseIsRenewedWhileItsRunLivesAndTakenOverOnceItsRunIsGone) {
   GITVAULT_REQUIRE_S3(url);
   std::string where = testing::s3_test_url("lease_seconds=3");
