@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -19,9 +21,17 @@ constexpr const char* kExclusive = "+gitvault/lock.exclusive";
 
 class S3Writer : public SinkWriter {
  public:
-  S3Writer(s3::Client& client, std::string key, std::uint64_t part_size)
-      : client_(client), key_(std::move(key)), part_size_(part_size) {}
+  S3Writer(s3::Client& client, const s3::Url& url, s3::Credentials credentials, std::string key)
+      : client_(client), url_(url), credentials_(std::move(credentials)), key_(std::move(key)),
+        part_size_(url.part_size) {}
   ~S3Writer() override {
+    for (auto& part : in_flight_) {
+      try {
+        part.get();
+      } catch (...) {
+        // The upload is aborted below.
+      }
+    }
     if (committed_ || upload_id_.empty()) return;
     try {
       client_.abort_upload(key_, upload_id_);
@@ -44,6 +54,7 @@ class S3Writer : public SinkWriter {
       client_.put(key_, buffer_);  // small: one PUT
     } else {
       if (!buffer_.empty()) send_part();
+      while (!in_flight_.empty()) collect_oldest();
       client_.complete_upload(key_, upload_id_, etags_);
     }
     buffer_.clear();
@@ -51,16 +62,40 @@ class S3Writer : public SinkWriter {
   }
 
  private:
+  // A full part goes up: in this thread when one part at a time is allowed, else on a thread
+  // (and a connection) of its own while the next part fills, at most parts_in_flight parts
+  // in memory in all. A part that failed fails the write that waits for it.
   void send_part() {
     if (upload_id_.empty()) upload_id_ = client_.create_upload(key_);
-    etags_.push_back(client_.upload_part(key_, upload_id_, static_cast<int>(etags_.size() + 1), buffer_));
-    buffer_.clear();
+    const int number = ++parts_;
+    if (url_.parts_in_flight <= 1) {
+      etags_.push_back(client_.upload_part(key_, upload_id_, number, buffer_));
+      buffer_.clear();
+      return;
+    }
+    while (static_cast<int>(in_flight_.size()) >= url_.parts_in_flight - 1) collect_oldest();
+    auto data = std::make_shared<std::string>(std::move(buffer_));
+    buffer_ = std::string();
+    in_flight_.push_back(std::async(std::launch::async, [endpoint = url_.endpoint, credentials = credentials_,
+                                                         key = key_, id = upload_id_, number, data] {
+      s3::Client own(endpoint, credentials);
+      return own.upload_part(key, id, number, *data);
+    }));
+  }
+  void collect_oldest() {
+    std::future<std::string> part = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    etags_.push_back(part.get());
   }
   s3::Client& client_;
+  const s3::Url& url_;
+  const s3::Credentials credentials_;
   const std::string key_;
   const std::uint64_t part_size_;
   std::string buffer_;
   std::string upload_id_;
+  int parts_ = 0;
+  std::deque<std::future<std::string>> in_flight_;  // parts going up, oldest first
   std::vector<std::string> etags_;
   bool committed_ = false;
 };
@@ -224,7 +259,7 @@ std::string S3Sink::describe(const std::string& name) const {
 
 std::unique_ptr<SinkWriter> S3Sink::create(const std::string& name) {
   check_sink_name(name);
-  return std::make_unique<S3Writer>(client(), key(name), url_.part_size);
+  return std::make_unique<S3Writer>(client(), url_, credentials_, key(name));
 }
 
 std::unique_ptr<ByteReader> S3Sink::open(const std::string& name) {

@@ -63,6 +63,7 @@ Config load_config(const std::string& path) {
     c.region = (*s3)["region"].value_or(std::string());
     if (auto b = (*s3)["use_path_style"].value<bool>()) c.use_path_style = *b;
     if (auto n = (*s3)["part_size"].value<int64_t>()) c.part_size = *n;
+    if (auto n = (*s3)["parts_in_flight"].value<int64_t>()) c.parts_in_flight = *n;
     c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
     c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
     if (!c.secret_access_key.empty()) {
@@ -98,6 +99,7 @@ std::string with_s3_config(const std::string& location, const S3Config& s3) {
   add("region", s3.region);
   if (s3.use_path_style) add("use_path_style", *s3.use_path_style ? "true" : "false");
   if (s3.part_size) add("part_size", std::to_string(*s3.part_size));
+  if (s3.parts_in_flight) add("parts_in_flight", std::to_string(*s3.parts_in_flight));
   return out;
 }
 

@@ -18,7 +18,7 @@ namespace gitvault {
 //   [flags]      db = "/var/lib/gitvault/flags.db"
 //   [limits]     parallel = 2  parallel_storage = 1
 //   [s3]         endpoint = "http://127.0.0.1:7480"  region = "us-east-1"  use_path_style = true
-//                part_size = 8388608  access_key_id = "..."  secret_access_key = "..."
+//                part_size = 8388608  parts_in_flight = 2  access_key_id = "..."  secret_access_key = "..."
 // [s3] applies to an s3:// backup path: its values fill what the URL does not say; the keys
 // are used when the environment has none (docs/object-storage.md).
 struct S3Config {
@@ -26,6 +26,7 @@ struct S3Config {
   std::string region;
   std::optional<bool> use_path_style;
   std::optional<std::int64_t> part_size;
+  std::optional<std::int64_t> parts_in_flight;
   std::string access_key_id;
   std::string secret_access_key;
 };

@@ -540,6 +540,10 @@ Url parse_url(const std::string& url) {
       out.part_size = std::strtoull(v.c_str(), nullptr, 10);
       if (out.part_size < (5u << 20) || out.part_size > (5ull << 30))
         throw Error(ErrorCode::Usage, url + ": part_size must be between 5 MiB and 5 GiB (in bytes)");
+    } else if (k == "parts_in_flight") {
+      out.parts_in_flight = std::atoi(v.c_str());
+      if (out.parts_in_flight < 1 || out.parts_in_flight > 64)
+        throw Error(ErrorCode::Usage, url + ": parts_in_flight must be between 1 and 64");
     } else if (k == "lease_seconds") {
       out.lease_seconds = std::atoi(v.c_str());
       if (out.lease_seconds < 3) throw Error(ErrorCode::Usage, url + ": lease_seconds must be at least 3");

@@ -129,11 +129,14 @@ class Client {
 };
 
 // "s3://bucket/prefix?endpoint=...&region=...&use_path_style=true" (Go CDK style), plus
-// gitvault's part_size and lease_seconds.
+// gitvault's part_size, parts_in_flight and lease_seconds.
 struct Url {
   Endpoint endpoint;
   std::string prefix;                      // no leading or trailing '/'
   std::uint64_t part_size = 8 << 20;       // part_size=BYTES: multipart part (min 5 MiB); smaller files: one PUT
+  // parts_in_flight=N: a writer's parts in memory at once, the one filling included; N-1 go
+  // up meanwhile. Memory per writer: part_size x N. 1: each part goes up before the next fills.
+  int parts_in_flight = 2;
   int lease_seconds = 60;                  // lease_seconds=N: a run's lock lease, renewed every N/3 s
 };
 // Throws Error(Usage) for anything else.

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/sha256.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {
@@ -37,6 +38,27 @@ TEST(S3Sink, ALargeFileGoesUpInPartsAndComesBackWhole) {
   EXPECT_EQ(read_whole(*sink, "big/file.bundle"), data);
   // Nothing half-uploaded is left behind under the prefix.
   EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
+}
+
+// Several parts of one file go up at once (parts_in_flight), each on a connection of its own,
+// through a proxy that fails every third request: the file still comes back whole.
+TEST(S3Sink, PartsGoingUpSideBySideThroughFaultsStillMakeTheWholeFile) {
+  GITVAULT_REQUIRE_S3(url);
+  s3::Url direct = s3::parse_url(url);
+  testing::FaultProxy proxy(std::stoi(direct.endpoint.url.substr(direct.endpoint.url.rfind(':') + 1)), 3);
+  const std::string via = "s3://" + direct.endpoint.bucket + "/" + direct.prefix + "?endpoint=" + proxy.endpoint() +
+                          "&use_path_style=true&part_size=5242880&parts_in_flight=3";
+  auto sink = open_sink(via);
+  const std::string data = random_bytes(26 * 1024 * 1024 + 5, 7);  // six parts
+  HashingWriter w(sink->create("big/side-by-side.bundle"), "big/side-by-side.bundle");
+  for (std::size_t off = 0; off < data.size(); off += 3 << 20)
+    w.write(data.data() + off, std::min<std::size_t>(3 << 20, data.size() - off));
+  FileDigest d = w.commit();
+  auto direct_sink = open_sink(url);
+  EXPECT_EQ(check_file(*direct_sink, d), "");
+  EXPECT_EQ(read_whole(*direct_sink, "big/side-by-side.bundle"), data);
+  EXPECT_GT(proxy.answered_503() + proxy.answered_500() + proxy.closed_before_forwarding() + proxy.cut_off_answers(), 2);
+  EXPECT_EQ(direct_sink->remove_unfinished_writes(), 0u);
 }
 
 TEST(S3Sink, AnAbandonedLargeWriterAbortsItsUpload) {
