@@ -168,8 +168,9 @@ TEST_F(ObjectStorage, WrongCredentialsFailClearlyAndNothingIsReportedDone) {
 }
 
 // The gateway dies in the middle of a backup: the run fails (after its retries), says what
-// it could not reach, and never reports the backup complete. Its own gateway, so that the
-// other tests keep theirs.
+// it could not reach, and never reports the backup complete. The gateway comes back: the
+// next run takes over the dead run's lease, cleans up and succeeds, and prune removes what
+// the dead run left. Its own gateway, so that the other tests keep theirs.
 TEST_F(ObjectStorage, AGatewayKilledMidRunFailsTheBackupAndNeverReportsItComplete) {
   GITVAULT_REQUIRE_S3(shared_url);
   const int x = static_cast<int>(::getpid() % 250);
@@ -182,7 +183,8 @@ TEST_F(ObjectStorage, AGatewayKilledMidRunFailsTheBackupAndNeverReportsItComplet
     auto start = at + 8 + name.size();
     return env_text.substr(start, env_text.find('\n', start) - start);
   };
-  const std::string url = "s3://gitvault-test/killed?endpoint=http://127.0.0.1:" + port + "&use_path_style=true";
+  const std::string url =
+      "s3://gitvault-test/killed?endpoint=http://127.0.0.1:" + port + "&use_path_style=true&lease_seconds=3";
   testing::write_text(dir_ / "slow-git", "#!/bin/sh\ncase \"$*\" in *pack-objects*) sleep 0.5;; esac\nexec git \"$@\"\n");
   sh("chmod +x " + (dir_ / "slow-git"));
   flag("false");  // the legacy engine: one repository at a time, so the kill lands mid-run
@@ -195,12 +197,39 @@ TEST_F(ObjectStorage, AGatewayKilledMidRunFailsTheBackupAndNeverReportsItComplet
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   sh("kill -9 $(cat " + gw.path() + "/s3/run/rgw.pid)");
   for (int i = 0; i < 1200 && !path_exists(dir_ / "k1.rc"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  sh(std::string(GITVAULT_SOURCE_DIR) + "/scripts/s3-server stop " + gw.path() + "/s3");
+  struct StopGateway {
+    std::string dir;
+    ~StopGateway() { sh(std::string(GITVAULT_SOURCE_DIR) + "/scripts/s3-server stop " + dir + " >/dev/null 2>&1"); }
+  } stop_gateway{gw.path() + "/s3"};
   ASSERT_TRUE(path_exists(dir_ / "k1.rc")) << "the backup never ended";
   std::string out = testing::read_text(dir_ / "k1.out"), err = testing::read_text(dir_ / "k1.err");
   EXPECT_NE(testing::read_text(dir_ / "k1.rc"), "0\n") << out << err;
   EXPECT_EQ(out.find(": complete"), std::string::npos) << out;
   EXPECT_NE((out + err).find("127.0.0.1:" + port), std::string::npos) << out << err;  // what it could not reach
+
+  // The gateway comes back with what it stored; the dead run's lease expires (3 s).
+  sh(std::string(GITVAULT_SOURCE_DIR) + "/scripts/s3-server start-gateway " + gw.path() + "/s3 >/dev/null 2>&1");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  std::vector<std::pair<std::string, std::string>> env = {{"GITVAULT_FLAGS_DB", dir_ / "flags/flags.db"},
+                                                          {"AWS_ACCESS_KEY_ID", value("AWS_ACCESS_KEY_ID")},
+                                                          {"AWS_SECRET_ACCESS_KEY", value("AWS_SECRET_ACCESS_KEY")}};
+  auto k2 = testing::gitvault({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", url, "--id", "k2"}, env);
+  ASSERT_EQ(k2.exit_code, 0) << k2.out << k2.err;
+  EXPECT_NE(k2.out.find("k2: complete"), std::string::npos) << k2.out;
+  EXPECT_NE(k2.err.find("took over the lock"), std::string::npos) << k2.err;
+  auto listed = testing::gitvault({"backups", "--path", url, "--json"}, env);
+  EXPECT_NE(listed.out.find("{\"bytes\""), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\"id\":\"k1\""), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("\"status\":\"running\""), std::string::npos) << listed.out;  // k1: never reported done
+  auto restored = testing::gitvault({"restore", "--storage", "default=" + (dir_ / "back"), "--path", url}, env);
+  ASSERT_EQ(restored.exit_code, 0) << restored.out << restored.err;
+  EXPECT_NE(restored.out.find("restore of backup k2"), std::string::npos) << restored.out;
+  EXPECT_EQ(refs_of_all(dir_ / "back"), refs_of_all(dir_ / "storage"));
+  auto pruned = testing::gitvault({"prune", "--path", url, "--keep-last", "1"}, env);
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.out << pruned.err;
+  EXPECT_NE(pruned.out.find("removed backup k1"), std::string::npos) << pruned.out;
+  auto verified = testing::gitvault({"verify", "--path", url, "--all"}, env);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
 }
 
 // Between gitvault and the gateway, a proxy answers every 5th request with 503 or 500,
