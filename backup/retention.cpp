@@ -118,9 +118,9 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
                   const std::function<void(std::size_t)>& before_file_removal) {
   validate_names(sink, ids, files);
   for (const auto& id : ids) {
-    std::vector<std::string> files = record_files(sink, id);  // one, or the parts of several hosts
-    sink.remove_many(files);
-    for (const auto& f : files) sink.remove_empty_parents(f);
+    std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
+    sink.remove_many(record);
+    for (const auto& f : record) sink.remove_empty_parents(f);
   }
   auto remaining = readable_records_or_throw(sink);
   std::set<std::string> needed;

@@ -148,7 +148,7 @@ TEST_P(SeveralHosts, ABackupOfSeveralHostsNeedsAnIdAndAHostOfTheConfig) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Destinations, SeveralHosts, ::testing::Values("local", "s3"),
-                         [](const ::testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+                         [](const ::testing::TestParamInfo<const char*>& param) { return std::string(param.param); });
 
 }  // namespace
 }  // namespace gitvault
