@@ -23,17 +23,6 @@ namespace {
 
 const char* const kPlanName = "+gitvault/prune.json";
 
-// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ"; -1 when unreadable.
-std::int64_t parse_rfc3339(const std::string& s) {
-  std::tm tm{};
-  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-    return -1;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return static_cast<std::int64_t>(timegm(&tm));
-}
-
 // Every name the backup's repositories need: their chains' files (with their sizes, when
 // asked) and their manifests.
 void names_needed_by(const BackupRecord& b, std::set<std::string>& out,

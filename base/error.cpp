@@ -29,4 +29,16 @@ void throw_errno(const std::string& operation, const std::string& path, int err)
   throw Error(code, operation + " " + path + ": " + std::strerror(err));
 }
 
+int exit_code_for(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::Usage:
+    case ErrorCode::Config:
+    case ErrorCode::NotFound:
+    case ErrorCode::Locked:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
 }  // namespace gitvault

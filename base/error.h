@@ -35,6 +35,10 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
+// The exit status of a command that stopped on `e` (docs/exit-codes.md): 2 when nothing was
+// attempted (usage, configuration, not found, locked), else 1.
+int exit_code_for(const Error& e);
+
 // An Io (or NoSpace, for ENOSPC/EDQUOT/EFBIG) error: "<operation> <path>: <strerror>".
 [[noreturn]] void throw_errno(const std::string& operation, const std::string& path, int err);
 

@@ -19,6 +19,16 @@ std::string host_name() {
   return buf;
 }
 
+std::int64_t parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 bool valid_host_name(const std::string& host) {
   if (host.empty() || host.size() > 64 || host[0] == '.' || host[0] == '-') return false;
   for (char c : host)

@@ -1,6 +1,7 @@
 // Facts about this machine and this process, in one place: host name, user, time, pids.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace gitvault {
@@ -14,6 +15,8 @@ std::string os_user();
 // UTC now as RFC 3339 with milliseconds ("2026-11-23T01:02:03.456Z"): times of one run
 // started within one second still order.
 std::string utc_now_rfc3339();
+// Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS...Z" (UTC); -1 when unreadable.
+std::int64_t parse_rfc3339(const std::string& s);
 // UTC now as YYYYMMDDhhmmss (the default backup id).
 std::string utc_now_compact();
 // Whether a process with this pid exists on this machine (EPERM counts as alive).

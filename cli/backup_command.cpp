@@ -23,6 +23,11 @@ class BackupCommand : public Subcommand {
   bool chosen() const override { return cmd_->parsed(); }
 
   int run() override {
+    return opts_.with_metrics("backup", [this](std::vector<MetricFamily>& metrics) { return backup(metrics); });
+  }
+
+ private:
+  int backup(std::vector<MetricFamily>& metrics) {
     if (!previous_id_.empty() && !incremental_) throw Error(ErrorCode::Usage, "--previous-id needs --incremental");
     ProgressPrinter progress(stderr, opts_.output_mode());
     BackupRunOptions o;
@@ -35,10 +40,10 @@ class BackupCommand : public Subcommand {
     Sink& sink = *destination;
     BackupRunResult result = run_backup(o, sink);
     report_backup(stdout, opts_.output_mode(), result);
+    metrics = backup_metrics(result);
     return result.exit_code;
   }
 
- private:
   CLI::App* cmd_;
   CommonOptions opts_;
   std::string id_, previous_id_;

@@ -18,6 +18,11 @@ class BackupsCommand : public Subcommand {
   bool chosen() const override { return cmd_->parsed(); }
 
   int run() override {
+    return opts_.with_metrics("backups", [this](std::vector<MetricFamily>& metrics) { return list(metrics); });
+  }
+
+ private:
+  int list(std::vector<MetricFamily>& metrics) {
     ProgressPrinter progress(stderr, opts_.output_mode());
     auto destination = open_sink(opts_.resolved_backup_path());
     Sink& sink = *destination;
@@ -25,10 +30,10 @@ class BackupsCommand : public Subcommand {
     auto list = list_backups(sink, &errors, opts_.lock_wait());
     for (const auto& e : errors) progress.warning(e);
     report_backups(stdout, opts_.output_mode(), list, sink.describe(""));
+    metrics = backups_metrics(list);
     return errors.empty() ? 0 : 1;
   }
 
- private:
   CLI::App* cmd_;
   CommonOptions opts_;
 };

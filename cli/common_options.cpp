@@ -40,11 +40,17 @@ void CommonOptions::add_wait_option(CLI::App& cmd) {
                  "instead of failing at once (exit 2)");
 }
 
+void CommonOptions::add_metrics_option(CLI::App& cmd) {
+  cmd.add_option("--metrics-file", metrics_file,
+                 "Prometheus textfile-collector file to record this run in (default: [metrics] textfile)");
+}
+
 void CommonOptions::add_backup_directory_options(CLI::App& cmd) {
   add_config_option(cmd);
   add_path_option(cmd);
   add_json_option(cmd);
   add_wait_option(cmd);
+  add_metrics_option(cmd);
 }
 
 void CommonOptions::add_engine_options(CLI::App& cmd) {
@@ -61,6 +67,43 @@ void CommonOptions::add_repository_run_options(CLI::App& cmd) {
   add_json_option(cmd);
   add_wait_option(cmd);
   add_engine_options(cmd);
+  add_metrics_option(cmd);
+}
+
+std::string CommonOptions::resolved_metrics_file() const {
+  return !metrics_file.empty() ? metrics_file : config().metrics_textfile;
+}
+
+int CommonOptions::with_metrics(const std::string& command,
+                                const std::function<int(std::vector<MetricFamily>&)>& body) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<MetricFamily> own;
+  int exit_code = 1;
+  auto record = [&] {
+    std::string path;
+    try {
+      path = resolved_metrics_file();
+      if (path.empty()) return;
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      update_metrics_file(path, command_metrics(command, exit_code, seconds, own));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gitvault: cannot record the run in the metrics file %s: %s\n", path.c_str(), e.what());
+    }
+  };
+  try {
+    exit_code = body(own);
+  } catch (const Error& e) {
+    exit_code = exit_code_for(e);
+    own.clear();
+    record();
+    throw;
+  } catch (...) {
+    own.clear();
+    record();
+    throw;
+  }
+  record();
+  return exit_code;
 }
 
 std::string CommonOptions::flags_store() const { return flags::resolve_store_path(flags_db, config().flags_db); }

@@ -3,12 +3,14 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "git/storage.h"
 #include "run/repository_run.h"
+#include "ui/metrics.h"
 #include "ui/progress.h"
 
 namespace gitvault {
@@ -21,6 +23,7 @@ struct CommonOptions {
   std::string repositories_paths;
   std::string skip_repositories_paths;
   bool json = false;
+  std::string metrics_file;
   std::string wait;
   // Backup and restore: which engine (the flag store) and the worker's limits.
   std::string flags_db;
@@ -34,6 +37,7 @@ struct CommonOptions {
   void add_filter_options(CLI::App& cmd);
   void add_json_option(CLI::App& cmd);
   void add_wait_option(CLI::App& cmd);
+  void add_metrics_option(CLI::App& cmd);
   // --config, --path and --json: the commands that read a backup directory only.
   void add_backup_directory_options(CLI::App& cmd);
   // --flags-db, --worker, --parallel, --parallel-storage: backup and restore.
@@ -66,6 +70,12 @@ struct CommonOptions {
   // `observer` reports its progress.
   void fill(RepositoryRunOptions& o, RunObserver& observer) const;
   OutputMode output_mode() const { return json ? OutputMode::Json : OutputMode::Human; }
+  // --metrics-file, else [metrics] textfile, else "" (none).
+  std::string resolved_metrics_file() const;
+  // Runs `body` (which returns the exit status and fills the command's own metric families)
+  // and, when a metrics file is named, records the run there (ui/metrics.h) — also when the
+  // body throws (exit 2 or 1), before the error goes on to the one exception fence.
+  int with_metrics(const std::string& command, const std::function<int(std::vector<MetricFamily>&)>& body) const;
 
  private:
   mutable bool config_loaded_ = false;

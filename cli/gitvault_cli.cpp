@@ -10,21 +10,6 @@
 #include "cli/subcommand.h"
 
 namespace gitvault {
-namespace {
-
-int exit_code_for(const Error& e) {
-  switch (e.code()) {
-    case ErrorCode::Usage:
-    case ErrorCode::Config:
-    case ErrorCode::NotFound:
-    case ErrorCode::Locked:
-      return 2;
-    default:
-      return 1;
-  }
-}
-
-}  // namespace
 
 int gitvault_main(int argc, char** argv) {
   CLI::App app{"gitvault: verified backups of a git-data tree of bare repositories"};
@@ -32,7 +17,7 @@ int gitvault_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gitvault ") + GITVAULT_VERSION);
   std::vector<std::unique_ptr<Subcommand>> commands;
   for (auto add : {add_backup_command, add_restore_command, add_verify_command, add_backups_command,
-                   add_prune_command, add_feature_command})
+                   add_prune_command, add_feature_command, add_config_command})
     commands.push_back(add(app));
 
   try {

@@ -21,6 +21,11 @@ class PruneCommand : public Subcommand {
   bool chosen() const override { return cmd_->parsed(); }
 
   int run() override {
+    return opts_.with_metrics("prune", [this](std::vector<MetricFamily>& metrics) { return prune(metrics); });
+  }
+
+ private:
+  int prune(std::vector<MetricFamily>& metrics) {
     PruneOptions o;
     if (cmd_->count("--keep-last")) o.keep_last = keep_last_;
     if (!keep_within_.empty()) o.keep_within_s = parse_duration(keep_within_);
@@ -32,10 +37,10 @@ class PruneCommand : public Subcommand {
     ProgressPrinter progress(stderr, opts_.output_mode());
     for (const auto& n : plan.notes) progress.note(n);
     report_prune(stdout, opts_.output_mode(), plan, o.dry_run);
+    if (!o.dry_run) metrics = prune_metrics(plan);
     return 0;
   }
 
- private:
   CLI::App* cmd_;
   CommonOptions opts_;
   int keep_last_ = 0;

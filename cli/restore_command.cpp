@@ -21,6 +21,11 @@ class RestoreCommand : public Subcommand {
   bool chosen() const override { return cmd_->parsed(); }
 
   int run() override {
+    return opts_.with_metrics("restore", [this](std::vector<MetricFamily>& metrics) { return restore(metrics); });
+  }
+
+ private:
+  int restore(std::vector<MetricFamily>& metrics) {
     ProgressPrinter progress(stderr, opts_.output_mode());
     RestoreRunOptions o;
     opts_.fill(o, progress);
@@ -30,10 +35,10 @@ class RestoreCommand : public Subcommand {
     Sink& sink = *destination;
     RestoreRunResult result = run_restore(o, sink);
     report_restore(stdout, opts_.output_mode(), result);
+    metrics = restore_metrics(result);
     return result.exit_code;
   }
 
- private:
   CLI::App* cmd_;
   CommonOptions opts_;
   std::string id_;

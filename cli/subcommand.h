@@ -24,5 +24,6 @@ std::unique_ptr<Subcommand> add_verify_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_backups_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_prune_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_feature_command(CLI::App& app);
+std::unique_ptr<Subcommand> add_config_command(CLI::App& app);
 
 }  // namespace gitvault

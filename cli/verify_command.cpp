@@ -27,6 +27,11 @@ class VerifyCommand : public Subcommand {
   bool chosen() const override { return cmd_->parsed(); }
 
   int run() override {
+    return opts_.with_metrics("verify", [this](std::vector<MetricFamily>& metrics) { return verify(metrics); });
+  }
+
+ private:
+  int verify(std::vector<MetricFamily>& metrics) {
     if (all_ && !ids_.empty()) throw Error(ErrorCode::Usage, "give --id or --all, not both");
     ProgressPrinter progress(stderr, opts_.output_mode());
     VerifyOptions o;
@@ -41,10 +46,10 @@ class VerifyCommand : public Subcommand {
     Sink& sink = *destination;
     VerifyResult result = run_verify(o, sink);
     report_verify(stdout, opts_.output_mode(), result);
+    metrics = verify_metrics(result);
     return result.exit_code;
   }
 
- private:
   CLI::App* cmd_;
   CommonOptions opts_;
   std::vector<std::string> ids_;

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <toml++/toml.h>
 
@@ -55,6 +57,7 @@ Config load_config(const std::string& path) {
     cfg.host = *h;
   }
   if (auto p = tbl["flags"]["db"].value<std::string>()) cfg.flags_db = resolve(*p);
+  if (auto p = tbl["metrics"]["textfile"].value<std::string>()) cfg.metrics_textfile = resolve(*p);
   if (auto n = tbl["limits"]["parallel"].value<int64_t>()) cfg.parallel = static_cast<int>(*n);
   if (auto n = tbl["limits"]["parallel_storage"].value<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
   if (auto* s3 = tbl["s3"].as_table()) {
@@ -108,6 +111,112 @@ void export_s3_credentials(const S3Config& s3) {
   if ((id && *id) || s3.access_key_id.empty() || s3.secret_access_key.empty()) return;
   ::setenv("AWS_ACCESS_KEY_ID", s3.access_key_id.c_str(), 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.c_str(), 1);
+}
+
+namespace {
+
+enum class Kind { String, Integer, Boolean };
+
+struct Key {
+  const char* name;
+  Kind kind;
+  std::int64_t min = 0, max = 0;  // integers: the allowed range (max 0: no limit)
+};
+
+// Every key gitvault.toml may hold, by table ("storage" is the array of [[storage]] tables).
+const std::map<std::string, std::vector<Key>>& schema() {
+  static const std::map<std::string, std::vector<Key>> s = {
+      {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
+      {"backup", {{"path", Kind::String}, {"host", Kind::String}}},
+      {"flags", {{"db", Kind::String}}},
+      {"limits", {{"parallel", Kind::Integer, 0, 1024}, {"parallel_storage", Kind::Integer, 0, 1024}}},
+      {"metrics", {{"textfile", Kind::String}}},
+      {"s3",
+       {{"endpoint", Kind::String},
+        {"region", Kind::String},
+        {"use_path_style", Kind::Boolean},
+        {"part_size", Kind::Integer, 5 << 20, 5LL << 30},
+        {"parts_in_flight", Kind::Integer, 1, 64},
+        {"access_key_id", Kind::String},
+        {"secret_access_key", Kind::String}}},
+  };
+  return s;
+}
+
+const char* kind_name(Kind k) { return k == Kind::String ? "a string" : k == Kind::Integer ? "an integer" : "true or false"; }
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+void check_table(const toml::table& t, const std::string& table, const std::string& where,
+                 std::vector<ConfigProblem>& out) {
+  const auto& keys = schema().at(table);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& x) { return key == x.name; });
+    if (it == keys.end()) {
+      std::string known;
+      for (const auto& x : keys) known += (known.empty() ? "" : ", ") + std::string(x.name);
+      out.push_back({line_of(v), "unknown key '" + key + "' in " + where + " (known: " + known + ")"});
+      continue;
+    }
+    const bool ok = it->kind == Kind::String ? v.is_string() : it->kind == Kind::Integer ? v.is_integer() : v.is_boolean();
+    if (!ok) {
+      out.push_back({line_of(v), where + " " + key + " must be " + kind_name(it->kind)});
+      continue;
+    }
+    if (it->kind == Kind::Integer && it->max > 0) {
+      std::int64_t n = *v.value<std::int64_t>();
+      if (n < it->min || n > it->max)
+        out.push_back({line_of(v), where + " " + key + " = " + std::to_string(n) + " is out of range (" +
+                                       std::to_string(it->min) + " to " + std::to_string(it->max) + ")"});
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<ConfigProblem> check_config(const std::string& path) {
+  std::vector<ConfigProblem> out;
+  toml::table tbl;
+  try {
+    tbl = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    out.push_back({static_cast<int>(e.source().begin.line), std::string(e.description())});
+    return out;
+  }
+  for (const auto& [k, v] : tbl) {
+    const std::string key(k.str());
+    if (!schema().count(key)) {
+      out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
+                                 "[limits], [metrics], [s3])"});
+      continue;
+    }
+    if (key == "storage") {
+      const toml::array* arr = v.as_array();
+      if (!arr) {
+        out.push_back({line_of(v), "storage must be an array of tables ([[storage]])"});
+        continue;
+      }
+      for (const auto& node : *arr) {
+        if (const toml::table* t = node.as_table())
+          check_table(*t, "storage", "[[storage]]", out);
+        else
+          out.push_back({line_of(node), "each [[storage]] must be a table"});
+      }
+    } else if (const toml::table* t = v.as_table()) {
+      check_table(*t, key, "[" + key + "]", out);
+    } else {
+      out.push_back({line_of(v), "'" + key + "' must be a table ([" + key + "])"});
+    }
+  }
+  if (out.empty()) {
+    try {
+      load_config(path);
+    } catch (const Error& e) {
+      out.push_back({0, e.what()});
+    }
+  }
+  return out;
 }
 
 }  // namespace gitvault

@@ -40,6 +40,7 @@ struct Config {
   std::string host;
   std::string backup_path;
   std::string flags_db;
+  std::string metrics_textfile;  // [metrics] textfile
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
   S3Config s3;
@@ -59,5 +60,18 @@ std::string with_s3_config(const std::string& location, const S3Config& s3);
 // unless the environment has keys already, so the sink and the worker it starts find them
 // where they look (never on a command line).
 void export_s3_credentials(const S3Config& s3);
+
+}  // namespace gitvault
+
+namespace gitvault {
+
+// `gitvault config check`: what is wrong in a config file, each with its line — a syntax
+// error, a key gitvault does not know (a typo is otherwise silently ignored), a value of the
+// wrong type or out of range — and then whatever load_config refuses. Empty: the file is good.
+struct ConfigProblem {
+  int line = 0;  // 0: not tied to a line
+  std::string what;
+};
+std::vector<ConfigProblem> check_config(const std::string& path);
 
 }  // namespace gitvault

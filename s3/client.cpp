@@ -1,5 +1,9 @@
 #include "s3/client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <openssl/evp.h>
@@ -96,12 +100,32 @@ size_t on_read(char* out, size_t size, size_t n, void* user) {
   return k;
 }
 
+struct HeaderSink {
+  std::map<std::string, std::string>* headers;
+  const int* socket;  // the connection's socket (remembered when curl opened it), -1: none
+};
+
+// Remembers the socket of each connection curl opens for this client.
+int remember_socket(void* where, curl_socket_t fd, curlsocktype) {
+  *static_cast<int*>(where) = fd;
+  return CURL_SOCKOPT_OK;
+}
+
 size_t on_header(char* data, size_t size, size_t n, void* user) {
+  auto* sink = static_cast<HeaderSink*>(user);
   std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // The answer's head is here: acknowledge it now. radosgw writes head and body in two
+    // segments; with Nagle on its side and delayed ACKs on ours, every GET over a kept-alive
+    // connection waited 40 ms for this ACK before the body came (measured: 44 ms per small
+    // GET, 2.6 ms with a new connection each). Setting TCP_QUICKACK sends a pending ACK.
+    if (*sink->socket >= 0) {
+      int one = 1;
+      ::setsockopt(*sink->socket, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+  }
   auto colon = line.find(':');
-  if (colon != std::string::npos)
-    (*static_cast<std::map<std::string, std::string>*>(user))[lower(trim(line.substr(0, colon)))] =
-        trim(line.substr(colon + 1));
+  if (colon != std::string::npos) (*sink->headers)[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
   return size * n;
 }
 
@@ -286,7 +310,10 @@ Response Client::send(const std::string& method, const std::string& key, const Q
     curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl().easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
     curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl().easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+    HeaderSink header_sink{&r.headers, &socket_};
+    curl().easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, remember_socket);
+    curl().easy_setopt(c, CURLOPT_SOCKOPTDATA, static_cast<void*>(&socket_));
+    curl().easy_setopt(c, CURLOPT_HEADERDATA, &header_sink);
     UploadSource source{body};
     if (method == "HEAD") {
       curl().easy_setopt(c, CURLOPT_NOBODY, 1L);

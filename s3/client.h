@@ -126,6 +126,7 @@ class Client {
   Credentials credentials_;
   Tuning tuning_;
   void* curl_;  // one easy handle, reused (keep-alive); a Client is used by one thread at a time
+  int socket_ = -1;  // the socket of its connection, for TCP_QUICKACK (client.cpp, on_header)
 };
 
 // "s3://bucket/prefix?endpoint=...&region=...&use_path_style=true" (Go CDK style), plus

@@ -184,4 +184,23 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
   std::fflush(out);
 }
 
+void report_config_check(std::FILE* out, OutputMode mode, const std::string& file,
+                         const std::vector<ConfigProblem>& problems) {
+  if (mode == OutputMode::Json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& p : problems) list.push_back({{"line", p.line}, {"problem", p.what}});
+    print_json(out, {{"event", "summary"}, {"command", "config check"}, {"file", file}, {"ok", problems.empty()},
+                     {"problems", list}});
+  } else if (problems.empty()) {
+    std::fprintf(out, "%s: ok\n", printable(file).c_str());
+  } else {
+    for (const auto& p : problems)
+      std::fprintf(out, "%s:%s %s\n", printable(file).c_str(), p.line ? (std::to_string(p.line) + ":").c_str() : "",
+                   printable(p.what).c_str());
+    std::fprintf(out, "%zu problem%s in %s\n", problems.size(), problems.size() == 1 ? "" : "s",
+                 printable(file).c_str());
+  }
+  std::fflush(out);
+}
+
 }  // namespace gitvault

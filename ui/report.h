@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backup/retention.h"
+#include "config/config.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"
 #include "run/restore_run.h"
@@ -21,5 +22,8 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result);
 // `where` names the backup directory (for "no backups in ...").
 void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where);
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run);
+// `gitvault config check`: "FILE:LINE: problem" per problem, or "FILE: ok".
+void report_config_check(std::FILE* out, OutputMode mode, const std::string& file,
+                         const std::vector<ConfigProblem>& problems);
 
 }  // namespace gitvault

@@ -1,0 +1,59 @@
+// `gitvault config check`: a broken gitvault.toml is reported problem by problem, each with
+// its line, and a good one passes.
+#include <gtest/gtest.h>
+
+#include "tests/support/test_support.h"
+
+namespace gitvault {
+namespace {
+
+using testing::ScratchDir;
+
+TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
+  ScratchDir dir;
+  testing::write_text(dir / "bad.toml",
+                      "[[storage]]\n"                    // 1
+                      "name = \"default\"\n"             // 2
+                      "path = \"/srv/git\"\n"            // 3
+                      "paht = \"/srv/typo\"\n"           // 4: unknown key
+                      "[backup]\n"                       // 5
+                      "path = \"/backups\"\n"            // 6
+                      "[limits]\n"                       // 7
+                      "parallel = \"four\"\n"            // 8: wrong type
+                      "parallel_storage = 5000\n"        // 9: out of range
+                      "[s3]\n"                           // 10
+                      "part_size = 1024\n"               // 11: below 5 MiB
+                      "[retention]\n"                    // 12: unknown table
+                      "keep = 3\n");
+  auto r = testing::gitvault({"config", "check", "--config", dir / "bad.toml"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  const std::string f = dir / "bad.toml";
+  EXPECT_NE(r.out.find(f + ":4: unknown key 'paht' in [[storage]]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":8: [limits] parallel must be an integer"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":9: [limits] parallel_storage = 5000 is out of range"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":11: [s3] part_size = 1024 is out of range"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":12: unknown table or key 'retention'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 problems in " + f), std::string::npos) << r.out;
+
+  testing::write_text(dir / "syntax.toml", "[backup]\npath = \"/b\"\n[s3\nregion = 1\n");
+  auto s = testing::gitvault({"config", "check", "--config", dir / "syntax.toml", "--json"});
+  EXPECT_EQ(s.exit_code, 1) << s.out;
+  EXPECT_NE(s.out.find("\"line\":3"), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("\"ok\":false"), std::string::npos) << s.out;
+
+  // What only loading finds: a storage named twice.
+  testing::write_text(dir / "twice.toml", "[[storage]]\nname = \"a\"\npath = \"/x\"\n[[storage]]\nname = \"a\"\npath = \"/y\"\n");
+  auto t = testing::gitvault({"config", "check", "--config", dir / "twice.toml"});
+  EXPECT_EQ(t.exit_code, 1) << t.out;
+  EXPECT_NE(t.out.find("1 problem in"), std::string::npos) << t.out;
+
+  testing::write_text(dir / "good.toml",
+                      "[[storage]]\nname = \"default\"\npath = \"/srv/git\"\nhost = \"gitaly-1\"\n[backup]\npath = "
+                      "\"/backups\"\n[limits]\nparallel = 4\n[metrics]\ntextfile = \"/var/lib/node/gitvault.prom\"\n");
+  auto g = testing::gitvault({"config", "check", "--config", dir / "good.toml"});
+  EXPECT_EQ(g.exit_code, 0) << g.out << g.err;
+  EXPECT_NE(g.out.find(": ok"), std::string::npos) << g.out;
+}
+
+}  // namespace
+}  // namespace gitvault
