@@ -3,6 +3,7 @@
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
+#include "backup/retention.h"
 #include "run/backup_run.h"
 #include "ui/report.h"
 
@@ -18,6 +19,9 @@ class BackupCommand : public Subcommand {
     cmd_->add_flag("--incremental", incremental_,
                    "Pipeline path: write only what changed since the previous backup (legacy path: full)");
     cmd_->add_option("--previous-id", previous_id_, "With --incremental: build on this backup (default: newest complete)");
+    cmd_->add_option("--full-every", full_every_,
+                     "With --incremental: a full backup instead when the newest full one started longer ago than "
+                     "DURATION (7d; default: [backup] full_every)");
   }
 
   bool chosen() const override { return cmd_->parsed(); }
@@ -36,6 +40,8 @@ class BackupCommand : public Subcommand {
     o.pack_threads = pack_threads_;
     o.incremental = incremental_;
     o.previous_id = previous_id_;
+    const std::string every = !full_every_.empty() ? full_every_ : opts_.config().full_every;
+    if (!every.empty()) o.full_every_s = parse_duration(every);
     auto destination = open_sink(o.backup_path);
     Sink& sink = *destination;
     BackupRunResult result = run_backup(o, sink);
@@ -46,7 +52,7 @@ class BackupCommand : public Subcommand {
 
   CLI::App* cmd_;
   CommonOptions opts_;
-  std::string id_, previous_id_;
+  std::string id_, previous_id_, full_every_;
   int pack_threads_ = 0;
   bool incremental_ = false;
 };

@@ -52,6 +52,7 @@ Config load_config(const std::string& path) {
   }
   if (auto p = tbl["backup"]["path"].value<std::string>())
     cfg.backup_path = p->find("://") != std::string::npos ? *p : resolve(*p);  // a URL stays as it is
+  if (auto f = tbl["backup"]["full_every"].value<std::string>()) cfg.full_every = *f;
   if (auto h = tbl["backup"]["host"].value<std::string>()) {
     if (!valid_host_name(*h)) throw fail("[backup] host: invalid host '" + *h + "'");
     cfg.host = *h;
@@ -127,7 +128,7 @@ struct Key {
 const std::map<std::string, std::vector<Key>>& schema() {
   static const std::map<std::string, std::vector<Key>> s = {
       {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
-      {"backup", {{"path", Kind::String}, {"host", Kind::String}}},
+      {"backup", {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::String}}},
       {"flags", {{"db", Kind::String}}},
       {"limits", {{"parallel", Kind::Integer, 0, 1024}, {"parallel_storage", Kind::Integer, 0, 1024}}},
       {"metrics", {{"textfile", Kind::String}}},

@@ -41,6 +41,7 @@ struct Config {
   std::string backup_path;
   std::string flags_db;
   std::string metrics_textfile;  // [metrics] textfile
+  std::string full_every;        // [backup] full_every: "7d"
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
   S3Config s3;

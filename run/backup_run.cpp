@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -40,6 +41,22 @@ std::string previous_backup(const BackupRunOptions& o, Sink& sink, const std::ve
   if (id.empty())
     observer.note("no complete backup in " + sink.describe("") + " yet: every repository gets a full step");
   return id;
+}
+
+// Whether --incremental must start a new chain tonight: full_every is set and no complete
+// full backup started within it.
+bool full_backup_due(const BackupRunOptions& o, const std::vector<BackupRecord>& headers, RunObserver& observer) {
+  if (o.full_every_s <= 0 || !o.previous_id.empty()) return false;
+  const BackupRecord* newest_full = nullptr;
+  for (const auto& h : headers)
+    if (h.status == BackupStatus::Complete && !h.incremental && (!newest_full || h.started_at > newest_full->started_at))
+      newest_full = &h;
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  if (newest_full && now - parse_rfc3339(newest_full->started_at) <= o.full_every_s) return false;
+  observer.note(newest_full ? "the newest full backup, " + newest_full->id + ", started more than full_every ago: "
+                                  "this run is a full backup and starts a new chain"
+                            : std::string("no complete full backup yet: this run is a full backup"));
+  return true;
 }
 
 // Each repository's route, into the record (engine, layout, reason) and the run's jobs.
@@ -171,8 +188,8 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   router.remember_from(sink, headers);
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);
-  rec.incremental = o.incremental;
-  if (o.incremental) rec.previous_id = previous_backup(o, sink, headers, observer);
+  rec.incremental = o.incremental && !full_backup_due(o, headers, observer);
+  if (rec.incremental) rec.previous_id = previous_backup(o, sink, headers, observer);
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;

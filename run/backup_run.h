@@ -22,6 +22,9 @@ struct BackupRunOptions : RepositoryRunOptions {
   // on previous_id, or on the newest complete backup when it is empty.
   bool incremental = false;
   std::string previous_id;
+  // With `incremental`: a new chain (a full backup) when no complete full backup started
+  // within this many seconds (0: never forced). `[backup] full_every = "7d"` for timers.
+  std::int64_t full_every_s = 0;
 };
 
 struct BackupRunResult {

@@ -2,6 +2,9 @@
 // with two storages given, and a garbage newest record.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "base/files.h"
 #include "tests/support/test_support.h"
 
@@ -55,6 +58,32 @@ TEST_F(SmallCases, AGarbageNewestRecordIsNeverSilentlySkippedByRestore) {
   auto named = gv({"restore", "--storage", "s1=" + (dir_ / "r1"), "--storage", "s2=" + (dir_ / "r2"), "--path",
                    dir_ / "backups", "--id", "n1"});
   EXPECT_EQ(named.exit_code, 0) << named.out << named.err;
+}
+
+// A nightly timer always says --incremental; full_every decides when a new chain starts.
+TEST_F(SmallCases, FullEveryTurnsAnIncrementalNightIntoAFullBackupOnceTheNewestFullIsOlder) {
+  ASSERT_EQ(backup("full1").exit_code, 0);
+  auto night = [&](const std::string& id, const std::string& every) {
+    return gv({"backup", "--storage", "s1=" + (dir_ / "s1"), "--storage", "s2=" + (dir_ / "s2"), "--path",
+               dir_ / "backups", "--id", id, "--incremental", "--full-every", every, "--json"});
+  };
+  auto n1 = night("n1", "1h");
+  ASSERT_EQ(n1.exit_code, 0) << n1.out << n1.err;
+  EXPECT_EQ(n1.err.find("starts a new chain"), std::string::npos) << n1.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto n2 = night("n2", "1s");
+  ASSERT_EQ(n2.exit_code, 0) << n2.out << n2.err;
+  EXPECT_NE(n2.err.find("the newest full backup, full1, started more than full_every ago"), std::string::npos) << n2.err;
+  auto listed = gv({"backups", "--path", dir_ / "backups", "--json"});
+  // n1 built on full1 (nothing changed: every step unchanged); n2 is a chain of its own.
+  EXPECT_NE(listed.out.find("\"id\":\"n1\",\"incremental\":0"), std::string::npos) << listed.out;
+  std::string n2_line = listed.out.substr(listed.out.find("\"id\":\"n2\""));
+  n2_line = n2_line.substr(0, n2_line.find('\n'));
+  EXPECT_NE(n2_line.find("\"standalone\":true"), std::string::npos) << n2_line;
+  EXPECT_NE(n2_line.find("\"unchanged\":0"), std::string::npos) << n2_line;
+  std::string n1_line = listed.out.substr(listed.out.find("\"id\":\"n1\""));
+  n1_line = n1_line.substr(0, n1_line.find('\n'));
+  EXPECT_NE(n1_line.find("\"needs\":[\"full1\"]"), std::string::npos) << n1_line;
 }
 
 }  // namespace
