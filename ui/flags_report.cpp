@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ui/json_line.h"
+
 #include "base/encoding.h"
 
 using nlohmann::json;
@@ -12,7 +14,7 @@ namespace {
 using flags::Definition;
 using flags::GateState;
 
-void print_json(std::FILE* out, const json& j) { std::fprintf(out, "%s\n", to_json_text(j).c_str()); }
+void print_json(std::FILE* out, const json& j) { print_json_line(out, j); }
 
 // The trap GitLab's self-managed admins fall into: a stored state outliving a change of default.
 std::string default_changed_warning(const Definition& d, const GateState& s) {

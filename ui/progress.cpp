@@ -1,5 +1,6 @@
 #include "ui/progress.h"
 #include "base/encoding.h"
+#include "ui/json_line.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -42,17 +43,51 @@ std::string human_duration(double s) {
   return buf;
 }
 
-ProgressPrinter::ProgressPrinter(std::FILE* out, OutputMode mode)
+ProgressPrinter::ProgressPrinter(std::FILE* out, OutputMode mode, std::chrono::milliseconds status_every)
     : out_(out), mode_(mode), tty_(out && mode == OutputMode::Human && ::isatty(::fileno(out))),
-      start_(std::chrono::steady_clock::now()) {}
+      start_(std::chrono::steady_clock::now()), status_every_(status_every) {}
+
+ProgressPrinter::~ProgressPrinter() { stop_ticking(); }
 
 void ProgressPrinter::started(const std::string& verb, std::size_t total) {
+  stop_ticking();
   std::lock_guard<std::mutex> lock(mu_);
   verb_ = verb;
   total_ = total;
   done_ = 0;
   bytes_ = 0;
   start_ = std::chrono::steady_clock::now();
+  if (mode_ == OutputMode::Json && out_ && status_every_.count() > 0) {
+    ticking_ = true;
+    ticker_ = std::thread([this] { tick_until_finished(); });
+  }
+}
+
+void ProgressPrinter::tick_until_finished() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!wake_.wait_for(lock, status_every_, [this] { return !ticking_; })) print_status();
+}
+
+void ProgressPrinter::stop_ticking() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ticking_ = false;
+  }
+  wake_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+}
+
+void ProgressPrinter::print_status() {
+  const double el = elapsed_seconds();
+  nlohmann::json j = {{"event", "status"},
+                      {"verb", verb_},
+                      {"done", done_},
+                      {"total", total_},
+                      {"bytes", bytes_},
+                      {"seconds", el},
+                      {"percent_done", total_ ? static_cast<double>(done_) / static_cast<double>(total_) : 0.0}};
+  print_json_line(out_, j);
+  std::fflush(out_);
 }
 
 double ProgressPrinter::elapsed_seconds() const {
@@ -81,7 +116,7 @@ void ProgressPrinter::item_done(const ItemDone& item) {
                         {"status", to_string(item.status)}, {"bytes", item.bytes}, {"duration_seconds", item.seconds},
                         {"done", done_},            {"total", total_}};
     if (!item.detail.empty()) j[failed ? "error" : "detail"] = item.detail;
-    std::fprintf(out_, "%s\n", to_json_text(j).c_str());
+    print_json_line(out_, j);
   } else if (tty_) {
     if (failed)
       std::fprintf(out_, "\r\033[KFAILED %s %s: %s\n", printable(item.storage).c_str(),
@@ -96,6 +131,7 @@ void ProgressPrinter::item_done(const ItemDone& item) {
 }
 
 void ProgressPrinter::finished() {
+  stop_ticking();
   std::lock_guard<std::mutex> lock(mu_);
   if (tty_ && total_ > 0) {
     draw_live_line();

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ui/json_line.h"
+
 #include "base/encoding.h"
 
 namespace gitvault {
@@ -13,7 +15,7 @@ std::size_t count_engine(const BackupRecord& rec, Engine engine) {
   return n;
 }
 
-void print_json(std::FILE* out, const nlohmann::json& j) { std::fprintf(out, "%s\n", to_json_text(j).c_str()); }
+void print_json(std::FILE* out, const nlohmann::json& j) { print_json_line(out, j); }
 
 void print_problem(std::FILE* out, const VerifyProblem& p) {
   std::string where = p.storage.empty() ? "" : " " + p.storage + " " + p.relative_path;

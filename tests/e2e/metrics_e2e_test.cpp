@@ -101,5 +101,31 @@ TEST_F(Metrics, EveryCommandRecordsItsRunAndTheLastSuccessSurvivesAFailure) {
   EXPECT_EQ(sh("ls " + (dir_ / "textfile") + " | grep -v -e '^gitvault.prom$' -e '^gitvault.prom.lock$' || true"), "");
 }
 
+// --json on a long run: a status line every second on stderr whatever the repositories do,
+// each a JSON object of schema 1 with a count that never goes back.
+TEST_F(Metrics, JsonProgressGivesAStatusLineEverySecondOnALongRun) {
+  testing::write_text(dir_ / "slow-git", "#!/bin/sh\ncase \"$*\" in *pack-objects*) sleep 0.6;; esac\nexec git \"$@\"\n");
+  sh("chmod +x " + (dir_ / "slow-git"));
+  auto b = testing::gitvault({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--json"},
+                             {{"GITVAULT_FLAGS_DB", dir_ / "flags/flags.db"}, {"GITVAULT_GIT", dir_ / "slow-git"},
+                              {"GITVAULT_FEATURES", "gitaly_backup=false"}});  // one at a time: about 3 s
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  std::istringstream err(b.err);
+  int statuses = 0;
+  double last_done = -1;
+  for (std::string line; std::getline(err, line);) {
+    if (line.find("\"event\":\"status\"") == std::string::npos) continue;
+    ++statuses;
+    EXPECT_NE(line.find("\"schema\":1"), std::string::npos) << line;
+    EXPECT_NE(line.find("\"verb\":\"backup\""), std::string::npos) << line;
+    auto at = line.find("\"done\":");
+    double done = std::stod(line.substr(at + 7));
+    EXPECT_GE(done, last_done) << line;
+    last_done = done;
+  }
+  EXPECT_GE(statuses, 2) << b.err;
+  EXPECT_NE(b.out.find("\"schema\":1"), std::string::npos) << b.out;  // the summary too
+}
+
 }  // namespace
 }  // namespace gitvault
