@@ -37,7 +37,7 @@ class BackupCommand : public Subcommand {
     BackupRunOptions o;
     opts_.fill(o, progress);
     o.id = id_;
-    o.pack_threads = pack_threads_;
+    o.pack_threads = pack_threads_ > 0 ? pack_threads_ : opts_.config().pack_threads.value_or(0);
     o.incremental = incremental_;
     o.previous_id = previous_id_;
     const std::string every = !full_every_.empty() ? full_every_ : opts_.config().full_every;

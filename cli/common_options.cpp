@@ -128,7 +128,7 @@ void CommonOptions::fill(RepositoryRunOptions& o, RunObserver& observer) const {
   o.lock_wait = lock_wait();
   o.backup_path = resolved_backup_path();
   o.flags_store = flags_store();
-  o.worker_program = worker;
+  o.worker_program = !worker.empty() ? worker : config().worker;
   o.parallel = resolved_parallel();
   // Object storage: a repository's time is mostly waiting for the gateway, so twice as many
   // at once by default (measured on 1,000 repositories to radosgw, 2 cores: --parallel 2
@@ -139,7 +139,8 @@ void CommonOptions::fill(RepositoryRunOptions& o, RunObserver& observer) const {
 }
 
 std::chrono::milliseconds CommonOptions::lock_wait() const {
-  return wait.empty() ? std::chrono::milliseconds(0) : parse_wait(wait);
+  const std::string& w = !wait.empty() ? wait : config().lock_wait;
+  return w.empty() ? std::chrono::milliseconds(0) : parse_wait(w);
 }
 
 const Config& CommonOptions::config() const {

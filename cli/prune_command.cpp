@@ -27,8 +27,12 @@ class PruneCommand : public Subcommand {
  private:
   int prune(std::vector<MetricFamily>& metrics) {
     PruneOptions o;
+    // The command line's retention, else the config's ([prune] keep_last, keep_within).
+    const bool given = cmd_->count("--keep-last") || !keep_within_.empty();
     if (cmd_->count("--keep-last")) o.keep_last = keep_last_;
     if (!keep_within_.empty()) o.keep_within_s = parse_duration(keep_within_);
+    if (!given && opts_.config().keep_last) o.keep_last = opts_.config().keep_last;
+    if (!given && !opts_.config().keep_within.empty()) o.keep_within_s = parse_duration(opts_.config().keep_within);
     o.dry_run = dry_run_;
     o.lock_wait = opts_.lock_wait();
     auto destination = open_sink(opts_.resolved_backup_path());

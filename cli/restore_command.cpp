@@ -30,7 +30,7 @@ class RestoreCommand : public Subcommand {
     RestoreRunOptions o;
     opts_.fill(o, progress);
     o.id = id_;
-    o.index_threads = index_threads_;
+    o.index_threads = index_threads_ > 0 ? index_threads_ : opts_.config().index_threads.value_or(0);
     auto destination = open_sink(o.backup_path);
     Sink& sink = *destination;
     RestoreRunResult result = run_restore(o, sink);

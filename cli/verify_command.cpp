@@ -38,8 +38,11 @@ class VerifyCommand : public Subcommand {
     o.ids = ids_;
     o.all = all_;
     o.deep = deep_;
-    o.parallel = parallel_;
-    if (!scratch_.empty()) o.scratch_dir = std::filesystem::absolute(scratch_).string();
+    o.parallel = parallel_ > 0 ? parallel_ : opts_.config().parallel.value_or(0);
+    if (!scratch_.empty())
+      o.scratch_dir = std::filesystem::absolute(scratch_).string();
+    else if (!opts_.config().verify_scratch.empty())
+      o.scratch_dir = opts_.config().verify_scratch;
     o.observer = &progress;
     o.lock_wait = opts_.lock_wait();
     auto destination = open_sink(opts_.resolved_backup_path());

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -28,6 +29,7 @@ Config load_config(const std::string& path) {
   auto fail = [&](const std::string& why) { return Error(ErrorCode::Config, "config " + path + ": " + why); };
   fs::path base = fs::absolute(path).parent_path();
   auto resolve = [&](const std::string& p) { return normalise_dir((base / p).string()); };
+  auto resolve_file = [&](const std::string& p) { return (base / p).lexically_normal().string(); };
   if (auto* arr = tbl["storage"].as_array()) {
     for (auto& node : *arr) {
       auto* t = node.as_table();
@@ -61,6 +63,13 @@ Config load_config(const std::string& path) {
   if (auto p = tbl["metrics"]["textfile"].value<std::string>()) cfg.metrics_textfile = resolve(*p);
   if (auto n = tbl["limits"]["parallel"].value<int64_t>()) cfg.parallel = static_cast<int>(*n);
   if (auto n = tbl["limits"]["parallel_storage"].value<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["pack_threads"].value<int64_t>()) cfg.pack_threads = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["index_threads"].value<int64_t>()) cfg.index_threads = static_cast<int>(*n);
+  cfg.lock_wait = tbl["locks"]["wait"].value_or(std::string());
+  if (auto p = tbl["worker"]["path"].value<std::string>()) cfg.worker = resolve_file(*p);
+  if (auto p = tbl["verify"]["scratch"].value<std::string>()) cfg.verify_scratch = resolve(*p);
+  if (auto n = tbl["prune"]["keep_last"].value<int64_t>()) cfg.keep_last = static_cast<int>(*n);
+  cfg.keep_within = tbl["prune"]["keep_within"].value_or(std::string());
   if (auto* s3 = tbl["s3"].as_table()) {
     S3Config& c = cfg.s3;
     c.endpoint = (*s3)["endpoint"].value_or(std::string());
@@ -116,7 +125,7 @@ void export_s3_credentials(const S3Config& s3) {
 
 namespace {
 
-enum class Kind { String, Integer, Boolean };
+enum class Kind { String, Integer, Boolean, Duration };  // Duration: "30s", "10m", "2h", "7d", "2w"
 
 struct Key {
   const char* name;
@@ -128,9 +137,17 @@ struct Key {
 const std::map<std::string, std::vector<Key>>& schema() {
   static const std::map<std::string, std::vector<Key>> s = {
       {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
-      {"backup", {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::String}}},
+      {"backup", {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::Duration}}},
       {"flags", {{"db", Kind::String}}},
-      {"limits", {{"parallel", Kind::Integer, 0, 1024}, {"parallel_storage", Kind::Integer, 0, 1024}}},
+      {"limits",
+       {{"parallel", Kind::Integer, 0, 1024},
+        {"parallel_storage", Kind::Integer, 0, 1024},
+        {"pack_threads", Kind::Integer, 0, 1024},
+        {"index_threads", Kind::Integer, 0, 1024}}},
+      {"locks", {{"wait", Kind::Duration}}},
+      {"worker", {{"path", Kind::String}}},
+      {"verify", {{"scratch", Kind::String}}},
+      {"prune", {{"keep_last", Kind::Integer, 1, 100000}, {"keep_within", Kind::Duration}}},
       {"metrics", {{"textfile", Kind::String}}},
       {"s3",
        {{"endpoint", Kind::String},
@@ -144,7 +161,21 @@ const std::map<std::string, std::vector<Key>>& schema() {
   return s;
 }
 
-const char* kind_name(Kind k) { return k == Kind::String ? "a string" : k == Kind::Integer ? "an integer" : "true or false"; }
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::String: return "a string";
+    case Kind::Integer: return "an integer";
+    case Kind::Boolean: return "true or false";
+    case Kind::Duration: return "a duration such as \"30s\", \"10m\", \"2h\", \"7d\" or \"2w\"";
+  }
+  return "?";
+}
+
+bool is_duration(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  return i > 0 && i <= 12 && i + 1 == s.size() && std::string("smhdw").find(s[i]) != std::string::npos;
+}
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
 
@@ -160,7 +191,10 @@ void check_table(const toml::table& t, const std::string& table, const std::stri
       out.push_back({line_of(v), "unknown key '" + key + "' in " + where + " (known: " + known + ")"});
       continue;
     }
-    const bool ok = it->kind == Kind::String ? v.is_string() : it->kind == Kind::Integer ? v.is_integer() : v.is_boolean();
+    const bool ok = it->kind == Kind::String     ? v.is_string()
+                    : it->kind == Kind::Integer  ? v.is_integer()
+                    : it->kind == Kind::Duration ? v.is_string() && is_duration(*v.value<std::string>())
+                                                 : v.is_boolean();
     if (!ok) {
       out.push_back({line_of(v), where + " " + key + " must be " + kind_name(it->kind)});
       continue;
@@ -189,7 +223,7 @@ std::vector<ConfigProblem> check_config(const std::string& path) {
     const std::string key(k.str());
     if (!schema().count(key)) {
       out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
-                                 "[limits], [metrics], [s3])"});
+                                 "[limits], [locks], [metrics], [prune], [s3], [verify], [worker])"});
       continue;
     }
     if (key == "storage") {

@@ -44,6 +44,13 @@ struct Config {
   std::string full_every;        // [backup] full_every: "7d"
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
+  std::optional<int> pack_threads;   // [limits] pack_threads
+  std::optional<int> index_threads;  // [limits] index_threads
+  std::string lock_wait;             // [locks] wait: "2h"
+  std::string worker;                // [worker] path
+  std::string verify_scratch;        // [verify] scratch
+  std::optional<int> keep_last;      // [prune] keep_last
+  std::string keep_within;           // [prune] keep_within: "30d"
   S3Config s3;
 };
 

@@ -24,7 +24,9 @@ TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
                       "[s3]\n"                           // 10
                       "part_size = 1024\n"               // 11: below 5 MiB
                       "[retention]\n"                    // 12: unknown table
-                      "keep = 3\n");
+                      "keep = 3\n"                       // 13
+                      "[prune]\n"                        // 14
+                      "keep_within = \"a month\"\n");       // 15: not a duration
   auto r = testing::gitvault({"config", "check", "--config", dir / "bad.toml"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   const std::string f = dir / "bad.toml";
@@ -33,7 +35,8 @@ TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
   EXPECT_NE(r.out.find(f + ":9: [limits] parallel_storage = 5000 is out of range"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(f + ":11: [s3] part_size = 1024 is out of range"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(f + ":12: unknown table or key 'retention'"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("5 problems in " + f), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":15: [prune] keep_within must be a duration"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("6 problems in " + f), std::string::npos) << r.out;
 
   testing::write_text(dir / "syntax.toml", "[backup]\npath = \"/b\"\n[s3\nregion = 1\n");
   auto s = testing::gitvault({"config", "check", "--config", dir / "syntax.toml", "--json"});
@@ -49,10 +52,30 @@ TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
 
   testing::write_text(dir / "good.toml",
                       "[[storage]]\nname = \"default\"\npath = \"/srv/git\"\nhost = \"gitaly-1\"\n[backup]\npath = "
-                      "\"/backups\"\n[limits]\nparallel = 4\n[metrics]\ntextfile = \"/var/lib/node/gitvault.prom\"\n");
+                      "\"/backups\"\nfull_every = \"7d\"\n[limits]\nparallel = 4\n[metrics]\ntextfile = \"/var/lib/node/gitvault.prom\"\n"
+                      "[locks]\nwait = \"2h\"\n[prune]\nkeep_last = 14\nkeep_within = \"30d\"\n[verify]\nscratch = \"/var/tmp\"\n"
+                      "[worker]\npath = \"/usr/bin/gitaly-backup\"\n");
   auto g = testing::gitvault({"config", "check", "--config", dir / "good.toml"});
   EXPECT_EQ(g.exit_code, 0) << g.out << g.err;
   EXPECT_NE(g.out.find(": ok"), std::string::npos) << g.out;
+}
+
+// Installation-wide settings live in the config: prune's retention, for a timer that runs
+// `gitvault prune --config FILE` and nothing more.
+TEST(ConfigKeys, PruneTakesItsRetentionFromTheConfig) {
+  ScratchDir dir;
+  testing::make_fixture_storage(dir / "storage", 5);
+  testing::write_text(dir / "gitvault.toml", "[[storage]]\nname = \"default\"\npath = \"storage\"\n[backup]\npath = "
+                                             "\"backups\"\n[prune]\nkeep_last = 1\n[locks]\nwait = \"1m\"\n");
+  std::vector<std::pair<std::string, std::string>> env = {{"GITVAULT_FLAGS_DB", dir / "flags/flags.db"}};
+  for (const char* id : {"b1", "b2"}) {
+    auto b = testing::gitvault({"backup", "--config", dir / "gitvault.toml", "--id", id}, env);
+    ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  }
+  auto p = testing::gitvault({"prune", "--config", dir / "gitvault.toml"}, env);
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("removed backup b1"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("1 backups kept"), std::string::npos) << p.out;
 }
 
 }  // namespace
