@@ -129,7 +129,8 @@ struct BackupRecord {
 // every part, complete only when every expected host's part is complete.
 std::string record_name(const std::string& id);
 std::string record_part_name(const std::string& id, const std::string& host);
-// The files that hold backup `id`'s record (one, or its parts); empty when there is none.
+// The files that hold backup `id`'s record (its one file when there is one — then no
+// listing is made — else its parts); empty when there is none.
 std::vector<std::string> record_files(Sink& sink, const std::string& id);
 // Where a backup's record is, for messages.
 std::string describe_record(Sink& sink, const std::string& id);
