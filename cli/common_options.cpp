@@ -73,20 +73,22 @@ void CommonOptions::add_repository_run_options(CLI::App& cmd) {
   add_metrics_option(cmd);
 }
 
-std::string CommonOptions::resolved_metrics_file() const {
-  return !metrics_file.empty() ? metrics_file : config().metrics_textfile;
-}
-
 int CommonOptions::with_metrics(const std::string& command,
                                 const std::function<int(std::vector<MetricFamily>&)>& body) const {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<MetricFamily> own;
   int exit_code = 1;
   auto record = [&] {
-    std::string path;
+    std::string path = metrics_file;
+    if (path.empty()) {
+      try {
+        path = config().metrics_textfile;
+      } catch (const std::exception&) {
+        return;  // a config that cannot be read names no metrics file; its error is reported once, below
+      }
+    }
+    if (path.empty()) return;
     try {
-      path = resolved_metrics_file();
-      if (path.empty()) return;
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       update_metrics_file(path, command_metrics(command, exit_code, seconds, own));
     } catch (const std::exception& e) {

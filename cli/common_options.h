@@ -70,11 +70,10 @@ struct CommonOptions {
   // `observer` reports its progress.
   void fill(RepositoryRunOptions& o, RunObserver& observer) const;
   OutputMode output_mode() const { return json ? OutputMode::Json : OutputMode::Human; }
-  // --metrics-file, else [metrics] textfile, else "" (none).
-  std::string resolved_metrics_file() const;
   // Runs `body` (which returns the exit status and fills the command's own metric families)
-  // and, when a metrics file is named, records the run there (ui/metrics.h) — also when the
-  // body throws (exit 2 or 1), before the error goes on to the one exception fence.
+  // and, when a metrics file is named (--metrics-file, else [metrics] textfile), records the
+  // run there (ui/metrics.h) — also when the body throws (exit 2 or 1), before the error goes
+  // on to the one exception fence.
   int with_metrics(const std::string& command, const std::function<int(std::vector<MetricFamily>&)>& body) const;
 
  private:
