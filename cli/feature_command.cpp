@@ -14,6 +14,7 @@
 #include "flags/store.h"
 #include "git/storage.h"
 #include "ui/flags_report.h"
+#include "ui/metrics.h"
 
 namespace gitvault {
 namespace {
@@ -63,9 +64,12 @@ class FeatureCommand : public Subcommand {
                          "Backup directory (default: [backup] path): its newest record's flag state is remembered "
                          "for flags the store knows nothing of, as `gitvault backup` does");
     feature_->add_flag("--json", json_, "Machine-readable output");
+    feature_->add_option("--metrics-file", metrics_file_,
+                         "Prometheus textfile: set, delete and list record the flags' state there (default: [metrics] textfile)");
     auto common = [&](CLI::App* c) {
       c->add_option("--flags-db", flags_db_, "Flag store");
       c->add_flag("--json", json_, "Machine-readable output");
+      c->add_option("--metrics-file", metrics_file_, "Prometheus textfile to record the flags' state in");
       c->add_option("--config", config_file_, "gitvault.toml ([flags] db, [backup] path)");
       c->add_option("--path", backup_path_, "Backup directory whose newest record's flag state is remembered");
     };
@@ -100,10 +104,13 @@ class FeatureCommand : public Subcommand {
     if (!config_file_.empty()) config = load_config(config_file_);
     store_path_ = flags::resolve_store_path(flags_db_, config.flags_db);
     if (backup_path_.empty()) backup_path_ = config.backup_path;
+    if (metrics_file_.empty()) metrics_file_ = config.metrics_textfile;
     if (*eval_) return run_eval();
     if (*log_) return run_log();
     if (*list_ || *get_) return run_show();
-    return run_change();
+    int rc = run_change();
+    record_flags_in_metrics();
+    return rc;
   }
 
  private:
@@ -164,7 +171,20 @@ class FeatureCommand : public Subcommand {
     for (const auto& [name, s] : states)
       if (!registry.find(name)) list.push_back(shown(nullptr, name));
     report_flag_list(stdout, stderr, mode(), list, store_path_);
+    record_flags_in_metrics();
     return ff.store_error() ? 1 : 0;
+  }
+
+  // After set, delete and list: gitvault_feature_enabled and _default_enabled as a backup
+  // would now read them, so an opt-out shows on the dashboards at once (docs/metrics.md).
+  void record_flags_in_metrics() {
+    if (metrics_file_.empty()) return;
+    try {
+      update_metrics_file(metrics_file_, feature_metrics(load_as_backup_does().snapshot()));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "gitvault: cannot record the flags in the metrics file %s: %s\n", metrics_file_.c_str(),
+                   e.what());
+    }
   }
 
   // set and delete.
@@ -187,7 +207,7 @@ class FeatureCommand : public Subcommand {
 
   CLI::App* feature_;
   CLI::App *list_, *get_, *set_, *delete_, *log_, *eval_;
-  std::string config_file_, flags_db_, backup_path_, store_path_;
+  std::string config_file_, flags_db_, backup_path_, store_path_, metrics_file_;
   bool json_ = false;
   std::string name_, value_;
   bool actors_pct_ = false, random_pct_ = false;

@@ -102,22 +102,24 @@ std::vector<MetricFamily> backup_metrics(const BackupRunResult& r) {
   out.push_back(gauge("gitvault_backup_worker_peak_rss_bytes",
                       "Peak resident memory of the gitaly-backup worker during the last backup (0: not started)",
                       static_cast<double>(r.worker_peak_rss_kib) * 1024));
+  for (auto& f : feature_metrics(rec.flags)) out.push_back(std::move(f));
+  return out;
+}
+
+std::vector<MetricFamily> feature_metrics(const std::vector<flags::RecordedFlag>& flags) {
   MetricFamily enabled{"gitvault_feature_enabled", "gauge",
-                       "1 when the flag is on for every repository as the last backup read it (boolean gate, or the "
-                       "default when never set)", {}};
+                       "1 when the flag is on for every repository as last read (boolean gate, or the default when "
+                       "never set)", {}};
   MetricFamily by_default{"gitvault_feature_default_enabled", "gauge", "The flag's default_enabled", {}};
-  for (const auto& f : rec.flags) {
+  for (const auto& f : flags) {
     const flags::Definition* d = flags::builtin_registry().find(f.name);
     const bool def = d && d->default_enabled;
     const std::string l = "{name=\"" + metric_label_value(f.name) + "\"}";
     enabled.samples.push_back({l, (f.state.persisted ? f.state.boolean : def) ? 1.0 : 0.0});
     by_default.samples.push_back({l, def ? 1.0 : 0.0});
   }
-  if (!enabled.samples.empty()) {
-    out.push_back(std::move(enabled));
-    out.push_back(std::move(by_default));
-  }
-  return out;
+  if (enabled.samples.empty()) return {};
+  return {std::move(enabled), std::move(by_default)};
 }
 
 std::vector<MetricFamily> restore_metrics(const RestoreRunResult& r) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backup/retention.h"
+#include "flags/feature_flags.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"
 #include "run/restore_run.h"
@@ -43,6 +44,9 @@ std::vector<MetricFamily> restore_metrics(const RestoreRunResult& r);
 std::vector<MetricFamily> verify_metrics(const VerifyResult& r);
 std::vector<MetricFamily> prune_metrics(const PrunePlan& plan);
 std::vector<MetricFamily> backups_metrics(const std::vector<BackupSummary>& list);
+// gitvault_feature_enabled{name} and gitvault_feature_default_enabled{name} of these flags
+// (a backup's, or `gitvault feature` after a change).
+std::vector<MetricFamily> feature_metrics(const std::vector<flags::RecordedFlag>& flags);
 
 // Replaces `families` in the file at `path` (creating it), keeping every other family there.
 // Throws Error(Io) naming the file.

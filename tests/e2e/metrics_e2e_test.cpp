@@ -94,8 +94,16 @@ TEST_F(Metrics, EveryCommandRecordsItsRunAndTheLastSuccessSurvivesAFailure) {
   EXPECT_EQ(bad.exit_code, 1) << bad.out;
   m = scrape();
   EXPECT_GE(m["gitvault_verify_problems{}"], 1);
+  const double bad_problems = m["gitvault_verify_problems{}"];
   EXPECT_EQ(m["gitvault_verify_last_exit_code{}"], 1);
   EXPECT_EQ(m["gitvault_verify_last_success_timestamp_seconds{}"], verify_success);
+  // An emergency opt-out shows at once, before the next backup runs.
+  auto off = gv({"feature", "set", "gitaly_backup", "false"});
+  ASSERT_EQ(off.exit_code, 0) << off.out << off.err;
+  m = scrape();
+  EXPECT_EQ(m["gitvault_feature_enabled{name=gitaly_backup}"], 0);
+  EXPECT_EQ(m["gitvault_feature_default_enabled{name=gitaly_backup}"], 1);
+  EXPECT_EQ(m["gitvault_verify_problems{}"], bad_problems);  // the others' families stay
   // Readable by node_exporter, and no temporary file left beside it.
   EXPECT_EQ(sh("stat -c %a " + metrics_), "644\n");
   EXPECT_EQ(sh("ls " + (dir_ / "textfile") + " | grep -v -e '^gitvault.prom$' -e '^gitvault.prom.lock$' || true"), "");
