@@ -94,6 +94,8 @@ struct HostPart {
   std::string finished_at;
   std::size_t repositories = 0;
   std::vector<std::string> storages;
+  bool missing() const { return status == BackupStatus::Incomplete; }
+  const char* status_word() const { return missing() ? "missing" : to_string(status); }  // as backups shows it
 };
 
 struct BackupRecord {
@@ -118,6 +120,7 @@ struct BackupRecord {
   std::vector<flags::RecordedFlag> flags;
 
   std::size_t count(ItemStatus repo_status) const;
+  std::size_t count(Engine engine) const;  // repositories that took this path
   std::uint64_t total_bytes() const;
 };
 

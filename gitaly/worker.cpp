@@ -80,8 +80,8 @@ class BackupSource {
   BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
     std::string use = id_;
     if (use.empty()) use = newest_complete_backup(sink_).value_or("");
-    if (!use.empty() && !record_files(sink_, use).empty()) {
-      record_ = read_record(sink_, use);
+    if (!use.empty()) record_ = read_record_if_any(use);
+    if (record_) {
       for (std::size_t i = 0; i < record_->repositories.size(); ++i)
         index_[job_key(record_->repositories[i].storage, record_->repositories[i].relative_path)] = i;
     }
@@ -114,6 +114,15 @@ class BackupSource {
   }
 
  private:
+  // Backup `id`'s record (one read: no separate existence check), nullopt when it has none.
+  std::optional<BackupRecord> read_record_if_any(const std::string& id) {
+    try {
+      return read_record(sink_, id);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::NotFound) return std::nullopt;
+      throw;
+    }
+  }
   Sink& sink_;
   std::string id_;
   std::optional<BackupRecord> record_;

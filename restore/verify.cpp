@@ -201,6 +201,23 @@ std::string scratch_root(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+// The problem of a backup that is not complete, in words.
+std::string why_not_complete(const BackupRecord& b) {
+  if (b.status == BackupStatus::Running) return "backup never finished (its run died or is still running)";
+  if (b.status == BackupStatus::Incomplete) {
+    std::string what = "backup is incomplete: no part from host";
+    for (const auto& p : b.parts)
+      if (p.missing()) what += " " + p.host;
+    return what + " (expected by the config of the hosts that wrote theirs)";
+  }
+  return std::string("backup is ") + to_string(b.status) + ": " + std::to_string(b.count(ItemStatus::Failed)) + " of " +
+         std::to_string(b.repositories.size()) + " repositories failed";
+}
+
+}  // namespace
+
 VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   const auto run_start = std::chrono::steady_clock::now();
   RunObserver& observer = o.observer ? *o.observer : silent_observer();
@@ -229,20 +246,8 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
   std::vector<Item> items;
   for (const auto& b : records) {
     result.ids.push_back(b.id);
-    if (b.status != BackupStatus::Complete) {
-      std::string what = b.status == BackupStatus::Running ? "backup never finished (its run died or is still running)"
-                                               : std::string("backup is ") + to_string(b.status) + ": " +
-                                                     std::to_string(b.count(ItemStatus::Failed)) +
-                                                     " of " + std::to_string(b.repositories.size()) +
-                                                     " repositories failed";
-      if (b.status == BackupStatus::Incomplete) {
-        what = "backup is incomplete: no part from host";
-        for (const auto& p : b.parts)
-          if (p.status == BackupStatus::Incomplete) what += " " + p.host;
-        what += " (expected by the config of the hosts that wrote theirs)";
-      }
-      result.problems.push_back({b.id, "", "", describe_record(sink, b.id), what});
-    }
+    if (b.status != BackupStatus::Complete)
+      result.problems.push_back({b.id, "", "", describe_record(sink, b.id), why_not_complete(b)});
     for (const auto& r : b.repositories) items.push_back({&b, &r});
   }
   result.repositories = items.size();

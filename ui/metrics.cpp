@@ -85,8 +85,6 @@ std::vector<MetricFamily> command_metrics(const std::string& command, int exit_c
 
 std::vector<MetricFamily> backup_metrics(const BackupRunResult& r) {
   const BackupRecord& rec = r.record;
-  std::size_t pipeline = 0, legacy = 0;
-  for (const auto& x : rec.repositories) (x.engine == Engine::Pipeline ? pipeline : legacy)++;
   std::vector<MetricFamily> out;
   out.push_back(labelled("gitvault_backup_repositories", "Repositories of the last backup by outcome", "status",
                          {{"ok", static_cast<double>(rec.count(ItemStatus::Ok))},
@@ -94,7 +92,8 @@ std::vector<MetricFamily> backup_metrics(const BackupRunResult& r) {
                           {"failed", static_cast<double>(rec.count(ItemStatus::Failed))},
                           {"skipped", static_cast<double>(rec.count(ItemStatus::Skipped))}}));
   out.push_back(labelled("gitvault_backup_repositories_by_path", "Repositories of the last backup by the path they took",
-                         "path", {{"pipeline", static_cast<double>(pipeline)}, {"legacy", static_cast<double>(legacy)}}));
+                         "path", {{"pipeline", static_cast<double>(rec.count(Engine::Pipeline))},
+                                 {"legacy", static_cast<double>(rec.count(Engine::Legacy))}}));
   out.push_back(gauge("gitvault_backup_bytes_written", "Bytes the last backup wrote", static_cast<double>(rec.total_bytes())));
   out.push_back(gauge("gitvault_backup_incremental", "1 when the last backup was --incremental", rec.incremental ? 1 : 0));
   out.push_back(gauge("gitvault_backup_peak_rss_bytes", "Peak resident memory of gitvault during the last backup",

@@ -9,12 +9,6 @@
 namespace gitvault {
 namespace {
 
-std::size_t count_engine(const BackupRecord& rec, Engine engine) {
-  std::size_t n = 0;
-  for (const auto& r : rec.repositories) n += r.engine == engine;
-  return n;
-}
-
 void print_json(std::FILE* out, const nlohmann::json& j) { print_json_line(out, j); }
 
 void print_problem(std::FILE* out, const VerifyProblem& p) {
@@ -41,7 +35,7 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
   const BackupRecord& rec = r.record;
   const std::size_t ok = rec.count(ItemStatus::Ok), empty = rec.count(ItemStatus::Empty),
                     skipped = rec.count(ItemStatus::Skipped), failed = rec.count(ItemStatus::Failed);
-  const std::size_t pipeline = count_engine(rec, Engine::Pipeline), legacy = count_engine(rec, Engine::Legacy);
+  const std::size_t pipeline = rec.count(Engine::Pipeline), legacy = rec.count(Engine::Legacy);
   if (mode == OutputMode::Json) {
     nlohmann::json j = {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", to_string(rec.status)},
                         {"repositories", rec.repositories.size()}, {"ok", ok}, {"empty", empty}, {"skipped", skipped},
@@ -65,7 +59,7 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
       std::string hosts;
       for (const auto& h : r.whole->parts)
         hosts += (hosts.empty() ? "" : ", ") + h.host + " " +
-                 (h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status));
+                 h.status_word();
       std::fprintf(out, "  backup %s as a whole: %s (hosts: %s)\n", rec.id.c_str(), to_string(r.whole->status),
                    hosts.c_str());
     }
@@ -132,7 +126,7 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
       if (!b.hosts.empty()) {
         j["hosts"] = nlohmann::json::array();
         for (const auto& h : b.hosts)
-          j["hosts"].push_back({{"host", h.host}, {"status", h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status)},
+          j["hosts"].push_back({{"host", h.host}, {"status", h.status_word()},
                                 {"started_at", h.started_at}, {"finished_at", h.finished_at},
                                 {"repositories", h.repositories}});
       }
@@ -156,7 +150,7 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
                  human_bytes(b.bytes).c_str(), restorable(b).c_str());
     for (const auto& h : b.hosts)  // a backup of several hosts: each host's part
       std::fprintf(out, "  host %-14s %-10s %-24s %6zu\n", h.host.c_str(),
-                   h.status == BackupStatus::Incomplete ? "missing" : to_string(h.status), h.started_at.c_str(),
+                   h.status_word(), h.started_at.c_str(),
                    h.repositories);
   }
   std::fflush(out);
