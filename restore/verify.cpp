@@ -216,15 +216,10 @@ std::string why_not_complete(const BackupRecord& b) {
          std::to_string(b.repositories.size()) + " repositories failed";
 }
 
-}  // namespace
-
-VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
-  const auto run_start = std::chrono::steady_clock::now();
-  RunObserver& observer = o.observer ? *o.observer : silent_observer();
-  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
-  for (const auto& n : locks.notes()) observer.note(n);
-  VerifyResult result;
-  std::vector<std::string> read_errors;
+// The records verify checks: those --id names, else the newest (or, with --all, every one).
+// A record that cannot be read is a problem of the result; an id with no backup, or a
+// directory with none, is Error(NotFound) (nothing to verify, exit 2).
+std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, VerifyResult& result) {
   std::vector<BackupRecord> records;
   if (!o.ids.empty()) {
     for (const auto& id : o.ids) {
@@ -235,13 +230,25 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
         result.problems.push_back({id, "", "", describe_record(sink, id), e.what()});
       }
     }
-  } else {
-    records = read_all_records(sink, &read_errors);
-    for (const auto& e : read_errors) result.problems.push_back({"?", "", "", "", e});
-    if (records.empty() && read_errors.empty())
-      throw Error(ErrorCode::NotFound, "no backup in " + sink.describe(""));
-    if (!o.all && !records.empty()) records.resize(1);  // the newest
+    return records;
   }
+  std::vector<std::string> read_errors;
+  records = read_all_records(sink, &read_errors);
+  for (const auto& e : read_errors) result.problems.push_back({"?", "", "", "", e});
+  if (records.empty() && read_errors.empty()) throw Error(ErrorCode::NotFound, "no backup in " + sink.describe(""));
+  if (!o.all && !records.empty()) records.resize(1);  // the newest
+  return records;
+}
+
+}  // namespace
+
+VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
+  const auto run_start = std::chrono::steady_clock::now();
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
+  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
+  for (const auto& n : locks.notes()) observer.note(n);
+  VerifyResult result;
+  std::vector<BackupRecord> records = records_to_verify(o, sink, result);
 
   std::vector<Item> items;
   for (const auto& b : records) {
