@@ -15,7 +15,7 @@ std::string strip_git_suffix(const std::string& p) {
 
 RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path) {
   std::string base = id + "/" + storage + "/" + strip_git_suffix(relative_path);
-  return {base + ".bundle", base + ".refs", base + "/custom_hooks.tar"};
+  return {base + ".bundle", base + ".refs", base + "/custom_hooks.tar", base + ".idx", base + ".rev", base + ".bitmap"};
 }
 
 RepositoryFiles manifest_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path,
@@ -23,7 +23,7 @@ RepositoryFiles manifest_layout_files(const std::string& id, const std::string& 
   char number[16];
   std::snprintf(number, sizeof number, "%03d", step);
   std::string base = storage + "/" + relative_path + "/" + id + "/" + number;
-  return {base + ".bundle", base + ".refs", base + ".custom_hooks.tar"};
+  return {base + ".bundle", base + ".refs", base + ".custom_hooks.tar", base + ".idx", base + ".rev", base + ".bitmap"};
 }
 
 std::string manifest_name(const std::string& id, const std::string& storage, const std::string& relative_path) {

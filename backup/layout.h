@@ -20,6 +20,11 @@ struct RepositoryFiles {
   std::string bundle;
   std::string refs;
   std::string custom_hooks;
+  // The companions of a bundle that carries the repository's pack as it is (record.h,
+  // PackCompanions): NNN.idx, NNN.rev, NNN.bitmap beside NNN.bundle.
+  std::string pack_index;
+  std::string pack_reverse_index;
+  std::string pack_bitmap;
 };
 
 // Manifest layout (the pipeline), gitaly's:

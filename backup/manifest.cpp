@@ -27,11 +27,48 @@ std::optional<std::string> name_value(const toml::table& t, const std::string& k
   return t[key].value<std::string>();
 }
 
+// An integer key: absent, or an integer; any other kind (a float, a string) is refused, not
+// converted.
+std::optional<int64_t> integer_value(const toml::table& t, const std::string& key, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return std::nullopt;
+  if (!n->is_integer()) throw Error(ErrorCode::Corrupt, where + ": " + key + " is not an integer");
+  return n->as_integer()->get();
+}
+
+// A file a manifest names must be a clean relative name inside the backup directory, and not
+// one of gitvault's own files: a hostile manifest never leads a restore, verify or prune
+// elsewhere.
+void check_sink_name_of(const std::string& path, const std::string& where, const char* key) {
+  try {
+    check_sink_name(path);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::Corrupt, where + ": " + key + " escapes the backup directory: " + e.what());
+  }
+  if (is_gitvault_own_file(path))
+    throw Error(ErrorCode::Corrupt, where + ": " + key + " names gitvault's own file '" + printable(path) + "'");
+}
+
+std::string parent_directory_name(const std::string& name) {
+  std::size_t last = name.rfind('/');
+  if (last == std::string::npos || last == 0) return "";
+  std::size_t before = name.rfind('/', last - 1);
+  return name.substr(before == std::string::npos ? 0 : before + 1, last - (before == std::string::npos ? 0 : before + 1));
+}
+
 void add_digest(toml::table& step, const char* prefix, const char* path_key, const std::optional<FileDigest>& d) {
   if (!d) return;
   insert_name(step, path_key, d->name);
+  if (!d->has_checksum) return;  // a step of gitaly-backup's own backup: none recorded
   step.insert(std::string(prefix) + "_sha256", d->sha256);
   step.insert(std::string(prefix) + "_size", static_cast<int64_t>(d->size));
+}
+
+// gitvault's additions to a step: the companions of its bundle's pack.
+void add_pack(toml::table& step, const PackCompanions& p) {
+  add_digest(step, "pack_index", "pack_index_path", p.index);
+  add_digest(step, "pack_reverse_index", "pack_reverse_index_path", p.reverse);
+  add_digest(step, "pack_bitmap", "pack_bitmap_path", p.bitmap);
 }
 
 }  // namespace
@@ -44,6 +81,7 @@ std::string format_manifest(const RepositoryRecord& r) {
     step.insert("backup_id", p.backup_id);
     step.insert("number", static_cast<int64_t>(p.number));
     add_digest(step, "bundle", "bundle_path", p.bundle);
+    add_pack(step, p.pack);
     add_digest(step, "ref", "ref_path", p.refs);
     if (previous_refs) insert_name(step, "previous_ref_path", previous_refs->name);
     previous_refs = &p.refs;
@@ -53,6 +91,7 @@ std::string format_manifest(const RepositoryRecord& r) {
   step.insert("number", static_cast<int64_t>(r.step));
   step.insert("kind", to_string(r.kind));
   add_digest(step, "bundle", "bundle_path", r.bundle);
+  add_pack(step, r.pack);
   add_digest(step, "ref", "ref_path", r.refs);
   if (previous_refs) insert_name(step, "previous_ref_path", previous_refs->name);
   add_digest(step, "custom_hooks", "custom_hooks_path", r.custom_hooks);
@@ -92,14 +131,27 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
   } catch (const toml::parse_error& e) {
     throw Error(ErrorCode::Corrupt, name + ": unreadable manifest: " + std::string(e.description()));
   }
-  if (t["object_format"].value_or(std::string("sha1")) != "sha1")
-    throw Error(ErrorCode::Corrupt, name + ": unsupported object format");
+  const std::string object_format = t["object_format"].value_or(std::string("sha1"));
+  if (object_format != "sha1")
+    throw Error(ErrorCode::Corrupt, name + ": object format '" + printable(object_format) +
+                                        "' is not supported (gitvault restores SHA-1 repositories only)");
   out.head_target = name_value(t, "head_reference").value_or(std::string());
   out.head_oid = t["head_oid"].value_or(std::string());
   out.project_path = name_value(t, "project_path").value_or(out.project_path);
-  out.ref_count = static_cast<std::size_t>(t["ref_count"].value_or(int64_t{0}));
-  bool empty = t["empty"].value_or(false);
+  out.ref_count = static_cast<std::size_t>(integer_value(t, "ref_count", name).value_or(0));
+  bool empty = t["empty"].value_exact<bool>().value_or(false);
   auto* steps = t["steps"].as_array();
+  // gitaly-backup's word for a repository that did not exist when it ran: nothing to restore.
+  if (t["non_existent"].value_exact<bool>().value_or(false)) {
+    out.layout = Layout::Manifest;
+    out.status = ItemStatus::Skipped;
+    return;
+  }
+  if (empty && (!steps || steps->empty())) {  // an empty repository: no files at all
+    out.layout = Layout::Manifest;
+    out.status = ItemStatus::Empty;
+    return;
+  }
   if (!steps || steps->empty()) throw Error(ErrorCode::Corrupt, name + ": manifest has no steps");
   out.previous_steps.clear();
   for (std::size_t i = 0; i < steps->size(); ++i) {
@@ -108,20 +160,42 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
     if (!step) throw Error(ErrorCode::Corrupt, where + " is not a table");
     auto digest = [&](const char* path_key, const std::string& prefix) -> std::optional<FileDigest> {
       auto path = name_value(*step, path_key);
-      if (!path) return std::nullopt;
+      if (!path || path->empty()) return std::nullopt;  // gitaly-backup writes '' for none
+      check_sink_name_of(*path, where, path_key);
       auto sha = (*step)[prefix + "_sha256"].value<std::string>();
-      auto size = (*step)[prefix + "_size"].value<int64_t>();
-      if (!sha || !size) throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has no recorded SHA-256 and size");
+      auto size = integer_value(*step, prefix + "_size", where);
+      if (!sha && !size) return FileDigest{*path, "", 0, false};  // gitaly-backup records none
+      if (!sha || !size || sha->empty())
+        throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a SHA-256 without a size or a size without a SHA-256");
+      if (*size < 0) throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a negative size");
       return FileDigest{*path, *sha, static_cast<std::uint64_t>(*size)};
     };
-    int number = static_cast<int>((*step)["number"].value_or(int64_t(i + 1)));
-    if (number != static_cast<int>(i + 1))
-      throw Error(ErrorCode::Corrupt, where + " is numbered " + std::to_string(number) + " (steps must be 1, 2, 3, ...)");
+    const int64_t numbered = integer_value(*step, "number", where).value_or(int64_t(i + 1));
+    if (numbered != static_cast<int64_t>(i + 1))
+      throw Error(ErrorCode::Corrupt, where + " is numbered " + std::to_string(numbered) + " (steps must be 1, 2, 3, ...)");
+    const int number = static_cast<int>(numbered);
     auto bundle = digest("bundle_path", "bundle");
+    PackCompanions pack{digest("pack_index_path", "pack_index"), digest("pack_reverse_index_path", "pack_reverse_index"),
+                        digest("pack_bitmap_path", "pack_bitmap")};
+    if (!pack.index && (pack.reverse || pack.bitmap))
+      throw Error(ErrorCode::Corrupt, where + ": pack companions without pack_index_path");
+    if (!pack.empty() && !bundle) throw Error(ErrorCode::Corrupt, where + ": pack companions without a bundle");
     auto refs = digest("ref_path", "ref");
+    // An increment names the refs of the step before it (gitaly's previous_ref_path): they
+    // must be that step's, or the chain is not one chain.
+    if (auto prev = name_value(*step, "previous_ref_path"); prev && !prev->empty() && i > 0) {
+      const std::string before = out.previous_steps.empty() ? std::string() : out.previous_steps.back().refs.name;
+      if (*prev != before)
+        throw Error(ErrorCode::Corrupt, where + ": previous_ref_path '" + printable(*prev) +
+                                            "' is not the ref_path of step " + std::to_string(i) + " ('" +
+                                            printable(before) + "')");
+    }
     if (i + 1 < steps->size()) {
       if (!refs) throw Error(ErrorCode::Corrupt, where + " has no ref_path");
-      out.previous_steps.push_back({(*step)["backup_id"].value_or(std::string()), number, bundle, *refs});
+      // gitaly's steps do not say which backup wrote them: the directory of their files does
+      // (<storage>/<relative path>/<id>/NNN.refs).
+      std::string by = (*step)["backup_id"].value_or(parent_directory_name(refs->name));
+      out.previous_steps.push_back({by, number, bundle, *refs, pack});
     } else {
       out.step = number;
       std::string kind = (*step)["kind"].value_or(std::string(i == 0 ? "full" : "incremental"));
@@ -129,6 +203,7 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
       if (!known) throw Error(ErrorCode::Corrupt, where + ": unknown kind '" + kind + "'");
       out.kind = *known;
       out.bundle = bundle;
+      out.pack = pack;
       out.refs = refs;
       out.custom_hooks = digest("custom_hooks_path", "custom_hooks");
     }

@@ -22,6 +22,18 @@
 
 namespace gitvault {
 
+// Beside a bundle that carries a repository's only pack byte for byte (the pipeline's
+// single-pack fast path): that pack's index, and its reverse index and reachability bitmap
+// when the repository had them. A restore installs the pack with them instead of
+// re-indexing it (restore/repository_restore.h, docs/restore.md).
+struct PackCompanions {
+  std::optional<FileDigest> index;    // .idx; without it there are no companions
+  std::optional<FileDigest> reverse;  // .rev
+  std::optional<FileDigest> bitmap;   // .bitmap
+  bool empty() const { return !index.has_value(); }
+  void reset() { index.reset(), reverse.reset(), bitmap.reset(); }
+};
+
 // An earlier step of a repository's chain of backups (incremental backups), oldest first.
 // Its files may live in another backup's directory; the names say where.
 struct ChainStep {
@@ -29,6 +41,7 @@ struct ChainStep {
   int number = 1;                     // 1 = the full step the chain starts from
   std::optional<FileDigest> bundle;   // absent for a step that added no objects
   FileDigest refs;
+  PackCompanions pack;                // of the bundle's pack, when it was the repository's pack
 };
 
 // Which engine made (or restores) a repository's backup: the in-process legacy engine, one
@@ -39,7 +52,9 @@ const char* to_string(Engine e);  // "legacy", "pipeline": the record's words
 // What this backup wrote of a repository: "full" (a bundle of everything), "incremental" (a
 // bundle of what is new since the previous step, whose tips are its prerequisites; no bundle
 // when no object is new) or "unchanged" (refs byte for byte those of the previous step:
-// nothing written, `refs` names the previous step's file).
+// nothing written; the step is the previous step itself, its files named where they are,
+// RepositoryRecord::step_backup_id saying whose they are. Records of earlier versions gave
+// an unchanged step a number of its own with no bundle; both restore alike).
 enum class StepKind { Full, Incremental, Unchanged };
 const char* to_string(StepKind k);
 std::optional<StepKind> step_kind_named(const std::string& word);  // nullopt: no such kind
@@ -66,13 +81,21 @@ struct RepositoryRecord {
   std::size_t ref_count = 0;
   StepKind kind = StepKind::Full;  // this backup's step of the repository
   int step = 1;
+  // The backup that wrote this step's bundle and refs, when not this one: an unchanged step
+  // is the previous step recorded again (its files, its number), so chains grow only when a
+  // repository changes. Empty: this backup.
+  std::string step_backup_id;
   std::vector<ChainStep> previous_steps;  // the steps this one builds on, oldest first
   std::optional<FileDigest> bundle;
+  PackCompanions pack;  // of this step's bundle, when it carries the repository's pack as it was
   std::optional<FileDigest> refs;
   std::optional<FileDigest> custom_hooks;
   std::uint64_t bytes = 0;  // bytes this backup wrote for the repository
   double seconds = 0;
   std::vector<std::string> warnings;
+  // Read from gitaly-backup's own manifest (backup/gitaly_backups.h): no checksums, no HEAD
+  // object id and no ref count were recorded, so git alone proves its restore.
+  bool from_gitaly_backup = false;
 
   // Backed up in this backup (with data or as an empty repository), so restorable from it.
   bool backed_up() const { return status == ItemStatus::Ok || status == ItemStatus::Empty; }
@@ -81,6 +104,7 @@ struct RepositoryRecord {
     status = ItemStatus::Failed;
     error = why;
     bundle.reset();
+    pack.reset();
     refs.reset();
     custom_hooks.reset();
   }
@@ -118,6 +142,8 @@ struct BackupRecord {
   // The feature flags as this run used them (state, last change): what `gitvault backup`
   // remembers when a flag store is lost (flags/feature_flags.h, remembered state).
   std::vector<flags::RecordedFlag> flags;
+  // gitaly-backup's own backup (its manifests, no gitvault record): backup/gitaly_backups.h.
+  bool from_gitaly_backup = false;
 
   std::size_t count(ItemStatus repo_status) const;
   std::size_t count(Engine engine) const;  // repositories that took this path
@@ -171,8 +197,9 @@ std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>*
 void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink);
 void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers);
 
-// Every file a repository's restore needs, in order: each step's bundle (if any), then this
-// backup's refs and hooks. Names may repeat across steps (an unchanged step's refs).
+// Every file a repository's restore needs, in order: each step's bundle (if any) and its
+// pack companions, then this backup's refs and hooks. Names may repeat across steps (an
+// unchanged step's refs).
 std::vector<FileDigest> chain_files(const RepositoryRecord& r);
 
 // Whether this backup wrote a manifest for the repository (manifest layout, backed up, and

@@ -77,41 +77,88 @@ std::optional<std::string> single_pack(const std::string& repo, const std::vecto
   return pack;
 }
 
-// Copies the pack file as it is behind the bundle header. The file is opened first and read
-// through that descriptor, so a concurrent repack (which writes a new file and unlinks this
-// one) cannot change what is read.
-bool copy_pack(const std::string& pack_path, HashingWriter& writer) {
-  int fd = ::open(pack_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+// What a file copy saw of the file: its first 32 and last 40 bytes (where packs, indexes,
+// reverse indexes and bitmaps keep their magic and the pack's checksum) and its size.
+struct CopiedEnds {
+  std::string head;
+  std::string tail;
+  std::uint64_t size = 0;
+};
+
+// Copies a file into `writer` through one descriptor, so a concurrent repack (which writes
+// new files and unlinks these) cannot change what is read. nullopt when it cannot be opened.
+std::optional<CopiedEnds> copy_file_into(const std::string& path, HashingWriter& writer) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
   std::vector<char> buf(1 << 20);
-  std::uint64_t total = 0;
-  bool header_ok = false;
+  CopiedEnds ends;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      throw_errno("read", pack_path, err);
+      throw_errno("read", path, err);
     }
     if (n == 0) break;
-    if (total == 0) header_ok = n >= 12 && std::memcmp(buf.data(), "PACK", 4) == 0;
-    if (!header_ok) break;
-    writer.write(buf.data(), static_cast<std::size_t>(n));
-    total += static_cast<std::uint64_t>(n);
+    const std::size_t got = static_cast<std::size_t>(n);
+    if (ends.head.size() < 32) ends.head.append(buf.data(), std::min<std::size_t>(32 - ends.head.size(), got));
+    ends.tail.append(buf.data() + (got > 40 ? got - 40 : 0), std::min<std::size_t>(got, 40));
+    if (ends.tail.size() > 40) ends.tail.erase(0, ends.tail.size() - 40);
+    writer.write(buf.data(), got);
+    ends.size += got;
   }
   ::close(fd);
-  if (!header_ok || total < 32) throw Error(ErrorCode::Corrupt, pack_path + ": not a pack file");
-  return true;
+  return ends;
+}
+
+// Copies the pack file as it is behind the bundle header; returns the pack's checksum (its
+// last 20 bytes), or nullopt when the file could not be opened.
+std::optional<std::string> copy_pack(const std::string& pack_path, HashingWriter& writer) {
+  auto ends = copy_file_into(pack_path, writer);
+  if (!ends) return std::nullopt;
+  if (ends->size < 32 || ends->head.compare(0, 4, "PACK") != 0)
+    throw Error(ErrorCode::Corrupt, pack_path + ": not a pack file");
+  return ends->tail.substr(ends->tail.size() - 20);
+}
+
+// Copies one companion of the pack (its .idx, .rev or .bitmap) to `name`, committed only when
+// it has `magic` and names the pack that was copied (`checksum`: at 12..32 for a bitmap,
+// before its own trailing checksum otherwise). nullopt when absent or of another pack.
+std::optional<FileDigest> copy_companion(const std::string& path, const char* magic, bool checksum_in_header,
+                                         const std::string& checksum, Sink& sink, const std::string& name) {
+  if (!path_exists(path)) return std::nullopt;
+  HashingWriter writer(sink.create(name), name);
+  auto ends = copy_file_into(path, writer);
+  if (!ends || ends->size < 72 || ends->head.compare(0, 4, magic) != 0) return std::nullopt;
+  std::string names = checksum_in_header ? ends->head.substr(12, 20) : ends->tail.substr(0, 20);
+  if (names != checksum) return std::nullopt;  // a repack replaced it meanwhile
+  return writer.commit();
+}
+
+// The companions of the pack the bundle carries, beside it (record.h, PackCompanions). No
+// index, no companions: the restore then re-indexes the pack as for any other bundle.
+PackCompanions copy_pack_companions(const std::string& pack_path, const std::string& checksum, Sink& sink,
+                                    const RepositoryFiles& files) {
+  const std::string base = pack_path.substr(0, pack_path.size() - 5);
+  PackCompanions out;
+  out.index = copy_companion(base + ".idx", "\377tOc", false, checksum, sink, files.pack_index);
+  if (!out.index) return out;
+  out.reverse = copy_companion(base + ".rev", "RIDX", false, checksum, sink, files.pack_reverse_index);
+  out.bitmap = copy_companion(base + ".bitmap", "BITM", true, checksum, sink, files.pack_bitmap);
+  return out;
 }
 
 // Streams `git pack-objects` of everything reachable from the snapshot into the bundle; for
 // an increment, of everything reachable from it and not from the prerequisites (a thin pack:
 // its deltas may refer to objects the earlier steps hold).
 // `tips` is ref_tips(snap).
+// When the bundle carries the repository's pack as it is and options.keep_pack_index is set,
+// its companions are copied too, into *companions.
 FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, const std::vector<std::string>& tips,
-                        Sink& sink, const std::string& name, const RepositoryBackupOptions& options,
-                        const std::vector<std::string>& prerequisites) {
+                        Sink& sink, const RepositoryFiles& files, const RepositoryBackupOptions& options,
+                        const std::vector<std::string>& prerequisites, PackCompanions* companions) {
+  const std::string& name = files.bundle;
   BundleHeader header;
   header.prerequisites = prerequisites;
   if (!snap.head_oid.empty()) header.refs.push_back({snap.head_oid, "HEAD"});
@@ -122,7 +169,13 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, const s
   HashingWriter writer(sink.create(name), name);
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
-  if (pack && copy_pack(*pack, writer)) return writer.commit();
+  if (pack) {
+    if (auto checksum = copy_pack(*pack, writer)) {
+      FileDigest bundle = writer.commit();
+      if (options.keep_pack_index && companions) *companions = copy_pack_companions(*pack, *checksum, sink, files);
+      return bundle;
+    }
+  }
   if (!prerequisites.empty() && options.small_increments_in_process) {
     if (auto small = small_increment_pack(repo.path, tips, prerequisites)) {
       writer.write(small->data(), small->size());
@@ -165,6 +218,8 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   out.kind = StepKind::Full;
   out.step = 1;
   out.previous_steps.clear();
+  out.pack.reset();
+  out.step_backup_id.clear();
   const std::string refs_text = format_refs_file(snap);
   const std::vector<std::string> tips = ref_tips(snap);  // sorted, as prerequisites are
 
@@ -175,16 +230,26 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
                                                      (prev->status == ItemStatus::Empty && snap.empty()));
   if (builds_on_prev) {
     try {
+      // The backup that wrote the previous step's files: the previous backup, or for a step it
+      // recorded unchanged, the one before it that did.
+      const std::string& prev_writer = prev->step_backup_id.empty() ? options.previous_id : prev->step_backup_id;
       std::vector<ChainStep> chain = prev->previous_steps;
-      chain.push_back({options.previous_id, prev->step, prev->bundle, *prev->refs});
+      chain.push_back({prev_writer, prev->step, prev->bundle, *prev->refs, prev->pack});
       // Byte for byte the previous step's .refs file, told by its recorded size and SHA-256:
       // an unchanged repository costs no read of the backup at all (which matters once
       // backups live in object storage, a request per file).
       if (prev->refs->size == refs_text.size() && prev->refs->sha256 == sha256_hex(refs_text) &&
           prev->head_target == snap.head_target) {
-        // Nothing changed: a recorded step that writes no data and runs no git.
+        // Nothing changed: the previous step itself, recorded again — no data, no git, and the
+        // chain does not grow, so a month of quiet nights costs what one does.
         out.kind = StepKind::Unchanged;
+        out.step = prev->step;
+        out.previous_steps = prev->previous_steps;
+        out.bundle = prev->bundle;
+        out.pack = prev->pack;
         out.refs = *prev->refs;
+        out.step_backup_id = prev_writer;
+        chain.clear();
       } else {
         std::string prev_text = read_verified(sink, *prev->refs);
         std::vector<std::string> prev_tips = ref_tips(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
@@ -208,18 +273,23 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
       out.kind = StepKind::Full;
       out.step = 1;
       out.previous_steps.clear();
+      out.bundle.reset();
+      out.pack.reset();
+      out.step_backup_id.clear();
       prerequisites.clear();
     }
   }
   RepositoryFiles files = files_for_step(out.step);
 
   if (out.kind == StepKind::Full && !snap.empty()) {
-    out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, {});
+    out.bundle = write_bundle(repo, snap, tips, sink, files, options, {}, &out.pack);
     out.bytes += out.bundle->size;
+    for (const auto* d : {&out.pack.index, &out.pack.reverse, &out.pack.bitmap})
+      if (*d) out.bytes += (*d)->size;
   } else if (out.kind == StepKind::Incremental) {
     // A bundle only when some tip is new; deletions and moves to known objects need none.
     if (!std::includes(prerequisites.begin(), prerequisites.end(), tips.begin(), tips.end())) {
-      out.bundle = write_bundle(repo, snap, tips, sink, files.bundle, options, prerequisites);
+      out.bundle = write_bundle(repo, snap, tips, sink, files, options, prerequisites, nullptr);
       out.bytes += out.bundle->size;
     }
   }

@@ -20,6 +20,9 @@ struct RepositoryBackupOptions {
   // process, the cost of reading the file. Off on the legacy path, which always runs
   // `git pack-objects` (the conservative engine).
   bool reuse_single_pack = false;
+  // With reuse_single_pack: also keep the pack's index (and reverse index and bitmap) beside
+  // the bundle, so a restore installs the pack instead of re-indexing it (PackCompanions).
+  bool keep_pack_index = false;
   // An increment of a few commits is packed in process by libgit2 (small_increment_pack)
   // instead of by a `git pack-objects` process; larger ones still go to git.
   bool small_increments_in_process = false;

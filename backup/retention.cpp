@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backup/catalog.h"
+#include "backup/gitaly_backups.h"
 #include "backup/layout.h"
 #include "backup/manifest.h"
 #include "backup/run_locks.h"
@@ -157,7 +159,7 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
 std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
                                         std::chrono::milliseconds lock_wait) {
   RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "backups", "", lock_wait);
-  auto records = read_all_records(sink, errors);
+  auto records = BackupCatalog(sink).read_all(errors);  // gitaly-backup's own backups too
   std::set<std::string> present;
   for (const auto& b : records) present.insert(b.id);
   std::vector<BackupSummary> out;
@@ -170,6 +172,7 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
     s.repositories = b.repositories.size();
     s.failed = b.count(ItemStatus::Failed);
     s.hosts = b.parts;
+    s.from_gitaly_backup = b.from_gitaly_backup;
     std::set<std::string> needs;
     for (const auto& r : b.repositories) {
       s.pipeline += r.engine == Engine::Pipeline;
@@ -182,6 +185,7 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
       s.bytes += r.bytes;
       for (const auto& step : r.previous_steps)
         if (step.backup_id != b.id && !step.backup_id.empty()) needs.insert(step.backup_id);
+      if (!r.step_backup_id.empty() && r.step_backup_id != b.id) needs.insert(r.step_backup_id);
     }
     s.needs.assign(needs.begin(), needs.end());
     for (const auto& n : s.needs)
@@ -263,6 +267,16 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
                    PrunePlan& plan) {
   std::set<std::string> needed, candidates;
   std::map<std::string, std::uint64_t> sizes;
+  // What gitaly-backup wrote is never removed: its backups have no gitvault record, and
+  // a gitvault chain may start from one of them (docs/gitaly-backups.md).
+  std::set<std::string> gitvault_ids;
+  for (const auto& b : records) gitvault_ids.insert(b.id);
+  const std::vector<std::string> all_names = sink.list_recursive("");
+  const GitalyBackupIndex gitaly_index = index_gitaly_backups(sink, gitvault_ids);
+  const GitalyFiles gitaly(gitaly_index, all_names);
+  if (!gitaly_index.ids.empty())
+    plan.notes.push_back(std::to_string(gitaly_index.ids.size()) +
+                         " backups written by gitaly-backup are left alone (gitvault never removes them)");
   for (const auto& b : records) {
     if (keep.count(b.id)) {
       plan.keep.push_back(b.id);
@@ -273,12 +287,13 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
     }
   }
   for (const auto& f : candidates)
-    if (!needed.count(f)) {
+    if (!needed.count(f) && !gitaly.contains(f)) {
       plan.files.push_back(f);
       plan.bytes += sizes.count(f) ? sizes[f] : 0;
     }
-  for (const auto& f : sink.list_recursive("")) {
-    if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f))
+  for (const auto& f : all_names) {
+    if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f) ||
+        gitaly.contains(f))
       continue;
     plan.files.push_back(f);
     ++plan.unreferenced;

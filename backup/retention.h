@@ -43,6 +43,7 @@ struct BackupSummary {
   std::vector<std::string> needs;  // other backups whose files its chains name
   std::vector<std::string> needs_pruned;  // of those, the ones whose record is gone (files kept)
   std::vector<HostPart> hosts;  // a backup of several hosts: each expected host's part
+  bool from_gitaly_backup = false;  // gitaly-backup's own backup (no record, no checksums)
   bool standalone() const { return needs.empty(); }
 };
 

@@ -345,6 +345,7 @@ std::string read_whole(Sink& sink, const std::string& name) {
 }
 
 std::string digest_mismatch(const FileDigest& recorded, std::uint64_t size, const std::string& sha256) {
+  if (!recorded.has_checksum) return "";
   if (size != recorded.size)
     return "size is " + std::to_string(size) + " bytes, the backup recorded " + std::to_string(recorded.size) +
            (size < recorded.size ? " (truncated?)" : "");

@@ -124,6 +124,10 @@ struct FileDigest {
   std::string name;
   std::string sha256;
   std::uint64_t size = 0;
+  // false: the backup that wrote the file recorded no checksum (gitaly-backup's own backups,
+  // backup/gitaly_backups.h). Its size and SHA-256 are unknown and never compared; git's
+  // own checks at restore (index-pack hashing, refs, connectivity) are all that prove it.
+  bool has_checksum = true;
 };
 
 // Wraps a writer to compute the SHA-256 and size of what passes through.
@@ -150,7 +154,8 @@ std::string read_verified(Sink& sink, const FileDigest& digest);
 
 // What is wrong with a file of `size` bytes hashing to `sha256` that the backup recorded as
 // `recorded` ("size is N bytes, the backup recorded M (truncated?)", "SHA-256 mismatch ..."),
-// or "" when it matches. The one wording of every checksum check.
+// or "" when it matches (always for a file whose backup recorded no checksum). The one
+// wording of every checksum check.
 std::string digest_mismatch(const FileDigest& recorded, std::uint64_t size, const std::string& sha256);
 
 // Streams a file of any size through SHA-256 and compares it with the digest. Returns what is

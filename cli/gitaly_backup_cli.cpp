@@ -41,6 +41,7 @@ struct Options {
   std::string id;
   std::string layout = "manifest";
   bool incremental = false;
+  bool verify_objects = false;
   std::string previous_id;
   bool no_lock = false;
 };
@@ -69,6 +70,8 @@ int gitaly_backup_main(int argc, char** argv) {
                      "With --incremental: the backup to build on (default: newest complete, else +latest manifests)");
   CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
   add_common(restore);
+  restore->add_flag("--verify-objects", o.verify_objects,
+                    "Re-hash every object with git index-pack, even where the backup kept the pack's index");
   std::vector<std::string> args = normalise_args(argc, argv);
   std::reverse(args.begin(), args.end());
   try {
@@ -93,6 +96,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.id = o.id;
   w.layout = o.layout == "legacy" ? Layout::Legacy : Layout::Manifest;
   w.incremental = o.incremental;
+  w.verify_objects = o.verify_objects;
   w.previous_id = o.previous_id;
   w.no_lock = o.no_lock;
   if (w.no_lock) {

@@ -16,6 +16,9 @@ class RestoreCommand : public Subcommand {
     opts_.add_repository_run_options(*cmd_);
     cmd_->add_option("--id", id_, "Backup id (default: the newest complete backup)");
     cmd_->add_option("--index-threads", index_threads_, "Threads for git index-pack (default: git's)");
+    cmd_->add_flag("--verify-objects", verify_objects_,
+                   "Re-hash every object (git index-pack) even where the backup kept the pack's index; "
+                   "docs/restore.md says what each mode proves");
   }
 
   bool chosen() const override { return cmd_->parsed(); }
@@ -31,6 +34,7 @@ class RestoreCommand : public Subcommand {
     opts_.fill(o, progress);
     o.id = id_;
     o.index_threads = index_threads_ > 0 ? index_threads_ : opts_.config().index_threads.value_or(0);
+    o.verify_objects = verify_objects_;
     auto destination = open_sink(o.backup_path);
     Sink& sink = *destination;
     RestoreRunResult result = run_restore(o, sink);
@@ -43,6 +47,7 @@ class RestoreCommand : public Subcommand {
   CommonOptions opts_;
   std::string id_;
   int index_threads_ = 0;
+  bool verify_objects_ = false;
 };
 
 }  // namespace

@@ -61,22 +61,22 @@ Config load_config(const std::string& path) {
   }
   if (auto p = tbl["flags"]["db"].value<std::string>()) cfg.flags_db = resolve(*p);
   if (auto p = tbl["metrics"]["textfile"].value<std::string>()) cfg.metrics_textfile = resolve(*p);
-  if (auto n = tbl["limits"]["parallel"].value<int64_t>()) cfg.parallel = static_cast<int>(*n);
-  if (auto n = tbl["limits"]["parallel_storage"].value<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
-  if (auto n = tbl["limits"]["pack_threads"].value<int64_t>()) cfg.pack_threads = static_cast<int>(*n);
-  if (auto n = tbl["limits"]["index_threads"].value<int64_t>()) cfg.index_threads = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["parallel"].value_exact<int64_t>()) cfg.parallel = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["parallel_storage"].value_exact<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["pack_threads"].value_exact<int64_t>()) cfg.pack_threads = static_cast<int>(*n);
+  if (auto n = tbl["limits"]["index_threads"].value_exact<int64_t>()) cfg.index_threads = static_cast<int>(*n);
   cfg.lock_wait = tbl["locks"]["wait"].value_or(std::string());
   if (auto p = tbl["worker"]["path"].value<std::string>()) cfg.worker = resolve_file(*p);
   if (auto p = tbl["verify"]["scratch"].value<std::string>()) cfg.verify_scratch = resolve(*p);
-  if (auto n = tbl["prune"]["keep_last"].value<int64_t>()) cfg.keep_last = static_cast<int>(*n);
+  if (auto n = tbl["prune"]["keep_last"].value_exact<int64_t>()) cfg.keep_last = static_cast<int>(*n);
   cfg.keep_within = tbl["prune"]["keep_within"].value_or(std::string());
   if (auto* s3 = tbl["s3"].as_table()) {
     S3Config& c = cfg.s3;
     c.endpoint = (*s3)["endpoint"].value_or(std::string());
     c.region = (*s3)["region"].value_or(std::string());
-    if (auto b = (*s3)["use_path_style"].value<bool>()) c.use_path_style = *b;
-    if (auto n = (*s3)["part_size"].value<int64_t>()) c.part_size = *n;
-    if (auto n = (*s3)["parts_in_flight"].value<int64_t>()) c.parts_in_flight = *n;
+    if (auto b = (*s3)["use_path_style"].value_exact<bool>()) c.use_path_style = *b;
+    if (auto n = (*s3)["part_size"].value_exact<int64_t>()) c.part_size = *n;
+    if (auto n = (*s3)["parts_in_flight"].value_exact<int64_t>()) c.parts_in_flight = *n;
     c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
     c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
     if (!c.secret_access_key.empty()) {

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "backup/layout.h"
 #include "backup/s3_sink.h"
 #include "backup/manifest.h"
@@ -77,9 +78,9 @@ class Logger {
 // incremental create): the backup record when there is one, else the repository's manifest.
 class BackupSource {
  public:
-  BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)) {
+  BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)), catalog_(sink) {
     std::string use = id_;
-    if (use.empty()) use = newest_complete_backup(sink_).value_or("");
+    if (use.empty()) use = catalog_.newest_complete(nullptr).value_or("");
     if (!use.empty()) record_ = read_record_if_any(use);
     if (record_) {
       for (std::size_t i = 0; i < record_->repositories.size(); ++i)
@@ -114,10 +115,11 @@ class BackupSource {
   }
 
  private:
-  // Backup `id`'s record (one read: no separate existence check), nullopt when it has none.
+  // Backup `id`'s record (one read: no separate existence check; gitaly-backup's own backup
+  // read from its manifests), nullopt when it has none.
   std::optional<BackupRecord> read_record_if_any(const std::string& id) {
     try {
-      return read_record(sink_, id);
+      return catalog_.read(id);
     } catch (const Error& e) {
       if (e.code() == ErrorCode::NotFound) return std::nullopt;
       throw;
@@ -125,6 +127,7 @@ class BackupSource {
   }
   Sink& sink_;
   std::string id_;
+  BackupCatalog catalog_;
   std::optional<BackupRecord> record_;
   std::map<std::string, std::size_t> index_;
 };
@@ -156,6 +159,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       RepositoryBackupOptions ro;
       ro.pack_threads = git_threads_per_job(o.parallel);
       ro.reuse_single_pack = true;
+      ro.keep_pack_index = true;
       ro.small_increments_in_process = true;
       std::optional<RepositoryRecord> prev;
       if (previous) {
@@ -219,6 +223,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     if (!rr.storage.empty()) {
       RepositoryRestoreOptions ro;
       ro.index_threads = git_threads_per_job(o.parallel);
+      ro.verify_objects = o.verify_objects;
       bytes = restore_repository(rr, sink, *st, ro);
       logger.restored(job.storage);
     }

@@ -25,6 +25,7 @@ struct WorkerOptions {
   Layout layout = Layout::Manifest;
   bool incremental = false;
   std::string previous_id;
+  bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
 };
 

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "git/bundle.h"
+#include "git/connectivity.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "git/hooks_tar.h"
@@ -57,19 +58,15 @@ struct TempDir {
   }
 };
 
-// Indexes one bundle's pack into repo_dir. `expected` (the last step's refs) is checked
-// against the bundle's own ref list when given. A bundle with prerequisites (an increment)
-// must find every one of them in repo_dir, i.e. in the steps indexed before it. Returns true
-// when index-pack also proved the pack self-contained.
-bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_dir, const RefSnapshot* expected,
-                  const RepositoryRestoreOptions& options) {
-  std::string where = sink.describe(digest.name);
-  auto raw = sink.open(digest.name);
-  HashingReader reader(*raw);
-  std::string pack_start;
-  BundleHeader header = read_bundle_header(reader, pack_start);
+// How the last step's bundle must agree with the recorded refs: gitvault's lists every ref;
+// git's own `bundle create --all ^<previous tips>` (gitaly-backup's increments) leaves out the
+// refs whose tips did not move, so each ref it lists must be a recorded one at the same object.
+enum class BundleRefs { ListsEveryRef, ListsSome };
 
-  if (expected) {  // the bundle must carry every recorded ref at the recorded value
+// The bundle's own ref list against `expected` (the last step's refs), when given.
+void check_bundle_refs(const BundleHeader& header, const RefSnapshot* expected, BundleRefs bundle_refs,
+                       const std::string& where) {
+  if (expected && bundle_refs == BundleRefs::ListsEveryRef) {  // every recorded ref at the recorded value
     std::map<std::string, std::string> in_bundle;
     for (const auto& r : header.refs) in_bundle[r.name] = r.oid;
     for (const auto& r : expected->refs) {
@@ -77,7 +74,148 @@ bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_
       if (it == in_bundle.end() || it->second != r.oid)
         throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
     }
+  } else if (expected) {  // every ref it lists is a recorded one at the same object
+    std::map<std::string, std::string> recorded;
+    for (const auto& r : expected->refs) recorded[r.name] = r.oid;
+    for (const auto& r : header.refs) {
+      if (r.name == "HEAD") continue;
+      auto it = recorded.find(r.name);
+      if (it == recorded.end() || it->second != r.oid)
+        throw Error(ErrorCode::Corrupt, where + ": bundle does not match the recorded refs (" + r.name + ")");
+    }
   }
+}
+
+// A file being written into the repository under construction (no fsync: the caller syncs
+// the whole repository, or the storage, once).
+class OutFile {
+ public:
+  explicit OutFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+    if (fd_ < 0) throw_errno("create", path_, errno);
+  }
+  ~OutFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write(const char* data, std::size_t size) {
+    while (size > 0) {
+      ssize_t n = ::write(fd_, data, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("write", path_, errno);
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+  }
+  void close() {
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      throw_errno("close", path_, errno);
+    }
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The first 32 and last 40 bytes of a file written (where packs, indexes, reverse indexes and
+// bitmaps keep their magic and the pack's checksum).
+struct WrittenEnds {
+  std::string head;
+  std::string tail;
+};
+
+// Streams `start`, then the rest of `reader`, into `path`, checking the whole source against
+// `digest` (Error(Corrupt) naming `where`).
+WrittenEnds stream_verified(HashingReader& reader, const std::string& start, const FileDigest& digest,
+                            const std::string& path, const std::string& where) {
+  OutFile out(path);
+  WrittenEnds ends;
+  auto take = [&](const char* data, std::size_t n) {
+    out.write(data, n);
+    if (ends.head.size() < 32) ends.head.append(data, std::min<std::size_t>(32 - ends.head.size(), n));
+    ends.tail.append(data + (n > 40 ? n - 40 : 0), std::min<std::size_t>(n, 40));
+    if (ends.tail.size() > 40) ends.tail.erase(0, ends.tail.size() - 40);
+  };
+  take(start.data(), start.size());
+  std::vector<char> buf(1 << 20);
+  while (std::size_t n = reader.read(buf.data(), buf.size())) take(buf.data(), n);
+  out.close();
+  std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
+  if (!wrong.empty()) throw Error(ErrorCode::Corrupt, where + ": " + wrong);
+  return ends;
+}
+
+std::string hex_of(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {digits[c >> 4], digits[c & 15]};
+  return out;
+}
+
+// Installs a bundle's pack as it is, with the index (and reverse index and bitmap) the backup
+// kept beside it, instead of re-indexing it: no object is hashed again. What proves it (with
+// the checks restore_repository makes afterwards): the SHA-256 and size of every file as
+// recorded, the pack's own checksum (its last 20 bytes) equal to the one its index, reverse
+// index and bitmap name, every ref tip present, and connectivity from every ref (git fsck).
+void install_pack(const FileDigest& digest, const PackCompanions& companions, Sink& sink, const std::string& repo_dir,
+                  const RefSnapshot* expected) {
+  std::string where = sink.describe(digest.name);
+  auto raw = sink.open(digest.name);
+  HashingReader reader(*raw);
+  std::string pack_start;
+  BundleHeader header = read_bundle_header(reader, pack_start);
+  check_bundle_refs(header, expected, BundleRefs::ListsEveryRef, where);
+  if (!header.prerequisites.empty())
+    throw Error(ErrorCode::Corrupt, where + ": a bundle kept with its pack index needs prerequisites");
+  const std::string dir = repo_dir + "/objects/pack";
+  WrittenEnds pack = stream_verified(reader, pack_start, digest, dir + "/tmp-restore.pack", where);
+  if (pack.tail.size() < 32 || pack.head.compare(0, 4, "PACK") != 0)
+    throw Error(ErrorCode::Corrupt, where + ": no pack behind the bundle header");
+  const std::string checksum = pack.tail.substr(pack.tail.size() - 20);
+
+  struct Companion {
+    const std::optional<FileDigest>& digest;
+    const char* ext;
+    const char* magic;
+    bool checksum_in_header;
+  };
+  std::vector<std::pair<std::string, std::string>> renames = {{dir + "/tmp-restore.pack", ".pack"}};
+  for (const Companion& c : {Companion{companions.index, "idx", "\377tOc", false},
+                             Companion{companions.reverse, "rev", "RIDX", false},
+                             Companion{companions.bitmap, "bitmap", "BITM", true}}) {
+    if (!c.digest) continue;
+    std::string cwhere = sink.describe(c.digest->name);
+    auto craw = sink.open(c.digest->name);
+    HashingReader creader(*craw);
+    std::string path = dir + "/tmp-restore." + c.ext;
+    WrittenEnds ends = stream_verified(creader, "", *c.digest, path, cwhere);
+    if (ends.head.size() < 32 || ends.tail.size() < 40 || ends.head.compare(0, 4, c.magic) != 0)
+      throw Error(ErrorCode::Corrupt, cwhere + ": not a pack " + c.ext + " file");
+    std::string names = c.checksum_in_header ? ends.head.substr(12, 20) : ends.tail.substr(0, 20);
+    if (names != checksum)
+      throw Error(ErrorCode::Corrupt, cwhere + ": belongs to pack " + hex_of(names) + ", not to the bundle's pack " +
+                                          hex_of(checksum) + " (" + where + ")");
+    renames.push_back({path, std::string(".") + c.ext});
+  }
+  const std::string final_base = dir + "/pack-" + hex_of(checksum);
+  for (const auto& [from, ext] : renames)
+    if (::rename(from.c_str(), (final_base + ext).c_str()) != 0) throw_errno("rename", from, errno);
+}
+
+// Indexes one bundle's pack into repo_dir. `expected` (the last step's refs) is checked
+// against the bundle's own ref list when given. A bundle with prerequisites (an increment)
+// must find every one of them in repo_dir, i.e. in the steps indexed before it. Returns true
+// when index-pack also proved the pack self-contained.
+bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_dir, const RefSnapshot* expected,
+                  BundleRefs bundle_refs, const RepositoryRestoreOptions& options) {
+  std::string where = sink.describe(digest.name);
+  auto raw = sink.open(digest.name);
+  HashingReader reader(*raw);
+  std::string pack_start;
+  BundleHeader header = read_bundle_header(reader, pack_start);
+  check_bundle_refs(header, expected, bundle_refs, where);
   bool self_contained = header.prerequisites.empty();
   if (!self_contained) {
     auto missing = missing_objects(repo_dir, header.prerequisites);
@@ -131,32 +269,49 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (!rec.backed_up())
     throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
   std::string target_path = resolve_repository_path(target, rec.relative_path);
-  if (!rec.refs) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
+  // gitaly-backup may record an empty repository with no files at all.
+  const bool no_files_at_all = rec.from_gitaly_backup && rec.status == ItemStatus::Empty && !rec.refs;
+  if (!rec.refs && !no_files_at_all) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
   // The bundles to index, oldest step first; the last step may have none (nothing new).
   std::vector<const FileDigest*> bundles;
+  std::vector<const PackCompanions*> packs;  // each bundle's companions
   for (const auto& step : rec.previous_steps)
-    if (step.bundle) bundles.push_back(&*step.bundle);
-  if (rec.bundle) bundles.push_back(&*rec.bundle);
+    if (step.bundle) bundles.push_back(&*step.bundle), packs.push_back(&step.pack);
+  if (rec.bundle) bundles.push_back(&*rec.bundle), packs.push_back(&rec.pack);
   if (rec.status == ItemStatus::Ok && bundles.empty()) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
 
-  RefSnapshot expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
+  RefSnapshot expected;
+  if (rec.refs) expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
   expected.head_target = rec.head_target;
-  if (expected.head_oid != rec.head_oid)
+  // gitaly-backup records no HEAD object id: its .refs file alone says it.
+  if (!rec.from_gitaly_backup && expected.head_oid != rec.head_oid)
     throw Error(ErrorCode::Corrupt, sink.describe(rec.refs->name) + ": HEAD differs from the backup record");
+  if (rec.status == ItemStatus::Empty && !expected.refs.empty())
+    throw Error(ErrorCode::Corrupt, sink.describe(rec.refs->name) + ": refs listed for a repository backed up empty");
   std::string hooks;
   if (rec.custom_hooks) hooks = read_verified(sink, *rec.custom_hooks);
-  std::uint64_t bytes = rec.refs->size + (rec.custom_hooks ? rec.custom_hooks->size : 0);
+  std::uint64_t bytes = (rec.refs ? rec.refs->size : 0) + (rec.custom_hooks ? rec.custom_hooks->size : 0);
 
   std::string tmp_root = target.path + "/+gitvault/tmp";
   make_dirs(tmp_root, 0700);
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository_skeleton(tmp.path);
   bool self_contained = false;
+  bool installed_only = !bundles.empty();  // every pack installed as it is: none re-indexed
   if (rec.status == ItemStatus::Ok) {
-    for (const FileDigest* b : bundles) {
+    for (std::size_t i = 0; i < bundles.size(); ++i) {
+      const FileDigest* b = bundles[i];
       // This backup's own bundle (always the last) must list exactly the recorded refs.
       const RefSnapshot* own_refs = rec.bundle && b == &*rec.bundle ? &expected : nullptr;
-      self_contained = index_bundle(*b, sink, tmp.path, own_refs, options);
+      if (!packs[i]->empty() && !options.verify_objects) {
+        install_pack(*b, *packs[i], sink, tmp.path, own_refs);  // connectivity: walked below
+        self_contained = false;
+      } else {
+        installed_only = false;
+        self_contained = index_bundle(*b, sink, tmp.path, own_refs,
+                                      rec.from_gitaly_backup ? BundleRefs::ListsSome : BundleRefs::ListsEveryRef,
+                                      options);
+      }
       bytes += b->size;
     }
     self_contained = self_contained && bundles.size() == 1;
@@ -177,6 +332,10 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
     if (!missing.empty())
       throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
                                                std::to_string(missing.size()) + " missing)");
+  } else if (installed_only && rec.status == ItemStatus::Ok) {
+    // A pack installed as it is: walked in process (no git process per repository).
+    std::string missing = first_missing_reachable(tmp.path, ref_tips(expected));
+    if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
   } else if (!bundles.empty()) {
     check_connectivity(tmp.path, what);
   }

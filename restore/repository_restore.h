@@ -27,6 +27,9 @@ namespace gitvault {
 
 struct RepositoryRestoreOptions {
   int index_threads = 0;  // git index-pack --threads; 0 = git's default
+  // Re-hash every object with `git index-pack` even where the backup kept the pack's index
+  // (PackCompanions), which a restore otherwise installs as it is (docs/restore.md).
+  bool verify_objects = false;
 };
 
 // Returns the number of bytes read from the backup. Throws Error on failure.

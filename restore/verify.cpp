@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "backup/catalog.h"
 #include "backup/layout.h"
 #include "backup/manifest.h"
 #include "base/scheduler.h"
@@ -84,7 +85,7 @@ class RepositoryCheck {
     if (!problems_.empty()) return problems_;  // missing or damaged files: nothing more to learn
     check_head();
     check_prerequisites();
-    if (has_own_manifest(r_)) check_manifest();
+    if (has_own_manifest(r_) && !r_.from_gitaly_backup) check_manifest();  // gitaly's: the record is its manifest
     if (o_.deep) deep(scratch, index_threads);  // every file matches its record: index them
     return problems_;
   }
@@ -102,7 +103,7 @@ class RepositoryCheck {
     if (r_.step != static_cast<int>(r_.previous_steps.size() + 1))
       problem("", "step " + std::to_string(r_.step) + " follows " + std::to_string(r_.previous_steps.size()) +
                       " earlier steps (chain incomplete)");
-    if (!r_.refs) problem("", "no refs file recorded");
+    if (!r_.refs && !(r_.from_gitaly_backup && r_.status == ItemStatus::Empty)) problem("", "no refs file recorded");
     if (r_.status == ItemStatus::Ok) {
       bool base_bundle = r_.previous_steps.empty() ? r_.bundle.has_value() : r_.previous_steps[0].bundle.has_value();
       if (!base_bundle) problem("", "the chain's first step has no bundle");
@@ -110,7 +111,14 @@ class RepositoryCheck {
   }
 
   void check_head() {
+    if (!r_.refs) return;  // gitaly-backup's empty repository without files
     try {
+      if (r_.from_gitaly_backup) {  // it records no HEAD object id nor ref count: the file must parse
+        RefSnapshot snap = parse_refs_file(read_whole(sink_, r_.refs->name), sink_.describe(r_.refs->name));
+        if (r_.status == ItemStatus::Empty && !snap.refs.empty())
+          problem(r_.refs->name, "refs listed for a repository backed up empty");
+        return;
+      }
       RefSnapshot snap = parse_refs_file(read_verified(sink_, *r_.refs), sink_.describe(r_.refs->name));
       if (snap.head_oid != r_.head_oid) problem(r_.refs->name, "HEAD is " + snap.head_oid + ", the record says " + r_.head_oid);
       if (snap.refs.size() != r_.ref_count)
@@ -120,11 +128,22 @@ class RepositoryCheck {
     }
   }
 
-  // Every increment's prerequisites are tips of the step before it.
+  // The chain's first bundle needs nothing; every increment's prerequisites are tips of the
+  // step before it.
   void check_prerequisites() {
+    if (!r_.refs) return;
     std::vector<std::pair<const std::optional<FileDigest>*, const FileDigest*>> steps;  // bundle, refs
     for (const auto& s : r_.previous_steps) steps.push_back({&s.bundle, &s.refs});
     steps.push_back({&r_.bundle, &*r_.refs});
+    if (const auto& first = *steps[0].first) {
+      try {
+        if (auto p = prerequisites_of(sink_, *first); !p.empty())
+          problem(first->name, "the chain's first bundle has prerequisites (" + p[0] +
+                                   ", ...): a step before it is missing; chain broken");
+      } catch (const Error& e) {
+        problem(first->name, e.what());
+      }
+    }
     for (std::size_t k = 1; k < steps.size(); ++k) {
       const auto& bundle = *steps[k].first;
       if (!bundle) continue;
@@ -172,6 +191,7 @@ class RepositoryCheck {
     std::string root = scratch + "/" + unique_suffix();
     RepositoryRestoreOptions ro;
     ro.index_threads = index_threads;
+    ro.verify_objects = true;  // --deep always re-hashes every object
     try {
       make_dirs(root, 0700);
       restore_repository(r_, sink_, Storage{r_.storage, root}, ro);
@@ -221,10 +241,11 @@ std::string why_not_complete(const BackupRecord& b) {
 // directory with none, is Error(NotFound) (nothing to verify, exit 2).
 std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, VerifyResult& result) {
   std::vector<BackupRecord> records;
+  BackupCatalog catalog(sink);  // gitvault's backups and gitaly-backup's own
   if (!o.ids.empty()) {
     for (const auto& id : o.ids) {
       try {
-        records.push_back(read_record(sink, id));
+        records.push_back(catalog.read(id));
       } catch (const Error& e) {
         if (e.code() == ErrorCode::NotFound) throw;
         result.problems.push_back({id, "", "", describe_record(sink, id), e.what()});
@@ -233,7 +254,7 @@ std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, 
     return records;
   }
   std::vector<std::string> read_errors;
-  records = read_all_records(sink, &read_errors);
+  records = catalog.read_all(&read_errors);
   for (const auto& e : read_errors) result.problems.push_back({"?", "", "", "", e});
   if (records.empty() && read_errors.empty()) throw Error(ErrorCode::NotFound, "no backup in " + sink.describe(""));
   if (!o.all && !records.empty()) records.resize(1);  // the newest
@@ -256,6 +277,7 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
     if (b.status != BackupStatus::Complete)
       result.problems.push_back({b.id, "", "", describe_record(sink, b.id), why_not_complete(b)});
     for (const auto& r : b.repositories) items.push_back({&b, &r});
+    if (b.from_gitaly_backup) result.without_checksums += b.repositories.size();
   }
   result.repositories = items.size();
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "backup/catalog.h"
 #include "backup/layout.h"
 #include "backup/repository_backup.h"
 #include "backup/run_locks.h"
@@ -32,7 +33,8 @@ JobOutcome outcome_of(const RepositoryRecord& rr) {
 std::string previous_backup(const BackupRunOptions& o, Sink& sink, const std::vector<BackupRecord>& headers,
                             RunObserver& observer) {
   if (!o.previous_id.empty()) {
-    BackupRecord prev = read_record_header(sink, o.previous_id);  // Error(NotFound) -> usage
+    // gitaly-backup's own backup may be named: tonight's chains then start from its steps.
+    BackupRecord prev = BackupCatalog(sink).read_header(o.previous_id);  // Error(NotFound) -> usage
     if (prev.status == BackupStatus::Running)
       throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
     return prev.id;
@@ -133,6 +135,9 @@ void finish_record(Sink& sink, BackupRunResult& result) {
 
 // A backup id is written once: by one host, or once by each host of several.
 void refuse_existing(Sink& sink, const BackupRecord& rec) {
+  if (sink.exists("backup_ids/" + rec.id))  // gitaly-backup's marker of its own backup
+    throw Error(ErrorCode::Usage, "backup " + rec.id + " already exists in " + sink.describe("") +
+                                      " (written by gitaly-backup)");
   std::vector<std::string> files = record_files(sink, rec.id);
   if (files.empty()) return;
   if (rec.hosts.empty())

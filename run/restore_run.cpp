@@ -5,9 +5,11 @@
 #include <optional>
 #include <set>
 
+#include "backup/catalog.h"
 #include "backup/run_locks.h"
 #include "base/error.h"
 #include "base/files.h"
+#include "base/system.h"
 #include "restore/repository_restore.h"
 #include "run/repository_run.h"
 #include "run/route.h"
@@ -18,9 +20,9 @@ namespace {
 // The backup a restore without --id takes: the newest complete one. A record that cannot be
 // read may be the newest backup: never fall back silently to an older one (ids sort by time
 // unless chosen with --id).
-std::string newest_restorable_backup(Sink& sink) {
+std::string newest_restorable_backup(Sink& sink, BackupCatalog& catalog) {
   std::vector<std::string> unreadable;
-  auto newest = newest_complete_backup(sink, &unreadable);
+  auto newest = catalog.newest_complete(&unreadable);
   for (const auto& id : unreadable)
     if (!newest || id > *newest)
       throw Error(ErrorCode::Usage,
@@ -46,6 +48,7 @@ std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec,
       continue;
     }
     selected.push_back(&r);
+    if (r.from_gitaly_backup) ++result.verified_by_git_alone;
   }
   result.missing_storages.assign(missing_storages.begin(), missing_storages.end());
   if (selected.empty())
@@ -111,8 +114,10 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     if (is_directory_nofollow(s.path)) existing.push_back(s);
   RunLocks locks(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
   for (const auto& n : locks.notes()) observer.note(n);
-  result.id = o.id.empty() ? newest_restorable_backup(sink) : o.id;
-  BackupRecord rec = read_record(sink, result.id);
+  BackupCatalog catalog(sink);  // gitvault's backups and gitaly-backup's own
+  result.id = o.id.empty() ? newest_restorable_backup(sink, catalog) : o.id;
+  BackupRecord rec = catalog.read(result.id);
+  result.from_gitaly_backup = rec.from_gitaly_backup;
   if (rec.status == BackupStatus::Running)
     throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
 
@@ -141,11 +146,14 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     }
   }
   std::optional<WorkerCommand> worker;
-  if (result.via_pipeline > 0) worker = worker_command(o, "restore", rec.id, worker_storages);
+  if (result.via_pipeline > 0)
+    worker = worker_command(o, "restore", rec.id, worker_storages,
+                            o.verify_objects ? std::vector<std::string>{"--verify-objects"} : std::vector<std::string>{});
   RepositoryRun run("restore", "restoring", worker, observer);
 
   RepositoryRestoreOptions repo_options;
   repo_options.index_threads = o.index_threads;
+  repo_options.verify_objects = o.verify_objects;
   run.run(jobs, restore_engines(o, sink, selected, repo_options, result));
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 
@@ -161,6 +169,8 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     }
   }
   result.exit_code = result.failures.empty() ? 0 : 1;
+  result.peak_rss_kib = peak_rss_kib();
+  result.worker_peak_rss_kib = run.worker_peak_rss_kib();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -19,6 +19,7 @@ namespace gitvault {
 
 struct RestoreRunOptions : RepositoryRunOptions {
   int index_threads = 0;  // git index-pack's threads (0: git's default)
+  bool verify_objects = false;  // re-hash every object even where the pack's index was kept
 };
 
 struct RestoreRunResult {
@@ -30,8 +31,14 @@ struct RestoreRunResult {
   std::size_t via_pipeline = 0;
   std::size_t via_legacy = 0;
   std::vector<std::string> missing_storages;  // backed-up storages not given: not restored
-  std::map<std::string, std::string> host_of_storage;  // a backup of several hosts: who backed up each storage
+  std::map<std::string, std::string> host_of_storage;
+  // A backup gitaly-backup wrote (backup/gitaly_backups.h): it recorded no checksums, so its
+  // selected repositories are verified by git alone (index-pack, refs, connectivity).
+  bool from_gitaly_backup = false;
+  std::size_t verified_by_git_alone = 0;  // a backup of several hosts: who backed up each storage
   double seconds = 0;
+  long peak_rss_kib = 0;         // gitvault's own
+  long worker_peak_rss_kib = 0;  // the worker's, when it ran
   int exit_code = 0;
 };
 

@@ -524,11 +524,17 @@ std::vector<Upload> Client::list_uploads(const std::string& prefix) {
 }
 
 std::chrono::system_clock::time_point Client::server_time() {
-  Response r = send("HEAD", "", {}, {}, "");
-  auto t = parse_time(r.header("date"));
-  if (t == std::chrono::system_clock::time_point{})
-    throw Error(ErrorCode::Io, "HEAD " + describe("") + ": no usable Date header in the answer");
-  return t;
+  // An answer made by something in between (a 503 of a proxy or balancer, a cut-off head)
+  // may carry no Date: asked again, as any failed request is.
+  for (int attempt = 1;; ++attempt) {
+    Response r = send("HEAD", "", {}, {}, "");
+    auto t = parse_time(r.header("date"));
+    if (t != std::chrono::system_clock::time_point{}) return t;
+    if (attempt >= 5)
+      throw Error(ErrorCode::Io, "HEAD " + describe("") + ": no usable Date header in the answer (" +
+                                     std::to_string(attempt) + " tries)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+  }
 }
 
 Url parse_url(const std::string& url) {

@@ -29,6 +29,9 @@ std::string restorable(const BackupSummary& b) {
   return s;
 }
 
+// Who wrote a backup, as `backups` shows it.
+const char* written_by(const BackupSummary& b) { return b.from_gitaly_backup ? "gitaly-backup" : "gitvault"; }
+
 }  // namespace
 
 void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
@@ -72,11 +75,19 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
   if (mode == OutputMode::Json) {
     print_json(out, {{"event", "summary"}, {"command", "restore"}, {"id", result.id}, {"restored", result.restored},
                      {"failed", result.failures.size()}, {"skipped_storage", result.skipped_storage},
+                     {"written_by", result.from_gitaly_backup ? "gitaly-backup" : "gitvault"},
+                     {"verified_by_git_alone", result.verified_by_git_alone},
+                     {"peak_rss_kib", result.peak_rss_kib}, {"worker_peak_rss_kib", result.worker_peak_rss_kib},
                      {"bytes", result.bytes}, {"duration_seconds", result.seconds}});
   } else {
     std::fprintf(out, "restore of backup %s: %zu restored and verified, %zu failed\n", result.id.c_str(),
                  result.restored, result.failures.size());
     std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
+    if (result.from_gitaly_backup)
+      std::fprintf(out,
+                   "  written by gitaly-backup: its %zu repositories were verified by git alone (index-pack hashing "
+                   "every object, refs against its .refs files, connectivity); it recorded no checksums\n",
+                   result.verified_by_git_alone);
     std::fprintf(out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(result.seconds).c_str());
     for (const auto& s : result.missing_storages) {
       auto host = result.host_of_storage.find(s);
@@ -101,12 +112,19 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) 
                        {"relative_path", p.relative_path}, {"file", p.file}, {"what", p.what}});
     print_json(out, {{"event", "summary"}, {"command", "verify"}, {"deep", result.deep}, {"ids", result.ids},
                      {"repositories", result.repositories}, {"bytes", result.bytes},
-                     {"problems", result.problems.size()}, {"duration_seconds", result.seconds}});
+                     {"problems", result.problems.size()}, {"without_checksums", result.without_checksums},
+                     {"duration_seconds", result.seconds}});
   } else {
     std::fprintf(out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n", result.deep ? " --deep" : "",
                  ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),
                  human_duration(result.seconds).c_str(),
                  result.problems.empty() ? "no problem" : (std::to_string(result.problems.size()) + " problems").c_str());
+    if (result.without_checksums > 0)
+      std::fprintf(out,
+                   "  %zu repositories from gitaly-backup's own backups: it recorded no checksums, so %s\n",
+                   result.without_checksums,
+                   result.deep ? "they were verified by git alone (index-pack hashing every object, refs, connectivity)"
+                               : "only their files' presence and chains were checked (--deep verifies them with git)");
     if (!result.problems.empty()) {
       std::fprintf(out, "%zu problems found:\n", result.problems.size());
       for (const auto& p : result.problems) print_problem(out, p);
@@ -122,7 +140,8 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
                           {"finished_at", b.finished_at}, {"repositories", b.repositories}, {"failed", b.failed},
                           {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
                           {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
-                          {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned}};
+                          {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned},
+                          {"written_by", written_by(b)}};
       if (!b.hosts.empty()) {
         j["hosts"] = nlohmann::json::array();
         for (const auto& h : b.hosts)
@@ -143,7 +162,9 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
   std::fprintf(out, "%-20s %-10s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
                "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "RESTORABLE");
   for (const auto& b : list) {
-    std::string paths = std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
+    // gitaly-backup's own backups: no paths of gitvault's, sizes unrecorded.
+    std::string paths = b.from_gitaly_backup ? "gitaly-backup"
+                                             : std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
     std::string kinds = std::to_string(b.full) + "/" + std::to_string(b.incremental) + "/" + std::to_string(b.unchanged);
     std::fprintf(out, "%-20s %-10s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), to_string(b.status),
                  b.started_at.c_str(), b.repositories, b.failed, paths.c_str(), kinds.c_str(),

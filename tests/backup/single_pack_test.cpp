@@ -30,7 +30,10 @@ class SinglePack : public ::testing::Test {
     o.reuse_single_pack = true;
     Repository repo{"s", "repo.git", "", repo_};
     std::string name = std::string("b").append(std::to_string(n_++)).append(".bundle");
-    backup_repository(repo, sink, [&](int) { return RepositoryFiles{name, name + ".refs", name + ".hooks"}; }, o, rr);
+    backup_repository(
+        repo, sink,
+        [&](int) { return RepositoryFiles{name, name + ".refs", name + ".hooks", name + ".idx", name + ".rev", name + ".bitmap"}; },
+        o, rr);
     return read_file(dir_ / ("out/" + name));
   }
   std::string pack_file() { return read_file(sh("ls " + repo_ + "/objects/pack/*.pack | tr -d '\\n'")); }

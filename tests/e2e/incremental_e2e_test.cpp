@@ -88,6 +88,11 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   EXPECT_FALSE(path_exists(dir_ / "backups/default/group/project.git/n2"));
   EXPECT_EQ(project["refs"]["name"], "default/group/project.git/n1/001.refs");
   EXPECT_FALSE(path_exists(dir_ / "backups/manifests/default/group/project.git/n2.toml"));
+  // The step is n1's own, recorded again: the chain does not grow on a quiet night.
+  EXPECT_EQ(project["step"], 1);
+  EXPECT_TRUE(project["previous_steps"].empty()) << project.dump();
+  EXPECT_EQ(project["bundle"]["name"], "default/group/project.git/n1/001.bundle");
+  EXPECT_EQ(project["step_backup_id"], "n1");
 
   work("git checkout -q main && echo 3 >> a && git commit -qam three && git push -q origin main");
   night("n3", false);  // the flag off: the legacy path writes full backups
@@ -128,6 +133,16 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
     if (r["status"] == "ok") {
       EXPECT_EQ(r["kind"], "unchanged") << r["relative_path"];
     }
+  // Quiet nights do not lengthen chains: untouched since the full legacy night n3, the
+  // repository is still n3's one step four nights later.
+  EXPECT_EQ(repo_record("n7", "group/project.git")["step"], 1);
+  EXPECT_EQ(repo_record("n7", "group/project.git")["step_backup_id"], "n3");
+  EXPECT_EQ(repo_record("n7", "work/app.git")["step"], 1);  // n6's full step, unchanged since
+  EXPECT_EQ(repo_record("n7", "work/app.git")["step_backup_id"], "n6");
+  auto listed = gv({"backups", "--path", dir_ / "backups", "--json"});
+  std::string n7 = listed.out.substr(listed.out.find("\"id\":\"n7\""));
+  n7 = n7.substr(0, n7.find('\n'));
+  EXPECT_NE(n7.find("\"n6\""), std::string::npos) << n7;  // needs n6's files
 
   for (const std::string id : {"n1", "n2", "n3", "n4", "n5", "n6", "n7"}) {
     expect_restores(id, true);

@@ -1,0 +1,63 @@
+#include "backup/catalog.h"
+
+#include <algorithm>
+#include <set>
+
+#include "base/error.h"
+
+namespace gitvault {
+
+const GitalyBackupIndex& BackupCatalog::gitaly() {
+  if (!gitaly_) {
+    std::vector<std::string> ids = list_backup_ids(sink_);
+    gitaly_ = index_gitaly_backups(sink_, std::set<std::string>(ids.begin(), ids.end()));
+  }
+  return *gitaly_;
+}
+
+BackupRecord BackupCatalog::read(const std::string& id) {
+  try {
+    return read_record(sink_, id);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::NotFound || !gitaly().ids.count(id)) throw;
+  }
+  return read_gitaly_backup(sink_, gitaly(), id);
+}
+
+BackupRecord BackupCatalog::read_header(const std::string& id) {
+  try {
+    return read_record_header(sink_, id);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::NotFound || !gitaly().ids.count(id)) throw;
+  }
+  return read_gitaly_backup(sink_, gitaly(), id);
+}
+
+std::vector<BackupRecord> BackupCatalog::read_all(std::vector<std::string>* errors) {
+  std::vector<BackupRecord> out = read_all_records(sink_, errors);
+  for (const auto& id : gitaly().ids) out.push_back(read_gitaly_backup(sink_, gitaly(), id));
+  std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
+    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+  });
+  return out;
+}
+
+std::optional<std::string> BackupCatalog::newest_complete(std::vector<std::string>* unreadable) {
+  std::vector<BackupRecord> headers = read_all_headers(sink_, unreadable);
+  std::optional<std::string> best = newest_complete_of(headers);
+  std::string best_started;
+  for (const auto& h : headers)
+    if (best && h.id == *best) best_started = h.started_at;
+  // gitaly-backup's backups, newest first, each read (all its manifests) only while it could
+  // still be newer than the best so far: the first complete one ends the search.
+  std::vector<std::pair<std::string, std::string>> foreign;  // (start, id)
+  for (const auto& id : gitaly().ids) foreign.push_back({started_at_of_id(id), id});
+  std::sort(foreign.rbegin(), foreign.rend());
+  for (const auto& [started, id] : foreign) {
+    if (best && started < best_started) break;
+    if (read_gitaly_backup(sink_, gitaly(), id).status == BackupStatus::Complete) return id;
+  }
+  return best;
+}
+
+}  // namespace gitvault

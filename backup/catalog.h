@@ -1,0 +1,43 @@
+// Every backup a backup directory holds, whatever wrote it: gitvault's records
+// (backup/record.h) and gitaly-backup's own backups (backup/gitaly_backups.h), as one list.
+// The commands that read backups — restore, verify, backups, prune — go through here. A
+// backup run reads gitvault's records only: its incremental chains build on gitvault's
+// backups unless --previous-id names one of gitaly-backup's (docs/gitaly-backups.md).
+//
+// gitaly-backup's manifests are listed only when needed: reading an id that has a gitvault
+// record never lists them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backup/gitaly_backups.h"
+#include "backup/record.h"
+#include "backup/sink.h"
+
+namespace gitvault {
+
+class BackupCatalog {
+ public:
+  explicit BackupCatalog(Sink& sink) : sink_(sink) {}
+
+  // Backup `id`: its gitvault record, else gitaly-backup's backup of that id. Throws
+  // Error(NotFound) when there is neither, Error(Corrupt) when the record is unreadable.
+  BackupRecord read(const std::string& id);
+  // The same, without a gitvault record's repositories (gitaly's are read whole).
+  BackupRecord read_header(const std::string& id);
+  // Every backup, newest first by start time (ids that say no time after the others);
+  // unreadable gitvault records are reported in `errors`.
+  std::vector<BackupRecord> read_all(std::vector<std::string>* errors);
+  // The newest backup whose status is complete; ids of unreadable records in `unreadable`.
+  std::optional<std::string> newest_complete(std::vector<std::string>* unreadable);
+  // gitaly-backup's backups here (listed on first use).
+  const GitalyBackupIndex& gitaly();
+
+ private:
+  Sink& sink_;
+  std::optional<GitalyBackupIndex> gitaly_;
+};
+
+}  // namespace gitvault
