@@ -15,23 +15,18 @@ const GitalyBackupIndex& BackupCatalog::gitaly() {
   return *gitaly_;
 }
 
-BackupRecord BackupCatalog::read(const std::string& id) {
+BackupRecord BackupCatalog::read_either(const std::string& id, BackupRecord (*read_gitvault)(Sink&, const std::string&)) {
   try {
-    return read_record(sink_, id);
+    return read_gitvault(sink_, id);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::NotFound || !gitaly().ids.count(id)) throw;
   }
   return read_gitaly_backup(sink_, gitaly(), id);
 }
 
-BackupRecord BackupCatalog::read_header(const std::string& id) {
-  try {
-    return read_record_header(sink_, id);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::NotFound || !gitaly().ids.count(id)) throw;
-  }
-  return read_gitaly_backup(sink_, gitaly(), id);
-}
+BackupRecord BackupCatalog::read(const std::string& id) { return read_either(id, read_record); }
+
+BackupRecord BackupCatalog::read_header(const std::string& id) { return read_either(id, read_record_header); }
 
 std::vector<BackupRecord> BackupCatalog::read_all(std::vector<std::string>* errors) {
   std::vector<BackupRecord> out = read_all_records(sink_, errors);

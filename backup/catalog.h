@@ -36,6 +36,8 @@ class BackupCatalog {
   const GitalyBackupIndex& gitaly();
 
  private:
+  // The gitvault record of `id` as read_gitvault reads it, else gitaly-backup's backup.
+  BackupRecord read_either(const std::string& id, BackupRecord (*read_gitvault)(Sink&, const std::string&));
   Sink& sink_;
   std::optional<GitalyBackupIndex> gitaly_;
 };

@@ -128,7 +128,7 @@ std::optional<std::string> copy_pack(const std::string& pack_path, HashingWriter
 std::optional<FileDigest> copy_companion(const std::string& path, const char* magic, bool checksum_in_header,
                                          const std::string& checksum, Sink& sink, const std::string& name) {
   if (!path_exists(path)) return std::nullopt;
-  HashingWriter writer(sink.create(name), name);
+  HashingWriter writer(sink.create_new(name), name);
   auto ends = copy_file_into(path, writer);
   if (!ends || ends->size < 72 || ends->head.compare(0, 4, magic) != 0) return std::nullopt;
   std::string names = checksum_in_header ? ends->head.substr(12, 20) : ends->tail.substr(0, 20);
@@ -166,7 +166,7 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, const s
 
   std::optional<std::string> pack;
   if (options.reuse_single_pack && prerequisites.empty()) pack = single_pack(repo.path, tips);
-  HashingWriter writer(sink.create(name), name);
+  HashingWriter writer(sink.create_new(name), name);
   std::string head = format_bundle_header(header);
   writer.write(head.data(), head.size());
   if (pack) {
@@ -294,7 +294,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
     }
   }
   if (out.kind != StepKind::Unchanged) {
-    out.refs = write_whole(sink, files.refs, refs_text);
+    out.refs = write_whole(sink, files.refs, refs_text, FileDurability::AtRunSync);
     out.bytes += out.refs->size;
   }
 
@@ -307,7 +307,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
         prev->custom_hooks->size == tar.size()) {
       out.custom_hooks = prev->custom_hooks;  // the same archive as the previous step's
     } else {
-      out.custom_hooks = write_whole(sink, files.custom_hooks, tar);
+      out.custom_hooks = write_whole(sink, files.custom_hooks, tar, FileDurability::AtRunSync);
       out.bytes += out.custom_hooks->size;
     }
   }

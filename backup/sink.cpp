@@ -59,8 +59,9 @@ std::pair<std::string, std::string> split_parent(const std::string& name) {
 
 class LocalWriter : public SinkWriter {
  public:
-  LocalWriter(Fd dir, std::string leaf, std::string where)
-      : dir_(std::move(dir)), leaf_(std::move(leaf)), where_(std::move(where)) {
+  // fsync_at_commit false: durable at the run's Sink::sync() (Sink::create_new).
+  LocalWriter(Fd dir, std::string leaf, std::string where, bool fsync_at_commit)
+      : dir_(std::move(dir)), leaf_(std::move(leaf)), where_(std::move(where)), fsync_(fsync_at_commit) {
     tmp_ = leaf_ + ".tmp-" + unique_suffix();
     fd_ = ::openat(dir_.get(), tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd_ < 0) throw_errno("create", where_ + ".tmp-*", errno);
@@ -69,18 +70,9 @@ class LocalWriter : public SinkWriter {
     if (fd_ >= 0) ::close(fd_);
     if (!committed_) ::unlinkat(dir_.get(), tmp_.c_str(), 0);
   }
-  void write(const void* data, std::size_t size) override {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("write", where_, errno);
-      p += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
+  void write(const void* data, std::size_t size) override { write_all(fd_, data, size, where_); }
   void commit() override {
-    if (::fsync(fd_) != 0) throw_errno("fsync", where_, errno);
+    if (fsync_ && ::fsync(fd_) != 0) throw_errno("fsync", where_, errno);
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) throw_errno("close", where_, errno);
@@ -92,6 +84,7 @@ class LocalWriter : public SinkWriter {
  private:
   Fd dir_;
   std::string leaf_, where_, tmp_;
+  bool fsync_ = true;
   int fd_ = -1;
   bool committed_ = false;
 };
@@ -174,7 +167,13 @@ int LocalSink::open_dir(const std::string& rel, bool create) const {
 std::unique_ptr<SinkWriter> LocalSink::create(const std::string& name) {
   check_sink_name(name);
   auto [dir, leaf] = split_parent(name);
-  return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name));
+  return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name), true);
+}
+
+std::unique_ptr<SinkWriter> LocalSink::create_new(const std::string& name) {
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name), false);
 }
 
 std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
@@ -330,8 +329,8 @@ FileDigest HashingWriter::commit() {
   return {impl_->name, impl_->hash.hex_digest(), impl_->size};
 }
 
-FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data) {
-  HashingWriter w(sink.create(name), name);
+FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data, FileDurability durability) {
+  HashingWriter w(durability == FileDurability::AtRunSync ? sink.create_new(name) : sink.create(name), name);
   w.write(data.data(), data.size());
   return w.commit();
 }

@@ -44,6 +44,14 @@ class Sink {
  public:
   virtual ~Sink() = default;
   virtual std::unique_ptr<SinkWriter> create(const std::string& name) = 0;
+  // A file a backup run writes under a name no committed file has (bundles, .refs, hooks,
+  // pack companions, <id>.toml): visible atomically at commit() like any, but made durable
+  // by the run's sync() — which comes before any record that names it may say complete —
+  // instead of file by file (local: no fsync per file; a backup of 1,000 repositories wrote
+  // 6,000 files and spent 2.9 s of its 4.2 s in fsync). A crash before that sync() may leave
+  // such a file torn under its name; no complete record names it then, and prune reclaims
+  // it. Never for a name that replaces content (+latest.toml, records, plans).
+  virtual std::unique_ptr<SinkWriter> create_new(const std::string& name) { return create(name); }
   virtual std::unique_ptr<ByteReader> open(const std::string& name) = 0;  // Error(NotFound) if absent
   virtual bool exists(const std::string& name) = 0;
   // Names of the entries directly inside directory `prefix` ("" for the top).
@@ -75,6 +83,7 @@ class LocalSink : public Sink {
  public:
   explicit LocalSink(std::string root);
   std::unique_ptr<SinkWriter> create(const std::string& name) override;
+  std::unique_ptr<SinkWriter> create_new(const std::string& name) override;
   std::unique_ptr<ByteReader> open(const std::string& name) override;
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
@@ -143,8 +152,13 @@ class HashingWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// How a file written by a backup run becomes durable: by its own fsync at commit, or by the
+// run's final Sink::sync() (Sink::create_new: new names only).
+enum class FileDurability { AtCommit, AtRunSync };
+
 // Writes a whole small file through the sink and returns its digest.
-FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data);
+FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data,
+                       FileDurability durability = FileDurability::AtCommit);
 
 // Reads a whole small file (a manifest, a plan); Error(NotFound) when absent.
 std::string read_whole(Sink& sink, const std::string& name);

@@ -79,19 +79,25 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
   fsync_directory(dir);
 }
 
+void write_all(int fd, const void* data, std::size_t size, const std::string& where) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("write", where, errno);
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
 void write_file(const std::string& path, const std::string& data, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw_errno("create", path, errno);
-  std::size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      throw_errno("write", path, err);
-    }
-    off += static_cast<std::size_t>(n);
+  try {
+    write_all(fd, data.data(), data.size(), path);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   if (::close(fd) != 0) throw_errno("close", path, errno);
 }

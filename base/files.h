@@ -20,6 +20,9 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
 // Writes data to path (created or truncated), no fsync.
 void write_file(const std::string& path, const std::string& data, mode_t mode);
 
+// Writes all of data to fd, through interruptions and short writes; errors name `where`.
+void write_all(int fd, const void* data, std::size_t size, const std::string& where);
+
 // syncfs(2) of the file system holding path.
 void sync_filesystem(const std::string& path);
 

@@ -336,6 +336,15 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
   }
   read_and_run_jobs(o, in, sink, source ? &*source : nullptr, logger);
   if (!create) make_restores_durable(o, logger);
+  if (create) {
+    // The files of this run were committed without a sync each (Sink::create_new): one for
+    // all of them before the run reports its end (gitvault's own sync then finds none left).
+    try {
+      sink.sync();
+    } catch (const std::exception& e) {
+      logger.failure("*", "", std::string("the backup's files may not be durable: ") + e.what());
+    }
+  }
   auto failures = logger.failures();
   logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
               {"peak_rss_kib", peak_rss_kib()}});

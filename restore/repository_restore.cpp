@@ -97,15 +97,7 @@ class OutFile {
   ~OutFile() {
     if (fd_ >= 0) ::close(fd_);
   }
-  void write(const char* data, std::size_t size) {
-    while (size > 0) {
-      ssize_t n = ::write(fd_, data, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("write", path_, errno);
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-  }
+  void write(const char* data, std::size_t size) { write_all(fd_, data, size, path_); }
   void close() {
     if (::close(fd_) != 0) {
       fd_ = -1;

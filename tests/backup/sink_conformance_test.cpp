@@ -47,6 +47,22 @@ TEST_P(SinkConformance, NothingIsVisibleBeforeCommit) {
   EXPECT_EQ(read_all("a/b/file.bundle"), "hello");
 }
 
+// A new file of a run (durable at the run's sync, not at its commit) is as atomic as any.
+TEST_P(SinkConformance, ANewFileOfARunIsVisibleWholeAtCommitAndNothingIfAbandoned) {
+  {
+    auto w = sink_->create_new("n/abandoned.bundle");
+    w->write("partial", 7);
+  }
+  EXPECT_FALSE(sink_->exists("n/abandoned.bundle"));
+  EXPECT_TRUE(sink_->list("n").empty());  // not even a temporary name
+  auto w = sink_->create_new("n/file.refs");
+  w->write("hello", 5);
+  EXPECT_FALSE(sink_->exists("n/file.refs"));
+  w->commit();
+  sink_->sync();
+  EXPECT_EQ(read_all("n/file.refs"), "hello");
+}
+
 TEST_P(SinkConformance, AbandonedWriterLeavesNothingBehind) {
   {
     auto w = sink_->create("a/file.bundle");
