@@ -41,8 +41,10 @@ struct Pending {
 std::string first_missing_reachable(const std::string& repo_path, const std::vector<std::string>& tips) {
   ensure_libgit2();
   git_repository* r = nullptr;
-  if (git_repository_open_bare(&r, repo_path.c_str()) != 0)
-    throw Error(ErrorCode::Git, "open repository " + repo_path + ": " + git_error_last()->message);
+  if (git_repository_open_bare(&r, repo_path.c_str()) != 0) {
+    const git_error* e = git_error_last();
+    throw Error(ErrorCode::Git, "open repository " + repo_path + ": " + (e && e->message ? e->message : "libgit2 error"));
+  }
   git2::Repository repo(r);
   git_odb* o = nullptr;
   if (git_repository_odb(&o, repo.get()) != 0)
