@@ -15,13 +15,19 @@ const GitalyBackupIndex& BackupCatalog::gitaly() {
   return *gitaly_;
 }
 
+const BackupRecord& BackupCatalog::gitaly_backup(const std::string& id) {
+  auto it = gitaly_read_.find(id);
+  if (it == gitaly_read_.end()) it = gitaly_read_.emplace(id, read_gitaly_backup(sink_, gitaly(), id)).first;
+  return it->second;
+}
+
 BackupRecord BackupCatalog::read_either(const std::string& id, BackupRecord (*read_gitvault)(Sink&, const std::string&)) {
   try {
     return read_gitvault(sink_, id);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::NotFound || !gitaly().ids.count(id)) throw;
   }
-  return read_gitaly_backup(sink_, gitaly(), id);
+  return gitaly_backup(id);
 }
 
 BackupRecord BackupCatalog::read(const std::string& id) { return read_either(id, read_record); }
@@ -30,7 +36,7 @@ BackupRecord BackupCatalog::read_header(const std::string& id) { return read_eit
 
 std::vector<BackupRecord> BackupCatalog::read_all(std::vector<std::string>* errors) {
   std::vector<BackupRecord> out = read_all_records(sink_, errors);
-  for (const auto& id : gitaly().ids) out.push_back(read_gitaly_backup(sink_, gitaly(), id));
+  for (const auto& id : gitaly().ids) out.push_back(gitaly_backup(id));
   std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
     return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
   });
@@ -50,7 +56,7 @@ std::optional<std::string> BackupCatalog::newest_complete(std::vector<std::strin
   std::sort(foreign.rbegin(), foreign.rend());
   for (const auto& [started, id] : foreign) {
     if (best && started < best_started) break;
-    if (read_gitaly_backup(sink_, gitaly(), id).status == BackupStatus::Complete) return id;
+    if (gitaly_backup(id).status == BackupStatus::Complete) return id;
   }
   return best;
 }

@@ -8,6 +8,7 @@
 // record never lists them.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,8 +39,11 @@ class BackupCatalog {
  private:
   // The gitvault record of `id` as read_gitvault reads it, else gitaly-backup's backup.
   BackupRecord read_either(const std::string& id, BackupRecord (*read_gitvault)(Sink&, const std::string&));
+  // gitaly-backup's backup `id`, read from its manifests once per catalog.
+  const BackupRecord& gitaly_backup(const std::string& id);
   Sink& sink_;
   std::optional<GitalyBackupIndex> gitaly_;
+  std::map<std::string, BackupRecord> gitaly_read_;
 };
 
 }  // namespace gitvault

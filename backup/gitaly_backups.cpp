@@ -14,10 +14,6 @@ namespace {
 const std::string kManifests = "manifests";
 const std::string kMarkers = "backup_ids";
 
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
 bool all_digits(const std::string& s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
 }
@@ -47,7 +43,6 @@ RepositoryRecord read_repository(Sink& sink, const std::string& id, const std::s
     rr.mark_failed(e.what());
     return rr;
   }
-  rr.from_gitaly_backup = true;
   // Pack companions are gitvault's; a gitaly manifest naming some is not trusted with them.
   rr.pack.reset();
   for (auto& s : rr.previous_steps) s.pack.reset();
@@ -87,7 +82,7 @@ GitalyBackupIndex index_gitaly_backups(Sink& sink, const std::set<std::string>& 
   auto foreign = [&](const std::string& id) { return valid_backup_id(id) && !gitvault_ids.count(id); };
   // A directory that is not there lists empty (object storage has no directories at all).
   for (const auto& name : sink.list_recursive(kManifests)) {
-    if (!ends_with(name, ".toml") || repository_of_latest_manifest_name(name)) continue;
+    if (!name.ends_with(".toml") || repository_of_latest_manifest_name(name)) continue;
     auto repo = repository_of_manifest_name(name);
     if (!repo) continue;
     std::string leaf = name.substr(name.rfind('/') + 1);
@@ -128,7 +123,7 @@ BackupRecord read_gitaly_backup(Sink& sink, const GitalyBackupIndex& index, cons
 
 GitalyFiles::GitalyFiles(const GitalyBackupIndex& index, const std::vector<std::string>& all_names) : index_(index) {
   for (const auto& n : all_names)
-    if (ends_with(n, "/LATEST")) pointer_dirs_.push_back(n.substr(0, n.size() - 6));
+    if (n.ends_with("/LATEST")) pointer_dirs_.push_back(n.substr(0, n.size() - 6));
   std::sort(pointer_dirs_.begin(), pointer_dirs_.end());
 }
 
@@ -138,13 +133,11 @@ bool GitalyFiles::contains(const std::string& name) const {
     if (name.rfind(dir, 0) == 0) return true;
   // A manifest of one of its backups, or a file in one of its backups' data directories
   // (<storage>/<relative path>/<id>/...: every step's files, hooks of earlier steps too).
-  std::size_t end = name.rfind('/');
-  if (end == std::string::npos) return false;
-  if (name.rfind(kManifests + "/", 0) == 0 && ends_with(name, ".toml"))
-    return index_.ids.count(name.substr(end + 1, name.size() - end - 1 - 5)) > 0;
-  std::size_t start = name.rfind('/', end - 1);
-  std::string dir = name.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1));
-  return index_.ids.count(dir) > 0;
+  if (name.rfind(kManifests + "/", 0) == 0 && name.ends_with(".toml")) {
+    const std::string leaf = name.substr(name.rfind('/') + 1);
+    return index_.ids.count(leaf.substr(0, leaf.size() - 5)) > 0;
+  }
+  return index_.ids.count(parent_directory_name(name)) > 0;
 }
 
 }  // namespace gitvault

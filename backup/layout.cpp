@@ -46,6 +46,14 @@ std::optional<std::pair<std::string, std::string>> repository_of_latest_manifest
   return repository_of_manifest_name(name.substr(0, name.size() - kLatest.size()) + "/x.toml");
 }
 
+std::string parent_directory_name(const std::string& name) {
+  const std::size_t last = name.rfind('/');
+  if (last == std::string::npos || last == 0) return "";
+  const std::size_t before = name.rfind('/', last - 1);
+  const std::size_t start = before == std::string::npos ? 0 : before + 1;
+  return name.substr(start, last - start);
+}
+
 bool is_gitvault_own_file(const std::string& name) { return name.rfind("+gitvault/", 0) == 0; }
 
 std::string latest_manifest_name(const std::string& storage, const std::string& relative_path) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "git/pack_files.h"
+
 namespace gitvault {
 
 // Which of the two layouts below a repository's files are in (its record says).
@@ -25,6 +27,9 @@ struct RepositoryFiles {
   std::string pack_index;
   std::string pack_reverse_index;
   std::string pack_bitmap;
+  const std::string& companion(PackCompanion c) const {
+    return c == PackCompanion::Index ? pack_index : c == PackCompanion::ReverseIndex ? pack_reverse_index : pack_bitmap;
+  }
 };
 
 // Manifest layout (the pipeline), gitaly's:
@@ -43,6 +48,9 @@ bool is_gitvault_own_file(const std::string& name);
 std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(const std::string& name);
 
 RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
+
+// The name of the directory that holds `name`: "s/p.git/<id>/001.refs" -> "<id>"; "" at the top.
+std::string parent_directory_name(const std::string& name);
 
 // "group/project.git" -> "group/project"
 std::string strip_git_suffix(const std::string& relative_path);

@@ -49,13 +49,6 @@ void check_sink_name_of(const std::string& path, const std::string& where, const
     throw Error(ErrorCode::Corrupt, where + ": " + key + " names gitvault's own file '" + printable(path) + "'");
 }
 
-std::string parent_directory_name(const std::string& name) {
-  std::size_t last = name.rfind('/');
-  if (last == std::string::npos || last == 0) return "";
-  std::size_t before = name.rfind('/', last - 1);
-  return name.substr(before == std::string::npos ? 0 : before + 1, last - (before == std::string::npos ? 0 : before + 1));
-}
-
 void add_digest(toml::table& step, const char* prefix, const char* path_key, const std::optional<FileDigest>& d) {
   if (!d) return;
   insert_name(step, path_key, d->name);
@@ -65,10 +58,42 @@ void add_digest(toml::table& step, const char* prefix, const char* path_key, con
 }
 
 // gitvault's additions to a step: the companions of its bundle's pack.
+// A step's keys for a pack companion: <prefix>_path, <prefix>_sha256, <prefix>_size.
+std::string pack_key_prefix(PackCompanion c) {
+  return c == PackCompanion::Index ? "pack_index" : c == PackCompanion::ReverseIndex ? "pack_reverse_index" : "pack_bitmap";
+}
+
 void add_pack(toml::table& step, const PackCompanions& p) {
-  add_digest(step, "pack_index", "pack_index_path", p.index);
-  add_digest(step, "pack_reverse_index", "pack_reverse_index_path", p.reverse);
-  add_digest(step, "pack_bitmap", "pack_bitmap_path", p.bitmap);
+  for (PackCompanion c : kPackCompanions) {
+    const std::string prefix = pack_key_prefix(c);
+    add_digest(step, prefix.c_str(), (prefix + "_path").c_str(), p.of(c));
+  }
+}
+
+// A file a step names (<prefix>_path) with its recorded SHA-256 and size, when it names one;
+// gitaly-backup's steps record neither (has_checksum false). Errors name `where`.
+std::optional<FileDigest> step_digest(const toml::table& step, const std::string& prefix, const std::string& where) {
+  const std::string path_key = prefix + "_path";
+  auto path = name_value(step, path_key);
+  if (!path || path->empty()) return std::nullopt;  // gitaly-backup writes '' for none
+  check_sink_name_of(*path, where, path_key.c_str());
+  auto sha = step[prefix + "_sha256"].value<std::string>();
+  auto size = integer_value(step, prefix + "_size", where);
+  if (!sha && !size) return FileDigest{*path, "", 0, false};
+  if (!sha || !size || sha->empty())
+    throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a SHA-256 without a size or a size without a SHA-256");
+  if (*size < 0) throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a negative size");
+  return FileDigest{*path, *sha, static_cast<std::uint64_t>(*size)};
+}
+
+// A step's pack companions (gitvault's addition), which need an index and a bundle.
+PackCompanions step_pack(const toml::table& step, const std::optional<FileDigest>& bundle, const std::string& where) {
+  PackCompanions pack;
+  for (PackCompanion c : kPackCompanions) pack.of(c) = step_digest(step, pack_key_prefix(c), where);
+  if (!pack.index && (pack.reverse || pack.bitmap))
+    throw Error(ErrorCode::Corrupt, where + ": pack companions without pack_index_path");
+  if (!pack.empty() && !bundle) throw Error(ErrorCode::Corrupt, where + ": pack companions without a bundle");
+  return pack;
 }
 
 }  // namespace
@@ -158,29 +183,13 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
     auto* step = (*steps)[i].as_table();
     std::string where = name + ": step " + std::to_string(i + 1);
     if (!step) throw Error(ErrorCode::Corrupt, where + " is not a table");
-    auto digest = [&](const char* path_key, const std::string& prefix) -> std::optional<FileDigest> {
-      auto path = name_value(*step, path_key);
-      if (!path || path->empty()) return std::nullopt;  // gitaly-backup writes '' for none
-      check_sink_name_of(*path, where, path_key);
-      auto sha = (*step)[prefix + "_sha256"].value<std::string>();
-      auto size = integer_value(*step, prefix + "_size", where);
-      if (!sha && !size) return FileDigest{*path, "", 0, false};  // gitaly-backup records none
-      if (!sha || !size || sha->empty())
-        throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a SHA-256 without a size or a size without a SHA-256");
-      if (*size < 0) throw Error(ErrorCode::Corrupt, where + ": " + path_key + " has a negative size");
-      return FileDigest{*path, *sha, static_cast<std::uint64_t>(*size)};
-    };
     const int64_t numbered = integer_value(*step, "number", where).value_or(int64_t(i + 1));
     if (numbered != static_cast<int64_t>(i + 1))
       throw Error(ErrorCode::Corrupt, where + " is numbered " + std::to_string(numbered) + " (steps must be 1, 2, 3, ...)");
     const int number = static_cast<int>(numbered);
-    auto bundle = digest("bundle_path", "bundle");
-    PackCompanions pack{digest("pack_index_path", "pack_index"), digest("pack_reverse_index_path", "pack_reverse_index"),
-                        digest("pack_bitmap_path", "pack_bitmap")};
-    if (!pack.index && (pack.reverse || pack.bitmap))
-      throw Error(ErrorCode::Corrupt, where + ": pack companions without pack_index_path");
-    if (!pack.empty() && !bundle) throw Error(ErrorCode::Corrupt, where + ": pack companions without a bundle");
-    auto refs = digest("ref_path", "ref");
+    auto bundle = step_digest(*step, "bundle", where);
+    PackCompanions pack = step_pack(*step, bundle, where);
+    auto refs = step_digest(*step, "ref", where);
     // An increment names the refs of the step before it (gitaly's previous_ref_path): they
     // must be that step's, or the chain is not one chain.
     if (auto prev = name_value(*step, "previous_ref_path"); prev && !prev->empty() && i > 0) {
@@ -205,7 +214,7 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
       out.bundle = bundle;
       out.pack = pack;
       out.refs = refs;
-      out.custom_hooks = digest("custom_hooks_path", "custom_hooks");
+      out.custom_hooks = step_digest(*step, "custom_hooks", where);
     }
   }
   out.layout = Layout::Manifest;

@@ -16,6 +16,7 @@
 
 #include "backup/layout.h"
 #include "backup/sink.h"
+#include "git/pack_files.h"
 #include "base/run_observer.h"
 #include "flags/feature_flags.h"
 #include "base/system.h"
@@ -32,6 +33,10 @@ struct PackCompanions {
   std::optional<FileDigest> bitmap;   // .bitmap
   bool empty() const { return !index.has_value(); }
   void reset() { index.reset(), reverse.reset(), bitmap.reset(); }
+  std::optional<FileDigest>& of(PackCompanion c) {
+    return c == PackCompanion::Index ? index : c == PackCompanion::ReverseIndex ? reverse : bitmap;
+  }
+  const std::optional<FileDigest>& of(PackCompanion c) const { return const_cast<PackCompanions*>(this)->of(c); }
 };
 
 // An earlier step of a repository's chain of backups (incremental backups), oldest first.

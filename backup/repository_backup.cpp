@@ -16,6 +16,7 @@
 #include "base/files.h"
 #include "git/hooks_tar.h"
 #include "git/increment_pack.h"
+#include "git/pack_files.h"
 #include "base/process.h"
 #include "git/refs.h"
 #include "base/sha256.h"
@@ -77,21 +78,13 @@ std::optional<std::string> single_pack(const std::string& repo, const std::vecto
   return pack;
 }
 
-// What a file copy saw of the file: its first 32 and last 40 bytes (where packs, indexes,
-// reverse indexes and bitmaps keep their magic and the pack's checksum) and its size.
-struct CopiedEnds {
-  std::string head;
-  std::string tail;
-  std::uint64_t size = 0;
-};
-
 // Copies a file into `writer` through one descriptor, so a concurrent repack (which writes
 // new files and unlinks these) cannot change what is read. nullopt when it cannot be opened.
-std::optional<CopiedEnds> copy_file_into(const std::string& path, HashingWriter& writer) {
+std::optional<FileEnds> copy_file_into(const std::string& path, HashingWriter& writer) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::vector<char> buf(1 << 20);
-  CopiedEnds ends;
+  FileEnds ends;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
@@ -101,51 +94,39 @@ std::optional<CopiedEnds> copy_file_into(const std::string& path, HashingWriter&
       throw_errno("read", path, err);
     }
     if (n == 0) break;
-    const std::size_t got = static_cast<std::size_t>(n);
-    if (ends.head.size() < 32) ends.head.append(buf.data(), std::min<std::size_t>(32 - ends.head.size(), got));
-    ends.tail.append(buf.data() + (got > 40 ? got - 40 : 0), std::min<std::size_t>(got, 40));
-    if (ends.tail.size() > 40) ends.tail.erase(0, ends.tail.size() - 40);
-    writer.write(buf.data(), got);
-    ends.size += got;
+    writer.write(buf.data(), static_cast<std::size_t>(n));
+    ends.add(buf.data(), static_cast<std::size_t>(n));
   }
   ::close(fd);
   return ends;
 }
 
-// Copies the pack file as it is behind the bundle header; returns the pack's checksum (its
-// last 20 bytes), or nullopt when the file could not be opened.
+// Copies the pack file as it is behind the bundle header; returns the pack's checksum, or
+// nullopt when the file could not be opened.
 std::optional<std::string> copy_pack(const std::string& pack_path, HashingWriter& writer) {
   auto ends = copy_file_into(pack_path, writer);
   if (!ends) return std::nullopt;
-  if (ends->size < 32 || ends->head.compare(0, 4, "PACK") != 0)
-    throw Error(ErrorCode::Corrupt, pack_path + ": not a pack file");
-  return ends->tail.substr(ends->tail.size() - 20);
+  auto checksum = pack_checksum(*ends);
+  if (!checksum) throw Error(ErrorCode::Corrupt, pack_path + ": not a pack file");
+  return checksum;
 }
 
-// Copies one companion of the pack (its .idx, .rev or .bitmap) to `name`, committed only when
-// it has `magic` and names the pack that was copied (`checksum`: at 12..32 for a bitmap,
-// before its own trailing checksum otherwise). nullopt when absent or of another pack.
-std::optional<FileDigest> copy_companion(const std::string& path, const char* magic, bool checksum_in_header,
-                                         const std::string& checksum, Sink& sink, const std::string& name) {
-  if (!path_exists(path)) return std::nullopt;
-  HashingWriter writer(sink.create_new(name), name);
-  auto ends = copy_file_into(path, writer);
-  if (!ends || ends->size < 72 || ends->head.compare(0, 4, magic) != 0) return std::nullopt;
-  std::string names = checksum_in_header ? ends->head.substr(12, 20) : ends->tail.substr(0, 20);
-  if (names != checksum) return std::nullopt;  // a repack replaced it meanwhile
-  return writer.commit();
-}
-
-// The companions of the pack the bundle carries, beside it (record.h, PackCompanions). No
-// index, no companions: the restore then re-indexes the pack as for any other bundle.
+// The companions of the pack the bundle carries, beside it (record.h, PackCompanions), each
+// committed only when it names the pack that was copied (a repack may have replaced it
+// meanwhile). No index, no companions: the restore then re-indexes the pack.
 PackCompanions copy_pack_companions(const std::string& pack_path, const std::string& checksum, Sink& sink,
                                     const RepositoryFiles& files) {
-  const std::string base = pack_path.substr(0, pack_path.size() - 5);
+  const std::string base = pack_path.substr(0, pack_path.size() - 4);  // "…/pack-X."
   PackCompanions out;
-  out.index = copy_companion(base + ".idx", "\377tOc", false, checksum, sink, files.pack_index);
-  if (!out.index) return out;
-  out.reverse = copy_companion(base + ".rev", "RIDX", false, checksum, sink, files.pack_reverse_index);
-  out.bitmap = copy_companion(base + ".bitmap", "BITM", true, checksum, sink, files.pack_bitmap);
+  for (PackCompanion c : kPackCompanions) {
+    const std::string path = base + extension(c);
+    if (!path_exists(path)) continue;
+    const std::string& name = files.companion(c);
+    HashingWriter writer(sink.create_new(name), name);
+    auto ends = copy_file_into(path, writer);
+    if (ends && pack_named_by(c, *ends) == checksum) out.of(c) = writer.commit();
+    if (c == PackCompanion::Index && !out.index) break;  // no index, no companions
+  }
   return out;
 }
 
@@ -208,6 +189,90 @@ FileDigest write_bundle(const Repository& repo, const RefSnapshot& snap, const s
 
 }  // namespace
 
+namespace {
+
+// This backup's step of the repository as a full one, step 1 of a chain of its own.
+void start_full_step(RepositoryRecord& out) {
+  out.kind = StepKind::Full;
+  out.step = 1;
+  out.previous_steps.clear();
+  out.bundle.reset();
+  out.pack.reset();
+  out.step_backup_id.clear();
+}
+
+// Incremental: decides this backup's step of the repository from the previous backup's
+// (options.previous) — unchanged, an increment, or full when history was rewritten or the
+// previous step is unusable — and fills kind, step and chain in `out`. Returns the
+// prerequisites of an increment's bundle (the previous step's tips).
+std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, const RefSnapshot& snap,
+                                          const std::string& refs_text, const RepositoryBackupOptions& options,
+                                          RepositoryRecord& out) {
+  const RepositoryRecord* prev = options.previous;
+  const bool builds_on_prev = prev && prev->refs && ((prev->status == ItemStatus::Ok && !snap.empty()) ||
+                                                     (prev->status == ItemStatus::Empty && snap.empty()));
+  if (!builds_on_prev) return {};
+  try {
+    // The backup that wrote the previous step's files: the previous backup, or for a step it
+    // recorded unchanged, the one before it that did.
+    const std::string& prev_writer = prev->step_backup_id.empty() ? options.previous_id : prev->step_backup_id;
+    // Byte for byte the previous step's .refs file, told by its recorded size and SHA-256:
+    // an unchanged repository costs no read of the backup at all (which matters once
+    // backups live in object storage, a request per file).
+    if (prev->refs->size == refs_text.size() && prev->refs->sha256 == sha256_hex(refs_text) &&
+        prev->head_target == snap.head_target) {
+      // Nothing changed: the previous step itself, recorded again — no data, no git, and the
+      // chain does not grow, so a month of quiet nights costs what one does.
+      out.kind = StepKind::Unchanged;
+      out.step = prev->step;
+      out.previous_steps = prev->previous_steps;
+      out.bundle = prev->bundle;
+      out.pack = prev->pack;
+      out.refs = *prev->refs;
+      out.step_backup_id = prev_writer;
+      return {};
+    }
+    std::string prev_text = read_verified(sink, *prev->refs);
+    std::vector<std::string> prev_tips = ref_tips(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
+    std::vector<std::string> gone = missing_objects(repo.path, prev_tips);
+    if (!gone.empty()) {
+      out.warnings.push_back("history rewritten since backup " + options.previous_id + " (" +
+                             std::to_string(gone.size()) + " of its tips are gone, e.g. " + gone[0] +
+                             "): full bundle instead of an increment");
+      return {};
+    }
+    out.kind = StepKind::Incremental;
+    out.previous_steps = prev->previous_steps;
+    out.previous_steps.push_back({prev_writer, prev->step, prev->bundle, *prev->refs, prev->pack});
+    out.step = static_cast<int>(out.previous_steps.size()) + 1;
+    return prev_tips;
+  } catch (const Error& e) {
+    out.warnings.push_back(std::string("previous step unusable (") + e.what() + "): full bundle");
+    start_full_step(out);
+    return {};
+  }
+}
+
+// The repository's custom_hooks directory as a tar, unless the previous step's archive is
+// byte for byte the same (then that one is named again).
+void back_up_hooks(const Repository& repo, Sink& sink, const RepositoryFiles& files,
+                   const RepositoryRecord* prev, RepositoryRecord& out) {
+  std::string hooks_dir = repo.path + "/custom_hooks";
+  if (!is_directory_nofollow(hooks_dir)) return;
+  std::vector<std::string> skipped;
+  std::string tar = tar_hooks_directory(hooks_dir, &skipped);
+  for (const auto& s : skipped) out.warnings.push_back("custom hook " + s + " is not a regular file; not backed up");
+  if (out.kind != StepKind::Full && prev && prev->custom_hooks && prev->custom_hooks->sha256 == sha256_hex(tar) &&
+      prev->custom_hooks->size == tar.size()) {
+    out.custom_hooks = prev->custom_hooks;  // the same archive as the previous step's
+  } else {
+    out.custom_hooks = write_whole(sink, files.custom_hooks, tar, FileDurability::AtRunSync);
+    out.bytes += out.custom_hooks->size;
+  }
+}
+
+}  // namespace
+
 void backup_repository(const Repository& repo, Sink& sink, const StepFiles& files_for_step,
                        const RepositoryBackupOptions& options, RepositoryRecord& out) {
   RefSnapshot snap = read_refs(repo.path);
@@ -215,77 +280,17 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   out.head_oid = snap.head_oid;
   out.ref_count = snap.refs.size();
   out.bytes = 0;
-  out.kind = StepKind::Full;
-  out.step = 1;
-  out.previous_steps.clear();
-  out.pack.reset();
-  out.step_backup_id.clear();
+  start_full_step(out);
   const std::string refs_text = format_refs_file(snap);
   const std::vector<std::string> tips = ref_tips(snap);  // sorted, as prerequisites are
-
-  // Incremental: build on the previous backup's step of this repository when there is one.
-  const RepositoryRecord* prev = options.previous;
-  std::vector<std::string> prerequisites;
-  const bool builds_on_prev = prev && prev->refs && ((prev->status == ItemStatus::Ok && !snap.empty()) ||
-                                                     (prev->status == ItemStatus::Empty && snap.empty()));
-  if (builds_on_prev) {
-    try {
-      // The backup that wrote the previous step's files: the previous backup, or for a step it
-      // recorded unchanged, the one before it that did.
-      const std::string& prev_writer = prev->step_backup_id.empty() ? options.previous_id : prev->step_backup_id;
-      std::vector<ChainStep> chain = prev->previous_steps;
-      chain.push_back({prev_writer, prev->step, prev->bundle, *prev->refs, prev->pack});
-      // Byte for byte the previous step's .refs file, told by its recorded size and SHA-256:
-      // an unchanged repository costs no read of the backup at all (which matters once
-      // backups live in object storage, a request per file).
-      if (prev->refs->size == refs_text.size() && prev->refs->sha256 == sha256_hex(refs_text) &&
-          prev->head_target == snap.head_target) {
-        // Nothing changed: the previous step itself, recorded again — no data, no git, and the
-        // chain does not grow, so a month of quiet nights costs what one does.
-        out.kind = StepKind::Unchanged;
-        out.step = prev->step;
-        out.previous_steps = prev->previous_steps;
-        out.bundle = prev->bundle;
-        out.pack = prev->pack;
-        out.refs = *prev->refs;
-        out.step_backup_id = prev_writer;
-        chain.clear();
-      } else {
-        std::string prev_text = read_verified(sink, *prev->refs);
-        std::vector<std::string> prev_tips = ref_tips(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
-        std::vector<std::string> gone = missing_objects(repo.path, prev_tips);
-        if (!gone.empty()) {
-          out.warnings.push_back("history rewritten since backup " + options.previous_id + " (" +
-                                 std::to_string(gone.size()) + " of its tips are gone, e.g. " + gone[0] +
-                                 "): full bundle instead of an increment");
-          chain.clear();
-        } else {
-          out.kind = StepKind::Incremental;
-          prerequisites = prev_tips;
-        }
-      }
-      if (!chain.empty()) {
-        out.step = static_cast<int>(chain.size()) + 1;
-        out.previous_steps = std::move(chain);
-      }
-    } catch (const Error& e) {
-      out.warnings.push_back(std::string("previous step unusable (") + e.what() + "): full bundle");
-      out.kind = StepKind::Full;
-      out.step = 1;
-      out.previous_steps.clear();
-      out.bundle.reset();
-      out.pack.reset();
-      out.step_backup_id.clear();
-      prerequisites.clear();
-    }
-  }
+  const std::vector<std::string> prerequisites = step_on_previous(repo, sink, snap, refs_text, options, out);
   RepositoryFiles files = files_for_step(out.step);
 
   if (out.kind == StepKind::Full && !snap.empty()) {
     out.bundle = write_bundle(repo, snap, tips, sink, files, options, {}, &out.pack);
     out.bytes += out.bundle->size;
-    for (const auto* d : {&out.pack.index, &out.pack.reverse, &out.pack.bitmap})
-      if (*d) out.bytes += (*d)->size;
+    for (PackCompanion c : kPackCompanions)
+      if (out.pack.of(c)) out.bytes += out.pack.of(c)->size;
   } else if (out.kind == StepKind::Incremental) {
     // A bundle only when some tip is new; deletions and moves to known objects need none.
     if (!std::includes(prerequisites.begin(), prerequisites.end(), tips.begin(), tips.end())) {
@@ -297,20 +302,7 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
     out.refs = write_whole(sink, files.refs, refs_text, FileDurability::AtRunSync);
     out.bytes += out.refs->size;
   }
-
-  std::string hooks_dir = repo.path + "/custom_hooks";
-  if (is_directory_nofollow(hooks_dir)) {
-    std::vector<std::string> skipped;
-    std::string tar = tar_hooks_directory(hooks_dir, &skipped);
-    for (const auto& s : skipped) out.warnings.push_back("custom hook " + s + " is not a regular file; not backed up");
-    if (out.kind != StepKind::Full && prev && prev->custom_hooks && prev->custom_hooks->sha256 == sha256_hex(tar) &&
-        prev->custom_hooks->size == tar.size()) {
-      out.custom_hooks = prev->custom_hooks;  // the same archive as the previous step's
-    } else {
-      out.custom_hooks = write_whole(sink, files.custom_hooks, tar, FileDurability::AtRunSync);
-      out.bytes += out.custom_hooks->size;
-    }
-  }
+  back_up_hooks(repo, sink, files, options.previous, out);
   out.status = snap.empty() ? ItemStatus::Empty : ItemStatus::Ok;
 }
 

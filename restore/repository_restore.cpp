@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +15,7 @@
 
 #include "git/bundle.h"
 #include "git/connectivity.h"
+#include "git/pack_files.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "git/hooks_tar.h"
@@ -111,24 +113,15 @@ class OutFile {
   int fd_ = -1;
 };
 
-// The first 32 and last 40 bytes of a file written (where packs, indexes, reverse indexes and
-// bitmaps keep their magic and the pack's checksum).
-struct WrittenEnds {
-  std::string head;
-  std::string tail;
-};
-
 // Streams `start`, then the rest of `reader`, into `path`, checking the whole source against
-// `digest` (Error(Corrupt) naming `where`).
-WrittenEnds stream_verified(HashingReader& reader, const std::string& start, const FileDigest& digest,
-                            const std::string& path, const std::string& where) {
+// `digest` (Error(Corrupt) naming `where`); returns the ends of what was written.
+FileEnds stream_verified(HashingReader& reader, const std::string& start, const FileDigest& digest,
+                         const std::string& path, const std::string& where) {
   OutFile out(path);
-  WrittenEnds ends;
+  FileEnds ends;
   auto take = [&](const char* data, std::size_t n) {
     out.write(data, n);
-    if (ends.head.size() < 32) ends.head.append(data, std::min<std::size_t>(32 - ends.head.size(), n));
-    ends.tail.append(data + (n > 40 ? n - 40 : 0), std::min<std::size_t>(n, 40));
-    if (ends.tail.size() > 40) ends.tail.erase(0, ends.tail.size() - 40);
+    ends.add(data, n);
   };
   take(start.data(), start.size());
   std::vector<char> buf(1 << 20);
@@ -150,7 +143,8 @@ std::string hex_of(const std::string& bytes) {
 // kept beside it, instead of re-indexing it: no object is hashed again. What proves it (with
 // the checks restore_repository makes afterwards): the SHA-256 and size of every file as
 // recorded, the pack's own checksum (its last 20 bytes) equal to the one its index, reverse
-// index and bitmap name, every ref tip present, and connectivity from every ref (git fsck).
+// index and bitmap name, every ref tip present, and connectivity from every ref (walked in
+// process, git/connectivity.h).
 void install_pack(const FileDigest& digest, const PackCompanions& companions, Sink& sink, const std::string& repo_dir,
                   const RefSnapshot* expected) {
   std::string where = sink.describe(digest.name);
@@ -162,36 +156,25 @@ void install_pack(const FileDigest& digest, const PackCompanions& companions, Si
   if (!header.prerequisites.empty())
     throw Error(ErrorCode::Corrupt, where + ": a bundle kept with its pack index needs prerequisites");
   const std::string dir = repo_dir + "/objects/pack";
-  WrittenEnds pack = stream_verified(reader, pack_start, digest, dir + "/tmp-restore.pack", where);
-  if (pack.tail.size() < 32 || pack.head.compare(0, 4, "PACK") != 0)
-    throw Error(ErrorCode::Corrupt, where + ": no pack behind the bundle header");
-  const std::string checksum = pack.tail.substr(pack.tail.size() - 20);
+  auto checksum = pack_checksum(stream_verified(reader, pack_start, digest, dir + "/tmp-restore.pack", where));
+  if (!checksum) throw Error(ErrorCode::Corrupt, where + ": no pack behind the bundle header");
 
-  struct Companion {
-    const std::optional<FileDigest>& digest;
-    const char* ext;
-    const char* magic;
-    bool checksum_in_header;
-  };
-  std::vector<std::pair<std::string, std::string>> renames = {{dir + "/tmp-restore.pack", ".pack"}};
-  for (const Companion& c : {Companion{companions.index, "idx", "\377tOc", false},
-                             Companion{companions.reverse, "rev", "RIDX", false},
-                             Companion{companions.bitmap, "bitmap", "BITM", true}}) {
-    if (!c.digest) continue;
-    std::string cwhere = sink.describe(c.digest->name);
-    auto craw = sink.open(c.digest->name);
+  std::vector<std::pair<std::string, std::string>> renames = {{dir + "/tmp-restore.pack", "pack"}};
+  for (PackCompanion c : kPackCompanions) {
+    const auto& kept = companions.of(c);
+    if (!kept) continue;
+    std::string cwhere = sink.describe(kept->name);
+    auto craw = sink.open(kept->name);
     HashingReader creader(*craw);
-    std::string path = dir + "/tmp-restore." + c.ext;
-    WrittenEnds ends = stream_verified(creader, "", *c.digest, path, cwhere);
-    if (ends.head.size() < 32 || ends.tail.size() < 40 || ends.head.compare(0, 4, c.magic) != 0)
-      throw Error(ErrorCode::Corrupt, cwhere + ": not a pack " + c.ext + " file");
-    std::string names = c.checksum_in_header ? ends.head.substr(12, 20) : ends.tail.substr(0, 20);
-    if (names != checksum)
-      throw Error(ErrorCode::Corrupt, cwhere + ": belongs to pack " + hex_of(names) + ", not to the bundle's pack " +
-                                          hex_of(checksum) + " (" + where + ")");
-    renames.push_back({path, std::string(".") + c.ext});
+    std::string path = dir + "/tmp-restore." + extension(c);
+    auto names = pack_named_by(c, stream_verified(creader, "", *kept, path, cwhere));
+    if (!names) throw Error(ErrorCode::Corrupt, cwhere + ": not a pack ." + extension(c) + " file");
+    if (*names != *checksum)
+      throw Error(ErrorCode::Corrupt, cwhere + ": belongs to pack " + hex_of(*names) + ", not to the bundle's pack " +
+                                          hex_of(*checksum) + " (" + where + ")");
+    renames.push_back({path, extension(c)});
   }
-  const std::string final_base = dir + "/pack-" + hex_of(checksum);
+  const std::string final_base = dir + "/pack-" + hex_of(*checksum) + ".";
   for (const auto& [from, ext] : renames)
     if (::rename(from.c_str(), (final_base + ext).c_str()) != 0) throw_errno("rename", from, errno);
 }
@@ -254,6 +237,61 @@ void swap_into_place(const std::string& tmp, const std::string& target, bool syn
   if (sync_parent) fsync_directory(std::filesystem::path(target).parent_path().string());
 }
 
+// How a chain's objects reached the repository under construction: what is left to prove
+// that every object reachable from the refs is there.
+enum class ObjectsArrived {
+  None,             // an empty repository
+  SelfContained,    // one full bundle, index-pack proved it self-contained and connected
+  Installed,        // every pack installed as it is, nothing re-indexed
+  Indexed,          // a chain re-indexed by index-pack, or installed and indexed packs mixed
+};
+
+// Every bundle of the chain, oldest first, into repo_dir: installed as it is where the backup
+// kept its pack's companions (unless options.verify_objects), else re-indexed. Adds the bytes
+// read to `bytes`.
+ObjectsArrived restore_objects(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir,
+                               const RefSnapshot& expected, const RepositoryRestoreOptions& options,
+                               std::uint64_t& bytes) {
+  std::vector<std::pair<const FileDigest*, const PackCompanions*>> bundles;  // oldest step first
+  for (const auto& step : rec.previous_steps)
+    if (step.bundle) bundles.push_back({&*step.bundle, &step.pack});
+  if (rec.bundle) bundles.push_back({&*rec.bundle, &rec.pack});
+  bool self_contained = false, installed_only = true;
+  for (const auto& [bundle, pack] : bundles) {
+    // This backup's own bundle (always the last) must list exactly the recorded refs.
+    const RefSnapshot* own_refs = rec.bundle && bundle == &*rec.bundle ? &expected : nullptr;
+    if (!pack->empty() && !options.verify_objects) {
+      install_pack(*bundle, *pack, sink, repo_dir, own_refs);
+      self_contained = false;
+    } else {
+      installed_only = false;
+      self_contained = index_bundle(*bundle, sink, repo_dir, own_refs,
+                                    rec.from_gitaly_backup ? BundleRefs::ListsSome : BundleRefs::ListsEveryRef, options);
+    }
+    bytes += bundle->size;
+  }
+  if (self_contained && bundles.size() == 1) return ObjectsArrived::SelfContained;
+  return installed_only ? ObjectsArrived::Installed : ObjectsArrived::Indexed;
+}
+
+// Every object reachable from the refs is present: for one self-contained pack, every tip in
+// it is enough (the pack is the repository's only one); installed packs are walked in process
+// (no git process per repository); anything else, git fsck.
+void prove_connectivity(ObjectsArrived arrived, const std::string& repo_dir, const RefSnapshot& expected,
+                        const std::string& what) {
+  if (arrived == ObjectsArrived::SelfContained) {
+    auto missing = missing_objects(repo_dir, ref_tips(expected));
+    if (!missing.empty())
+      throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
+                                               std::to_string(missing.size()) + " missing)");
+  } else if (arrived == ObjectsArrived::Installed) {
+    std::string missing = first_missing_reachable(repo_dir, ref_tips(expected));
+    if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
+  } else if (arrived == ObjectsArrived::Indexed) {
+    check_connectivity(repo_dir, what);
+  }
+}
+
 }  // namespace
 
 std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
@@ -264,13 +302,9 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   // gitaly-backup may record an empty repository with no files at all.
   const bool no_files_at_all = rec.from_gitaly_backup && rec.status == ItemStatus::Empty && !rec.refs;
   if (!rec.refs && !no_files_at_all) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
-  // The bundles to index, oldest step first; the last step may have none (nothing new).
-  std::vector<const FileDigest*> bundles;
-  std::vector<const PackCompanions*> packs;  // each bundle's companions
-  for (const auto& step : rec.previous_steps)
-    if (step.bundle) bundles.push_back(&*step.bundle), packs.push_back(&step.pack);
-  if (rec.bundle) bundles.push_back(&*rec.bundle), packs.push_back(&rec.pack);
-  if (rec.status == ItemStatus::Ok && bundles.empty()) throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
+  if (rec.status == ItemStatus::Ok && !rec.bundle &&
+      std::none_of(rec.previous_steps.begin(), rec.previous_steps.end(), [](const ChainStep& s) { return s.bundle; }))
+    throw Error(ErrorCode::Corrupt, "backup record lists no bundle");
 
   RefSnapshot expected;
   if (rec.refs) expected = parse_refs_file(read_verified(sink, *rec.refs), sink.describe(rec.refs->name));
@@ -288,26 +322,8 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   make_dirs(tmp_root, 0700);
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository_skeleton(tmp.path);
-  bool self_contained = false;
-  bool installed_only = !bundles.empty();  // every pack installed as it is: none re-indexed
-  if (rec.status == ItemStatus::Ok) {
-    for (std::size_t i = 0; i < bundles.size(); ++i) {
-      const FileDigest* b = bundles[i];
-      // This backup's own bundle (always the last) must list exactly the recorded refs.
-      const RefSnapshot* own_refs = rec.bundle && b == &*rec.bundle ? &expected : nullptr;
-      if (!packs[i]->empty() && !options.verify_objects) {
-        install_pack(*b, *packs[i], sink, tmp.path, own_refs);  // connectivity: walked below
-        self_contained = false;
-      } else {
-        installed_only = false;
-        self_contained = index_bundle(*b, sink, tmp.path, own_refs,
-                                      rec.from_gitaly_backup ? BundleRefs::ListsSome : BundleRefs::ListsEveryRef,
-                                      options);
-      }
-      bytes += b->size;
-    }
-    self_contained = self_contained && bundles.size() == 1;
-  }
+  const ObjectsArrived arrived =
+      rec.status == ItemStatus::Ok ? restore_objects(rec, sink, tmp.path, expected, options, bytes) : ObjectsArrived::None;
   write_refs(tmp.path, expected, Durability::CallerSyncs);
   if (rec.custom_hooks) extract_hooks_tar(hooks, tmp.path, sink.describe(rec.custom_hooks->name));
   if (!rec.project_path.empty()) write_config_string(tmp.path, "gitlab.fullpath", rec.project_path);
@@ -317,20 +333,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (expected.head_target.empty()) actual.head_target.clear();  // detached or unknown: compare oids only
   std::string diff = describe_ref_differences(expected, actual);
   if (!diff.empty()) throw Error(ErrorCode::Verification, what + ": restored refs differ from the backup: " + diff);
-  // Connectivity: a self-contained pack plus every tip present means every object reachable
-  // from the refs is present (the pack is the repository's only pack). Otherwise, fsck.
-  if (self_contained) {
-    auto missing = missing_objects(tmp.path, ref_tips(expected));
-    if (!missing.empty())
-      throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
-                                               std::to_string(missing.size()) + " missing)");
-  } else if (installed_only && rec.status == ItemStatus::Ok) {
-    // A pack installed as it is: walked in process (no git process per repository).
-    std::string missing = first_missing_reachable(tmp.path, ref_tips(expected));
-    if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
-  } else if (!bundles.empty()) {
-    check_connectivity(tmp.path, what);
-  }
+  prove_connectivity(arrived, tmp.path, expected, what);
 
   // Replacing a repository: the new one is durable before it takes the old one's place, so a
   // crash can never leave neither. A path that was empty has nothing to lose; the caller makes
