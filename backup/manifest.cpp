@@ -129,6 +129,10 @@ std::string format_manifest(const RepositoryRecord& r) {
   t.insert("non_existent", false);
   insert_name(t, "project_path", r.project_path);
   t.insert("ref_count", static_cast<int64_t>(r.ref_count));
+  if (r.pool.linked()) {  // gitvault's own keys (gitaly-backup ignores them): the first steps are the pool's
+    insert_name(t, "pool_relative_path", r.pool.relative_path);
+    t.insert("pool_steps", static_cast<int64_t>(r.pool.steps));
+  }
   t.insert("steps", std::move(steps));
   std::ostringstream out;
   out << t << "\n";
@@ -221,6 +225,17 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
   out.status = empty ? ItemStatus::Empty : ItemStatus::Ok;
   if (!empty && out.kind == StepKind::Full && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
   if (!out.refs) throw Error(ErrorCode::Corrupt, name + ": last step has no ref_path");
+  out.pool = {};
+  if (auto pool = name_value(t, "pool_relative_path")) {
+    const int64_t n = integer_value(t, "pool_steps", name).value_or(0);
+    if (n <= 0) throw Error(ErrorCode::Corrupt, name + ": pool_relative_path without a positive pool_steps");
+    out.pool = {*pool, static_cast<std::size_t>(n)};
+    try {
+      check_pool_link(out);
+    } catch (const Error& e) {
+      throw Error(ErrorCode::Corrupt, name + ": " + e.what());
+    }
+  }
 }
 }  // namespace
 

@@ -49,6 +49,17 @@ struct ChainStep {
   PackCompanions pack;                // of the bundle's pack, when it was the repository's pack
 };
 
+// A member of a fork network (GitLab's object pools, `@pools/…`): the repository borrowed its
+// pool's objects (objects/info/alternates), so its chain starts with the pool's chain as the
+// pool was backed up — the first `steps` of previous_steps, files in the pool's directories —
+// and its own steps hold only what the pool lacks. A restore links it to the pool restored in
+// the same run, or, without one, indexes the pool's steps into it (self-contained).
+struct PoolLink {
+  std::string relative_path;  // the pool, in the repository's storage
+  std::size_t steps = 0;      // 0: not linked
+  bool linked() const { return steps > 0; }
+};
+
 // Which engine made (or restores) a repository's backup: the in-process legacy engine, one
 // repository at a time, or the gitaly-backup worker (run/route.h decides).
 enum class Engine { Legacy, Pipeline };
@@ -91,6 +102,7 @@ struct RepositoryRecord {
   // repository changes. Empty: this backup.
   std::string step_backup_id;
   std::vector<ChainStep> previous_steps;  // the steps this one builds on, oldest first
+  PoolLink pool;                          // the first pool.steps of previous_steps are its pool's
   std::optional<FileDigest> bundle;
   PackCompanions pack;  // of this step's bundle, when it carries the repository's pack as it was
   std::optional<FileDigest> refs;
@@ -171,6 +183,9 @@ std::string describe_record(Sink& sink, const std::string& id);
 
 // One repository's entry as JSON (the record and the worker's log lines use the same form).
 nlohmann::json repository_to_json(const RepositoryRecord& r);
+// Throws Error(Corrupt) when a pool link does not fit the chain (names itself, or has more
+// steps than the chain).
+void check_pool_link(const RepositoryRecord& r);
 RepositoryRecord repository_from_json(const nlohmann::json& j);
 
 // A record with `hosts` is written as its host's part.

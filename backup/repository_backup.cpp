@@ -199,6 +199,26 @@ void start_full_step(RepositoryRecord& out) {
   out.bundle.reset();
   out.pack.reset();
   out.step_backup_id.clear();
+  out.pool = {};
+}
+
+// A step that would be full, on the pool's chain instead (RepositoryBackupOptions::pool):
+// returns the prerequisites of its bundle (the pool's tips), or {} when it stays full.
+std::vector<std::string> step_on_pool(const Repository& repo, const RepositoryBackupOptions& options,
+                                      RepositoryRecord& out) {
+  const PoolBackup* pool = options.pool;
+  if (!pool || pool->chain.empty() || pool->tips.empty()) return {};
+  std::vector<std::string> gone = missing_objects(repo.path, pool->tips);
+  if (!gone.empty()) {
+    out.warnings.push_back("its pool " + pool->relative_path + " has moved on since its backup (" + gone[0] +
+                           " is gone): a full bundle");
+    return {};
+  }
+  out.kind = StepKind::Incremental;
+  out.previous_steps = pool->chain;
+  out.step = static_cast<int>(out.previous_steps.size()) + 1;
+  out.pool = {pool->relative_path, pool->chain.size()};
+  return pool->tips;
 }
 
 // Incremental: decides this backup's step of the repository from the previous backup's
@@ -226,6 +246,7 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
       out.kind = StepKind::Unchanged;
       out.step = prev->step;
       out.previous_steps = prev->previous_steps;
+      out.pool = prev->pool;
       out.bundle = prev->bundle;
       out.pack = prev->pack;
       out.refs = *prev->refs;
@@ -243,6 +264,7 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
     }
     out.kind = StepKind::Incremental;
     out.previous_steps = prev->previous_steps;
+    out.pool = prev->pool;
     out.previous_steps.push_back({prev_writer, prev->step, prev->bundle, *prev->refs, prev->pack});
     out.step = static_cast<int>(out.previous_steps.size()) + 1;
     return prev_tips;
@@ -273,6 +295,18 @@ void back_up_hooks(const Repository& repo, Sink& sink, const RepositoryFiles& fi
 
 }  // namespace
 
+std::optional<PoolBackup> pool_backup_of(const RepositoryRecord& pool, const std::string& backup_id,
+                                         std::vector<std::string> tips) {
+  if (pool.status != ItemStatus::Ok || !pool.refs || pool.pool.linked() || tips.empty()) return std::nullopt;
+  PoolBackup out;
+  out.relative_path = pool.relative_path;
+  out.chain = pool.previous_steps;
+  out.chain.push_back({pool.step_backup_id.empty() ? backup_id : pool.step_backup_id, pool.step, pool.bundle,
+                       *pool.refs, pool.pack});
+  out.tips = std::move(tips);
+  return out;
+}
+
 void backup_repository(const Repository& repo, Sink& sink, const StepFiles& files_for_step,
                        const RepositoryBackupOptions& options, RepositoryRecord& out) {
   RefSnapshot snap = read_refs(repo.path);
@@ -283,7 +317,9 @@ void backup_repository(const Repository& repo, Sink& sink, const StepFiles& file
   start_full_step(out);
   const std::string refs_text = format_refs_file(snap);
   const std::vector<std::string> tips = ref_tips(snap);  // sorted, as prerequisites are
-  const std::vector<std::string> prerequisites = step_on_previous(repo, sink, snap, refs_text, options, out);
+  std::vector<std::string> prerequisites = step_on_previous(repo, sink, snap, refs_text, options, out);
+  if (options.tips_out) *options.tips_out = tips;
+  if (out.kind == StepKind::Full && !snap.empty()) prerequisites = step_on_pool(repo, options, out);
   RepositoryFiles files = files_for_step(out.step);
 
   if (out.kind == StepKind::Full && !snap.empty()) {

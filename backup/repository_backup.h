@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "backup/layout.h"
 #include "backup/record.h"
@@ -12,6 +13,14 @@
 #include "git/storage.h"
 
 namespace gitvault {
+
+// A pool as this run backed it up, for its forks: its chain (the last step this run's) and
+// the tips of that step.
+struct PoolBackup {
+  std::string relative_path;
+  std::vector<ChainStep> chain;
+  std::vector<std::string> tips;
+};
 
 struct RepositoryBackupOptions {
   int pack_threads = 0;  // git's pack.threads; 0 = git's default (all cores)
@@ -32,7 +41,19 @@ struct RepositoryBackupOptions {
   // previous step's tips, or a full bundle when some of them are gone (history rewritten).
   const RepositoryRecord* previous = nullptr;
   std::string previous_id;
+  // A fork network's member (storage.h, Repository::pool): its pool as this run backed it up.
+  // A step that would be full becomes the first step of the repository's own on the pool's
+  // chain (PoolLink): a bundle of what the pool's tips do not reach. Unset, or when a tip of
+  // the pool's is not in the repository: a full, self-contained bundle.
+  const PoolBackup* pool = nullptr;
+  // When set, receives the ref tips of this step (sorted): what a pool gives its forks.
+  std::vector<std::string>* tips_out = nullptr;
 };
+
+// The pool's backup from its entry in this backup (`backup_id`) and its tips; nullopt when it
+// has nothing a fork can build on (failed, empty, or itself linked to a pool).
+std::optional<PoolBackup> pool_backup_of(const RepositoryRecord& pool, const std::string& backup_id,
+                                         std::vector<std::string> tips);
 
 // Where step N of the repository's chain writes its files (the legacy layout has one step).
 using StepFiles = std::function<RepositoryFiles(int step)>;

@@ -38,7 +38,8 @@ struct Pending {
 
 }  // namespace
 
-std::string first_missing_reachable(const std::string& repo_path, const std::vector<std::string>& tips) {
+std::string first_missing_reachable(const std::string& repo_path, const std::vector<std::string>& tips,
+                                    const std::string& complete_objects) {
   ensure_libgit2();
   git_repository* r = nullptr;
   if (git_repository_open_bare(&r, repo_path.c_str()) != 0) {
@@ -50,6 +51,10 @@ std::string first_missing_reachable(const std::string& repo_path, const std::vec
   if (git_repository_odb(&o, repo.get()) != 0)
     throw Error(ErrorCode::Git, "open object database of " + repo_path);
   git2::Odb odb(o);
+  git_odb* known = nullptr;
+  if (!complete_objects.empty() && git_odb_open(&known, complete_objects.c_str()) != 0)
+    throw Error(ErrorCode::Git, "open object database " + complete_objects);
+  git2::Odb complete(known);
 
   std::unordered_set<git_oid, OidHash, OidEq> seen;
   std::vector<Pending> todo;
@@ -70,6 +75,7 @@ std::string first_missing_reachable(const std::string& repo_path, const std::vec
     // Blobs are not remembered (a big repository has millions): each distinct tree's are
     // looked up once, since trees are remembered.
     if (p.type != GIT_OBJECT_BLOB && !seen.insert(p.oid).second) continue;
+    if (complete && git_odb_exists(complete.get(), &p.oid)) continue;
     git_object_t type = p.type;
     if (type == GIT_OBJECT_ANY || type == GIT_OBJECT_TAG) {
       std::size_t len = 0;

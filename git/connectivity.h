@@ -13,6 +13,10 @@ namespace gitvault {
 // tag's target, each object once. Commits, trees and tags are read (inflated and parsed);
 // blobs are only looked up. Returns "" when every object is there, else what is missing,
 // e.g. "tree 1a2b... (named by 3c4d...) is missing or unreadable".
-std::string first_missing_reachable(const std::string& repo_path, const std::vector<std::string>& tips);
+// `complete_objects`, when given, is an objects directory known to be closed (every object in
+// it comes with everything it reaches, as a pool restored and proven by the same run): the
+// walk does not descend into objects found there.
+std::string first_missing_reachable(const std::string& repo_path, const std::vector<std::string>& tips,
+                                    const std::string& complete_objects = "");
 
 }  // namespace gitvault

@@ -49,7 +49,7 @@ void walk(const std::string& storage_root, const std::string& dir, const std::st
     if (!known_dir && (::lstat(child.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))) continue;  // files and symlinks
     std::string child_rel = rel.empty() ? name : rel + "/" + name;
     if (is_bare_repository(child)) {
-      Repository repo{storage.name, child_rel, "", child};
+      Repository repo{storage.name, child_rel, "", child, borrowed_objects_repository(storage, child)};
       try {
         repo.project_path = read_config_string(child, "gitlab.fullpath");
       } catch (const Error&) {
@@ -74,6 +74,44 @@ bool prefix_matches(const std::string& entry, const std::string& path) {
 }
 
 }  // namespace
+
+std::string borrowed_objects_repository(const Storage& storage, const std::string& repo_path) {
+  const std::string alternates = repo_path + "/objects/info/alternates";
+  std::string text;
+  try {
+    if (!path_exists(alternates)) return "";
+    text = read_file(alternates);
+  } catch (const Error&) {
+    return "";
+  }
+  std::vector<std::string> dirs;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line[0] == '#') continue;
+    dirs.push_back(line);
+  }
+  if (dirs.size() != 1) return "";
+  fs::path dir(dirs[0]);
+  if (dir.is_relative()) dir = fs::path(repo_path) / "objects" / dir;
+  dir = dir.lexically_normal();
+  if (dir.filename() != "objects") return "";
+  const std::string pool = dir.parent_path().string();
+  const std::string root = storage.path + "/";
+  if (pool.size() <= root.size() || pool.compare(0, root.size(), root) != 0) return "";
+  const std::string rel = pool.substr(root.size());
+  try {
+    if (resolve_repository_path(storage, rel) != pool || !is_bare_repository(pool)) return "";
+  } catch (const Error&) {
+    return "";
+  }
+  if (pool == repo_path) return "";
+  return rel;
+}
 
 std::string normalise_dir(const std::string& p) {
   std::string abs = fs::absolute(fs::path(p)).lexically_normal().string();

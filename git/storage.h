@@ -37,10 +37,20 @@ struct Repository {
   std::string relative_path;  // e.g. "@hashed/ab/cd/abcd….git" or "group/project.git"
   std::string project_path;   // gitlab.fullpath, "" when unknown
   std::string path;           // absolute path on disk
+  // The repository of the same storage whose objects this one borrows (its object pool, as
+  // GitLab links a fork network's members: objects/info/alternates), "" when none.
+  std::string pool;
 };
 
 // True when dir looks like a bare repository: HEAD, objects/ and refs/ present.
 bool is_bare_repository(const std::string& dir);
+
+// The relative path of the repository whose objects `repo_path` borrows: its
+// objects/info/alternates names exactly one directory (relative to its objects directory, as
+// GitLab writes it, or absolute), and that is <storage>/<path>/objects of a bare repository of
+// the same storage, reached without a symbolic link. "" otherwise: no alternates, several, or
+// one outside the storage (such a repository is backed up self-contained).
+std::string borrowed_objects_repository(const Storage& storage, const std::string& repo_path);
 
 // Every bare repository under the storage, at any depth, sorted by relative path. Symbolic
 // links are never followed; directories that are not repositories are searched, not

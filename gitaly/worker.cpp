@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <memory>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -74,6 +76,58 @@ class Logger {
 
 
 
+// What each job of this run came to, for the jobs that wait on another: a fork network's
+// member on its pool (backed up first, so that the fork's bundle holds only what the pool
+// lacks; restored first, so that the fork can link to it). A job waits only for a job read
+// before it: the scheduler starts a storage's jobs in the order they were read, and a pool is
+// in its forks' storage, so the awaited job has started and no waiting can deadlock.
+class JobBoard {
+ public:
+  struct Result {
+    bool ok = false;
+    std::optional<PoolBackup> pool;  // create: what a fork builds on
+  };
+  // Numbers the job; the first job of a repository is the one others wait for.
+  std::size_t read(const WorkerJob& job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::size_t seq = next_++;
+    entries_.try_emplace(job_key(job.storage, job.relative_path), Entry{seq, false, nullptr});
+    return seq;
+  }
+  // The job's end (only the first call of the job that is waited for counts).
+  void finished(const WorkerJob& job, std::size_t seq, std::shared_ptr<const Result> result) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = entries_.find(job_key(job.storage, job.relative_path));
+      if (it == entries_.end() || it->second.seq != seq || it->second.done) return;
+      it->second.done = true;
+      it->second.result = std::move(result);
+    }
+    cv_.notify_all();
+  }
+  // The result of the repository's job when it was read before job `seq`; nullptr when there
+  // was none, or it ended without one.
+  std::shared_ptr<const Result> wait_for(const std::string& storage, const std::string& relative_path,
+                                         std::size_t seq) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = entries_.find(job_key(storage, relative_path));
+    if (it == entries_.end() || it->second.seq >= seq) return nullptr;
+    cv_.wait(lock, [&] { return it->second.done; });
+    return it->second.result;
+  }
+
+ private:
+  struct Entry {
+    std::size_t seq;
+    bool done;
+    std::shared_ptr<const Result> result;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t next_ = 0;                 // guarded by mu_
+  std::map<std::string, Entry> entries_;  // guarded by mu_
+};
+
 // Where a repository's files of a backup are found (restore, and the previous step of an
 // incremental create): the backup record when there is one, else the repository's manifest.
 class BackupSource {
@@ -132,8 +186,24 @@ class BackupSource {
   std::map<std::string, std::size_t> index_;
 };
 
+// A fork network's member: the pool it borrows objects from, as this run backed it up, when
+// it did (before this job); otherwise nullopt, with a warning saying why (manifest layout only:
+// chains need it).
+std::optional<PoolBackup> pool_of_job(const Options& o, const Storage& storage, const std::string& path,
+                                      JobBoard& board, std::size_t seq, RepositoryRecord& rr) {
+  if (o.layout != Layout::Manifest) return std::nullopt;
+  const std::string pool = borrowed_objects_repository(storage, path);
+  if (pool.empty()) return std::nullopt;
+  auto done = board.wait_for(storage.name, pool, seq);
+  if (done && done->pool) return done->pool;
+  rr.warnings.push_back("its pool " + pool + (done ? " has no backup in this run" : " was not backed up before it in this run") +
+                        ": a full, self-contained bundle");
+  return std::nullopt;
+}
+
 // One create job.
-void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, const WorkerJob& job) {
+void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, JobBoard& board,
+                const WorkerJob& job, std::size_t seq) {
   auto t0 = std::chrono::steady_clock::now();
   logger.log([&] { json l = job_log_fields("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
   RepositoryRecord rr;
@@ -143,6 +213,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   rr.engine = Engine::Pipeline;
   rr.layout = o.layout;
   std::string msg = "completed create", level = "info";
+  std::vector<std::string> tips;
   try {
     const Storage* st = find_storage(o.storages, job.storage);
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
@@ -151,12 +222,15 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       rr.status = ItemStatus::Skipped;
       rr.error = "repository does not exist: " + path;
     } else {
-      Repository repo{job.storage, job.relative_path, job.project_path, path};
+      Repository repo{job.storage, job.relative_path, job.project_path, path, ""};
       StepFiles files = [&](int step) {
         return o.layout == Layout::Legacy ? legacy_layout_files(o.id, job.storage, job.relative_path)
                                     : manifest_layout_files(o.id, job.storage, job.relative_path, step);
       };
       RepositoryBackupOptions ro;
+      const std::optional<PoolBackup> pool = pool_of_job(o, *st, path, board, seq, rr);
+      ro.pool = pool ? &*pool : nullptr;
+      ro.tips_out = &tips;
       ro.pack_threads = git_threads_per_job(o.parallel);
       ro.reuse_single_pack = true;
       ro.keep_pack_index = true;
@@ -188,6 +262,10 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
     logger.failure(job.relative_path, job.project_path, rr.error);
   }
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto result = std::make_shared<JobBoard::Result>();
+  result->ok = rr.backed_up();
+  result->pool = pool_backup_of(rr, o.id, std::move(tips));
+  board.finished(job, seq, std::move(result));
   json l = job_log_fields("create", job);
   l["level"] = level;
   l["msg"] = msg;
@@ -198,11 +276,14 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   logger.log(l);
 }
 
-void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, const WorkerJob& job) {
+void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, JobBoard& board,
+                 const WorkerJob& job, std::size_t seq) {
   auto t0 = std::chrono::steady_clock::now();
   logger.log([&] { json l = job_log_fields("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
   std::string msg = "completed restore", level = "info", error;
   std::uint64_t bytes = 0;
+  bool ok = false;
+  RestoredRepository restored;
   try {
     const Storage* st = find_storage(o.storages, job.storage);
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
@@ -224,7 +305,13 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
       RepositoryRestoreOptions ro;
       ro.index_threads = git_threads_per_job(o.parallel);
       ro.verify_objects = o.verify_objects;
-      bytes = restore_repository(rr, sink, *st, ro);
+      ro.pool_restored = [&](const std::string& pool) {
+        auto done = board.wait_for(job.storage, pool, seq);
+        return done && done->ok;
+      };
+      restored = restore_repository(rr, sink, *st, ro);
+      bytes = restored.bytes;
+      ok = true;
       logger.restored(job.storage);
     }
   } catch (const std::exception& e) {
@@ -233,9 +320,14 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     error = e.what();
     logger.failure(job.relative_path, job.project_path, error);
   }
+  auto result = std::make_shared<JobBoard::Result>();
+  result->ok = ok;
+  board.finished(job, seq, std::move(result));
   json l = job_log_fields("restore", job);
   l["level"] = level;
   l["msg"] = msg;
+  if (!restored.linked_pool.empty()) l["linked_pool"] = restored.linked_pool;
+  if (restored.pool_pulled_in) l["pool_pulled_in"] = true;
   l["duration_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   l["bytes"] = bytes;
   if (!error.empty()) l["error"] = error;
@@ -247,6 +339,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
 void read_and_run_jobs(const Options& o, std::istream& in, Sink& sink, BackupSource* source, Logger& logger) {
   const bool create = o.command == "create";
   Scheduler scheduler(o.parallel, o.parallel_storage);
+  JobBoard board;
   std::string line;
   std::size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -254,17 +347,20 @@ void read_and_run_jobs(const Options& o, std::istream& in, Sink& sink, BackupSou
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       WorkerJob job = parse_job_line(line, line_no);
-      scheduler.submit(job.storage, [&, job] {
-        if (logger.reader_gone()) return;
+      const std::size_t seq = board.read(job);
+      scheduler.submit(job.storage, [&, job, seq] {
         try {
-          if (create)
-            run_create(o, sink, source, logger, job);
-          else
-            run_restore(o, sink, *source, logger, job);
+          if (logger.reader_gone()) {
+          } else if (create) {
+            run_create(o, sink, source, logger, board, job, seq);
+          } else {
+            run_restore(o, sink, *source, logger, board, job, seq);
+          }
         } catch (...) {
           // run_create/run_restore report their own failures; this is the last fence.
           logger.failure(job.relative_path, job.project_path, "internal error");
         }
+        board.finished(job, seq, nullptr);  // no-op when the job said its result; never left waiting
       });
     } catch (const std::exception& e) {
       logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},

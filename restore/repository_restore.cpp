@@ -249,12 +249,13 @@ enum class ObjectsArrived {
 // Every bundle of the chain, oldest first, into repo_dir: installed as it is where the backup
 // kept its pack's companions (unless options.verify_objects), else re-indexed. Adds the bytes
 // read to `bytes`.
+// `skip_steps`: the first steps are already there (a fork's pool, linked by alternates).
 ObjectsArrived restore_objects(const RepositoryRecord& rec, Sink& sink, const std::string& repo_dir,
                                const RefSnapshot& expected, const RepositoryRestoreOptions& options,
-                               std::uint64_t& bytes) {
+                               std::size_t skip_steps, std::uint64_t& bytes) {
   std::vector<std::pair<const FileDigest*, const PackCompanions*>> bundles;  // oldest step first
-  for (const auto& step : rec.previous_steps)
-    if (step.bundle) bundles.push_back({&*step.bundle, &step.pack});
+  for (std::size_t i = skip_steps; i < rec.previous_steps.size(); ++i)
+    if (const auto& step = rec.previous_steps[i]; step.bundle) bundles.push_back({&*step.bundle, &step.pack});
   if (rec.bundle) bundles.push_back({&*rec.bundle, &rec.pack});
   bool self_contained = false, installed_only = true;
   for (const auto& [bundle, pack] : bundles) {
@@ -277,9 +278,15 @@ ObjectsArrived restore_objects(const RepositoryRecord& rec, Sink& sink, const st
 // Every object reachable from the refs is present: for one self-contained pack, every tip in
 // it is enough (the pack is the repository's only one); installed packs are walked in process
 // (no git process per repository); anything else, git fsck.
+// With a linked pool (pool_objects), the walk stops at the pool's objects: the pool was
+// restored and proven connected by this run, and every object in it came with everything it
+// reaches.
 void prove_connectivity(ObjectsArrived arrived, const std::string& repo_dir, const RefSnapshot& expected,
-                        const std::string& what) {
-  if (arrived == ObjectsArrived::SelfContained) {
+                        const std::string& what, const std::string& pool_objects) {
+  if (!pool_objects.empty()) {
+    std::string missing = first_missing_reachable(repo_dir, ref_tips(expected), pool_objects);
+    if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
+  } else if (arrived == ObjectsArrived::SelfContained) {
     auto missing = missing_objects(repo_dir, ref_tips(expected));
     if (!missing.empty())
       throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
@@ -292,13 +299,32 @@ void prove_connectivity(ObjectsArrived arrived, const std::string& repo_dir, con
   }
 }
 
+// The objects directory of the restored pool a fork links to, or "" when it is restored
+// self-contained: it has no pool link, the pool was not restored by this run, or the pool
+// lacks a tip of the pool's step the fork's own steps build on.
+std::string linked_pool_objects(const RepositoryRecord& rec, Sink& sink, const Storage& target,
+                                const RepositoryRestoreOptions& options) {
+  if (!rec.pool.linked() || !options.pool_restored || !options.pool_restored(rec.pool.relative_path)) return "";
+  const std::string pool_path = resolve_repository_path(target, rec.pool.relative_path);
+  const ChainStep& link = rec.previous_steps[rec.pool.steps - 1];
+  RefSnapshot pool_refs = parse_refs_file(read_verified(sink, link.refs), sink.describe(link.refs.name));
+  if (!missing_objects(pool_path, ref_tips(pool_refs)).empty()) return "";
+  return pool_path + "/objects";
+}
+
+// objects/info/alternates naming `pool_objects`: as `text` says it.
+void write_alternates(const std::string& repo_dir, const std::string& text) {
+  write_file(repo_dir + "/objects/info/alternates", text + "\n", 0644);
+}
+
 }  // namespace
 
-std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
-                                 const RepositoryRestoreOptions& options) {
+RestoredRepository restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
+                                      const RepositoryRestoreOptions& options) {
   if (!rec.backed_up())
     throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
   std::string target_path = resolve_repository_path(target, rec.relative_path);
+  check_pool_link(rec);
   // gitaly-backup may record an empty repository with no files at all.
   const bool no_files_at_all = rec.from_gitaly_backup && rec.status == ItemStatus::Empty && !rec.refs;
   if (!rec.refs && !no_files_at_all) throw Error(ErrorCode::Corrupt, "backup record lists no refs file");
@@ -316,14 +342,22 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
     throw Error(ErrorCode::Corrupt, sink.describe(rec.refs->name) + ": refs listed for a repository backed up empty");
   std::string hooks;
   if (rec.custom_hooks) hooks = read_verified(sink, *rec.custom_hooks);
-  std::uint64_t bytes = (rec.refs ? rec.refs->size : 0) + (rec.custom_hooks ? rec.custom_hooks->size : 0);
+  RestoredRepository result;
+  std::uint64_t& bytes = result.bytes;
+  bytes = (rec.refs ? rec.refs->size : 0) + (rec.custom_hooks ? rec.custom_hooks->size : 0);
+  const std::string pool_objects = rec.status == ItemStatus::Ok ? linked_pool_objects(rec, sink, target, options) : "";
 
   std::string tmp_root = target.path + "/+gitvault/tmp";
   make_dirs(tmp_root, 0700);
   TempDir tmp{tmp_root + "/restore-" + unique_suffix()};
   init_bare_repository_skeleton(tmp.path);
-  const ObjectsArrived arrived =
-      rec.status == ItemStatus::Ok ? restore_objects(rec, sink, tmp.path, expected, options, bytes) : ObjectsArrived::None;
+  // A linked fork borrows the restored pool's objects: absolute while it is built here, then
+  // relative to where it will be, as GitLab writes it.
+  if (!pool_objects.empty()) write_alternates(tmp.path, pool_objects);
+  const std::size_t pool_steps = pool_objects.empty() ? 0 : rec.pool.steps;
+  const ObjectsArrived arrived = rec.status == ItemStatus::Ok
+                                     ? restore_objects(rec, sink, tmp.path, expected, options, pool_steps, bytes)
+                                     : ObjectsArrived::None;
   write_refs(tmp.path, expected, Durability::CallerSyncs);
   if (rec.custom_hooks) extract_hooks_tar(hooks, tmp.path, sink.describe(rec.custom_hooks->name));
   if (!rec.project_path.empty()) write_config_string(tmp.path, "gitlab.fullpath", rec.project_path);
@@ -333,7 +367,14 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   if (expected.head_target.empty()) actual.head_target.clear();  // detached or unknown: compare oids only
   std::string diff = describe_ref_differences(expected, actual);
   if (!diff.empty()) throw Error(ErrorCode::Verification, what + ": restored refs differ from the backup: " + diff);
-  prove_connectivity(arrived, tmp.path, expected, what);
+  prove_connectivity(arrived, tmp.path, expected, what, pool_objects);
+  if (!pool_objects.empty()) {
+    write_alternates(tmp.path, std::filesystem::path(pool_objects)
+                                   .lexically_relative(std::filesystem::path(target_path) / "objects")
+                                   .string());
+    result.linked_pool = rec.pool.relative_path;
+  }
+  result.pool_pulled_in = rec.pool.linked() && pool_objects.empty() && rec.status == ItemStatus::Ok;
 
   // Replacing a repository: the new one is durable before it takes the old one's place, so a
   // crash can never leave neither. A path that was empty has nothing to lose; the caller makes
@@ -341,7 +382,7 @@ std::uint64_t restore_repository(const RepositoryRecord& rec, Sink& sink, const 
   const bool replacing = path_exists(target_path);
   if (replacing) sync_filesystem(tmp.path);
   swap_into_place(tmp.path, target_path, replacing);
-  return bytes;
+  return result;
 }
 
 std::size_t remove_stale_restore_dirs(const Storage& storage) {

@@ -19,6 +19,8 @@
 // Any failure leaves the target path as it was and removes the temporary directory.
 #pragma once
 
+#include <functional>
+
 #include "backup/record.h"
 #include "backup/sink.h"
 #include "git/storage.h"
@@ -30,10 +32,22 @@ struct RepositoryRestoreOptions {
   // Re-hash every object with `git index-pack` even where the backup kept the pack's index
   // (PackCompanions), which a restore otherwise installs as it is (docs/restore.md).
   bool verify_objects = false;
+  // A fork network's member (PoolLink): whether this run restored its pool (waiting for it
+  // when need be). True links the repository to the restored pool (objects/info/alternates,
+  // relative, as GitLab writes it), provided the pool holds every tip the repository's chain
+  // builds on; otherwise, or unset, the pool's steps are indexed into the repository itself
+  // (self-contained).
+  std::function<bool(const std::string& pool_relative_path)> pool_restored;
 };
 
-// Returns the number of bytes read from the backup. Throws Error on failure.
-std::uint64_t restore_repository(const RepositoryRecord& record, Sink& sink, const Storage& target,
+struct RestoredRepository {
+  std::uint64_t bytes = 0;  // read from the backup
+  std::string linked_pool;  // the pool it borrows objects from now, "" when self-contained
+  bool pool_pulled_in = false;  // it has a pool in the backup but was restored self-contained
+};
+
+// Throws Error on failure.
+RestoredRepository restore_repository(const RepositoryRecord& record, Sink& sink, const Storage& target,
                                  const RepositoryRestoreOptions& options);
 
 // Removes <storage>/+gitvault/tmp/restore-<pid>-* directories left by restores that were

@@ -103,6 +103,11 @@ class RepositoryCheck {
     if (r_.step != static_cast<int>(r_.previous_steps.size() + 1))
       problem("", "step " + std::to_string(r_.step) + " follows " + std::to_string(r_.previous_steps.size()) +
                       " earlier steps (chain incomplete)");
+    try {
+      check_pool_link(r_);
+    } catch (const Error& e) {
+      problem("", e.what());
+    }
     if (!r_.refs && !(r_.from_gitaly_backup && r_.status == ItemStatus::Empty)) problem("", "no refs file recorded");
     if (r_.status == ItemStatus::Ok) {
       bool base_bundle = r_.previous_steps.empty() ? r_.bundle.has_value() : r_.previous_steps[0].bundle.has_value();

@@ -13,6 +13,7 @@
 #include "backup/run_locks.h"
 #include "base/error.h"
 #include "base/system.h"
+#include "gitaly/protocol.h"
 #include "run/repository_run.h"
 #include "run/route.h"
 
@@ -160,6 +161,13 @@ std::vector<Repository> select_repositories(const std::vector<Storage>& storages
   for (const auto& s : storages)
     for (auto& repo : discover_repositories(s, warnings))
       if (filter.selects(repo.relative_path, repo.project_path)) out.push_back(std::move(repo));
+  // Pools first: a fork network's member is backed up on its pool's backup of this run, which
+  // the worker finds only when the pool's job came before it (gitaly/worker.h).
+  std::set<std::string> pools;
+  for (const auto& r : out)
+    if (!r.pool.empty()) pools.insert(job_key(r.storage, r.pool));
+  std::stable_partition(out.begin(), out.end(),
+                        [&](const Repository& r) { return pools.count(job_key(r.storage, r.relative_path)) > 0; });
   return out;
 }
 

@@ -43,7 +43,8 @@ struct BackupRunResult {
 // Throws Error(Config/Usage) for problems that mean nothing was attempted (exit 2).
 BackupRunResult run_backup(const BackupRunOptions& options, Sink& sink);
 
-// The repositories of every storage that the filter selects, in storage then path order.
+// The repositories of every storage that the filter selects, in storage then path order,
+// except that object pools come first.
 std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
                                             std::vector<std::string>* warnings);
 

@@ -1,6 +1,8 @@
 #include "run/restore_run.h"
 
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -10,6 +12,7 @@
 #include "base/error.h"
 #include "base/files.h"
 #include "base/system.h"
+#include "gitaly/protocol.h"
 #include "restore/repository_restore.h"
 #include "run/repository_run.h"
 #include "run/route.h"
@@ -59,23 +62,63 @@ std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec,
   return selected;
 }
 
+// Pools before the rest: a fork network's member links to its pool only when this run
+// restored the pool first (restore/repository_restore.h).
+void pools_first(std::vector<const RepositoryRecord*>& selected) {
+  std::set<std::string> pools;
+  for (const RepositoryRecord* r : selected)
+    if (r->pool.linked()) pools.insert(job_key(r->storage, r->pool.relative_path));
+  std::stable_partition(selected.begin(), selected.end(),
+                        [&](const RepositoryRecord* r) { return pools.count(job_key(r->storage, r->relative_path)) > 0; });
+}
+
+// Which repositories this run has restored (for forks on the legacy engine, whose pools may
+// have been restored by either), and how fork networks came back. Both lanes write it.
+class PoolProgress {
+ public:
+  void restored(const RepositoryRecord& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    restored_.insert(job_key(r.storage, r.relative_path));
+  }
+  bool was_restored(const std::string& storage, const std::string& relative_path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return restored_.count(job_key(storage, relative_path)) > 0;
+  }
+  void fork(bool linked, bool pulled_in, RestoreRunResult& result) {
+    std::lock_guard<std::mutex> lock(mu_);
+    result.pool_linked += linked;
+    result.pool_pulled_in += pulled_in;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> restored_;  // guarded by mu_
+};
+
 // How each engine restores a repository and how its outcome is counted. A repository
 // backed up empty is reported "empty".
 RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
                                        const std::vector<const RepositoryRecord*>& selected,
-                                       const RepositoryRestoreOptions& repo_options, RestoreRunResult& result) {
+                                       const RepositoryRestoreOptions& repo_options, PoolProgress& pools,
+                                       RestoreRunResult& result) {
   auto restored = [&selected](std::size_t i) {
     JobOutcome out;
     out.status = selected[i]->status == ItemStatus::Empty ? ItemStatus::Empty : ItemStatus::Ok;
     return out;
   };
   RepositoryRun::Engines engines;
-  engines.legacy = [&o, &sink, &selected, &repo_options, restored](std::size_t i) {
+  engines.legacy = [&o, &sink, &selected, &repo_options, &pools, &result, restored](std::size_t i) {
     JobOutcome out = restored(i);
-    out.bytes = restore_repository(*selected[i], sink, *find_storage(o.storages, selected[i]->storage), repo_options);
+    const RepositoryRecord& r = *selected[i];
+    RepositoryRestoreOptions ro = repo_options;
+    ro.pool_restored = [&](const std::string& pool) { return pools.was_restored(r.storage, pool); };
+    RestoredRepository done = restore_repository(r, sink, *find_storage(o.storages, r.storage), ro);
+    pools.fork(!done.linked_pool.empty(), done.pool_pulled_in, result);
+    out.bytes = done.bytes;
     return out;
   };
-  engines.worker_result = [restored](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
+  engines.worker_result = [&pools, &result, restored](std::size_t i,
+                                                      const nlohmann::json& line) -> std::optional<JobOutcome> {
     std::string msg = line.value("msg", "");
     if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return std::nullopt;
     JobOutcome out = restored(i);
@@ -85,14 +128,17 @@ RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
     }
     out.bytes = line.value("bytes", std::uint64_t{0});
     out.seconds = line.value("duration_seconds", 0.0);
+    pools.fork(line.contains("linked_pool"), line.value("pool_pulled_in", false), result);
     return out;
   };
-  engines.done = [&selected, &result](std::size_t i, const JobOutcome& out) {
+  engines.done = [&selected, &pools, &result](std::size_t i, const JobOutcome& out) {
     const RepositoryRecord& r = *selected[i];
-    if (out.status == ItemStatus::Failed)
+    if (out.status == ItemStatus::Failed) {
       result.failures.push_back({r.storage, r.relative_path, r.project_path, out.error});
-    else
+    } else {
       ++result.restored;
+      pools.restored(r);
+    }
     result.bytes += out.bytes;
   };
   return engines;
@@ -124,6 +170,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   for (const auto& part : rec.parts)
     for (const auto& st : part.storages) result.host_of_storage[st] = part.host;
   std::vector<const RepositoryRecord*> selected = select_from_record(rec, o, result);
+  pools_first(selected);
 
   // Leftovers of restores that were killed are removed before this one starts.
   for (const auto& st : o.storages)
@@ -154,7 +201,8 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   RepositoryRestoreOptions repo_options;
   repo_options.index_threads = o.index_threads;
   repo_options.verify_objects = o.verify_objects;
-  run.run(jobs, restore_engines(o, sink, selected, repo_options, result));
+  PoolProgress pools;
+  run.run(jobs, restore_engines(o, sink, selected, repo_options, pools, result));
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 
   // The in-process restores are durable before the run says so (the worker syncs its own).

@@ -31,11 +31,15 @@ struct RestoreRunResult {
   std::size_t via_pipeline = 0;
   std::size_t via_legacy = 0;
   std::vector<std::string> missing_storages;  // backed-up storages not given: not restored
-  std::map<std::string, std::string> host_of_storage;
+  std::map<std::string, std::string> host_of_storage;  // a backup of several hosts: who backed up each storage
   // A backup gitaly-backup wrote (backup/gitaly_backups.h): it recorded no checksums, so its
   // selected repositories are verified by git alone (index-pack, refs, connectivity).
   bool from_gitaly_backup = false;
-  std::size_t verified_by_git_alone = 0;  // a backup of several hosts: who backed up each storage
+  std::size_t verified_by_git_alone = 0;
+  // Fork networks (PoolLink): members linked to the pool this run restored, and members
+  // restored self-contained because their pool was not (not selected, or it failed).
+  std::size_t pool_linked = 0;
+  std::size_t pool_pulled_in = 0;
   double seconds = 0;
   long peak_rss_kib = 0;         // gitvault's own
   long worker_peak_rss_kib = 0;  // the worker's, when it ran

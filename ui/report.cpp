@@ -77,6 +77,7 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
                      {"failed", result.failures.size()}, {"skipped_storage", result.skipped_storage},
                      {"written_by", result.from_gitaly_backup ? "gitaly-backup" : "gitvault"},
                      {"verified_by_git_alone", result.verified_by_git_alone},
+                     {"pool_linked", result.pool_linked}, {"pool_pulled_in", result.pool_pulled_in},
                      {"peak_rss_kib", result.peak_rss_kib}, {"worker_peak_rss_kib", result.worker_peak_rss_kib},
                      {"bytes", result.bytes}, {"duration_seconds", result.seconds}});
   } else {
@@ -88,6 +89,10 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
                    "  written by gitaly-backup: its %zu repositories were verified by git alone (index-pack hashing "
                    "every object, refs against its .refs files, connectivity); it recorded no checksums\n",
                    result.verified_by_git_alone);
+    if (result.pool_linked + result.pool_pulled_in > 0)
+      std::fprintf(out, "  fork networks: %zu linked to the pool this restore brought back, %zu self-contained (their "
+                        "pool was not restored by this run: its objects were pulled in)\n",
+                   result.pool_linked, result.pool_pulled_in);
     std::fprintf(out, "  read: %s in %s\n", human_bytes(result.bytes).c_str(), human_duration(result.seconds).c_str());
     for (const auto& s : result.missing_storages) {
       auto host = result.host_of_storage.find(s);

@@ -67,5 +67,45 @@ TEST(Manifest, AFloatStepNumberOrRefCountIsRefused) {
   EXPECT_NE(refusal(manifest("1e34", "302", "1")).find("ref_count is not an integer"), std::string::npos);
 }
 
+// A fork network's member: its first steps are its pool's (docs/fork-networks.md).
+FileDigest digest(const std::string& name, char hex, std::uint64_t size) {
+  FileDigest d;
+  d.name = name;
+  d.sha256 = std::string(64, hex);
+  d.size = size;
+  return d;
+}
+
+TEST(Manifest, APoolLinkRoundTripsAndOneLongerThanTheChainIsRefused) {
+  RepositoryRecord r;
+  r.storage = "default";
+  r.relative_path = "fork.git";
+  r.layout = Layout::Manifest;
+  r.status = ItemStatus::Ok;
+  r.kind = StepKind::Incremental;
+  r.step = 2;
+  FileDigest pool_refs = digest("default/pool.git/b1/001.refs", 'a', 10);
+  r.previous_steps.push_back({"b1", 1, digest("default/pool.git/b1/001.bundle", 'b', 300), pool_refs, {}});
+  r.bundle = digest("default/fork.git/b1/002.bundle", 'c', 200);
+  r.refs = digest("default/fork.git/b1/002.refs", 'd', 20);
+  r.pool = {"pool.git", 1};
+  const std::string text = format_manifest(r);
+  RepositoryRecord back;
+  parse_manifest(text, "m.toml", back);
+  EXPECT_EQ(back.pool.relative_path, "pool.git");
+  EXPECT_EQ(back.pool.steps, 1u);
+  ASSERT_EQ(back.previous_steps.size(), 1u);
+  EXPECT_EQ(back.previous_steps[0].refs.name, pool_refs.name);
+
+  std::string longer = text;
+  longer.replace(longer.find("pool_steps = 1"), 14, "pool_steps = 2");
+  std::string why = refusal(longer);
+  EXPECT_NE(why.find("m.toml"), std::string::npos) << why;
+  EXPECT_NE(why.find("the pool's 2 steps are more than the 1 steps"), std::string::npos) << why;
+  std::string none = text;
+  none.replace(none.find("pool_steps = 1"), 14, "pool_steps = 0");
+  EXPECT_NE(refusal(none).find("without a positive pool_steps"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gitvault

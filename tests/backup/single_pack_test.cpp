@@ -28,7 +28,7 @@ class SinglePack : public ::testing::Test {
     RepositoryRecord rr;
     RepositoryBackupOptions o;
     o.reuse_single_pack = true;
-    Repository repo{"s", "repo.git", "", repo_};
+    Repository repo{"s", "repo.git", "", repo_, ""};
     std::string name = std::string("b").append(std::to_string(n_++)).append(".bundle");
     backup_repository(
         repo, sink,
