@@ -269,6 +269,30 @@ std::unique_ptr<ByteReader> S3Sink::open(const std::string& name) {
   return std::make_unique<S3Reader>(client(), key(name), describe(name), url_.part_size, std::move(*first));
 }
 
+FilePeek S3Sink::peek(const std::string& name, std::size_t head, std::size_t tail) {
+  check_sink_name(name);
+  auto first = client().get_range(key(name), 0, head);
+  if (!first) throw Error(ErrorCode::NotFound, describe(name) + ": no such object");
+  FilePeek out;
+  if (first->size() < head) {  // the whole object
+    out.size = first->size();
+    out.tail = first->substr(first->size() - std::min(tail, first->size()));
+    out.head = std::move(*first);
+    return out;
+  }
+  auto size = client().head(key(name));
+  if (!size) throw Error(ErrorCode::NotFound, describe(name) + ": no such object");
+  out.size = *size;
+  out.head = std::move(*first);
+  const std::uint64_t t = std::min<std::uint64_t>(tail, out.size);
+  if (t > 0) {
+    auto last = client().get_range(key(name), out.size - t, t);
+    if (!last) throw Error(ErrorCode::NotFound, describe(name) + ": no such object");
+    out.tail = std::move(*last);
+  }
+  return out;
+}
+
 bool S3Sink::exists(const std::string& name) {
   check_sink_name(name);
   return client().head(key(name)).has_value();

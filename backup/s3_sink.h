@@ -27,6 +27,7 @@ class S3Sink : public Sink {
   ~S3Sink() override;
   std::unique_ptr<SinkWriter> create(const std::string& name) override;
   std::unique_ptr<ByteReader> open(const std::string& name) override;
+  FilePeek peek(const std::string& name, std::size_t head, std::size_t tail) override;  // ranged GETs
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& name) override;

@@ -187,6 +187,37 @@ std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
   return std::make_unique<FileReader>(fd, describe(name));
 }
 
+FilePeek LocalSink::peek(const std::string& name, std::size_t head, std::size_t tail) {
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  Fd d(open_dir(dir, false));
+  if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
+  Fd fd(::openat(d.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0 && errno == ELOOP) throw symlink_refused(describe(name));
+  if (fd.get() < 0) throw_errno("open", describe(name), errno);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", describe(name), errno);
+  FilePeek out;
+  out.size = static_cast<std::uint64_t>(st.st_size);
+  auto read_at = [&](std::uint64_t offset, std::size_t length) {
+    std::string buf(length, '\0');
+    std::size_t got = 0;
+    while (got < length) {
+      ssize_t n = ::pread(fd.get(), buf.data() + got, length - got, static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("read", describe(name), errno);
+      if (n == 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    buf.resize(got);
+    return buf;
+  };
+  out.head = read_at(0, static_cast<std::size_t>(std::min<std::uint64_t>(head, out.size)));
+  const std::uint64_t t = std::min<std::uint64_t>(tail, out.size);
+  out.tail = read_at(out.size - t, static_cast<std::size_t>(t));
+  return out;
+}
+
 bool LocalSink::exists(const std::string& name) {
   check_sink_name(name);
   auto [dir, leaf] = split_parent(name);
@@ -333,6 +364,16 @@ FileDigest write_whole(Sink& sink, const std::string& name, const std::string& d
   HashingWriter w(durability == FileDurability::AtRunSync ? sink.create_new(name) : sink.create(name), name);
   w.write(data.data(), data.size());
   return w.commit();
+}
+
+FilePeek Sink::peek(const std::string& name, std::size_t head, std::size_t tail) {
+  FilePeek out;
+  std::string all = read_whole(*this, name);
+  out.size = all.size();
+  out.tail = all.substr(all.size() - std::min(tail, all.size()));
+  all.resize(std::min(head, all.size()));
+  out.head = std::move(all);
+  return out;
 }
 
 std::string read_whole(Sink& sink, const std::string& name) {

@@ -40,6 +40,13 @@ class SinkLock {
   bool writer_died() const;
 };
 
+// A file's two ends (Sink::peek): its first bytes, its last bytes and its size.
+struct FilePeek {
+  std::string head;  // the whole file when it is no longer than asked for
+  std::string tail;
+  std::uint64_t size = 0;
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -53,6 +60,10 @@ class Sink {
   // it. Never for a name that replaces content (+latest.toml, records, plans).
   virtual std::unique_ptr<SinkWriter> create_new(const std::string& name) { return create(name); }
   virtual std::unique_ptr<ByteReader> open(const std::string& name) = 0;  // Error(NotFound) if absent
+  // The first `head` and last `tail` bytes of a file without reading what lies between
+  // (choosing a backup reads each record's header line and end, not its repositories). This
+  // default reads the whole file.
+  virtual FilePeek peek(const std::string& name, std::size_t head, std::size_t tail);
   virtual bool exists(const std::string& name) = 0;
   // Names of the entries directly inside directory `prefix` ("" for the top).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
@@ -85,6 +96,7 @@ class LocalSink : public Sink {
   std::unique_ptr<SinkWriter> create(const std::string& name) override;
   std::unique_ptr<SinkWriter> create_new(const std::string& name) override;
   std::unique_ptr<ByteReader> open(const std::string& name) override;
+  FilePeek peek(const std::string& name, std::size_t head, std::size_t tail) override;  // two preads
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
   void remove(const std::string& name) override;
@@ -108,6 +120,9 @@ class SinkWrapper : public Sink {
   Sink& target() { return target_; }
   std::unique_ptr<SinkWriter> create(const std::string& name) override { return target_.create(name); }
   std::unique_ptr<ByteReader> open(const std::string& name) override { return target_.open(name); }
+  FilePeek peek(const std::string& name, std::size_t head, std::size_t tail) override {
+    return target_.peek(name, head, tail);
+  }
   bool exists(const std::string& name) override { return target_.exists(name); }
   std::vector<std::string> list(const std::string& prefix) override { return target_.list(prefix); }
   void remove(const std::string& name) override { target_.remove(name); }

@@ -120,6 +120,31 @@ TEST_P(SinkConformance, DigestsMatchContent) {
   EXPECT_THROW(read_verified(*sink_, d), Error);
 }
 
+TEST_P(SinkConformance, PeekGivesBothEndsAndTheSizeWithoutTheMiddle) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += static_cast<char>('a' + i % 26);
+  write_whole(*sink_, "dir/big", text);
+  FilePeek p = sink_->peek("dir/big", 100, 4);
+  EXPECT_EQ(p.size, text.size());
+  EXPECT_EQ(p.head, text.substr(0, 100));
+  EXPECT_EQ(p.tail, text.substr(text.size() - 4));
+  FilePeek small = sink_->peek("dir/big", 50000, 4);  // asked for more than there is
+  EXPECT_EQ(small.head, text);
+  EXPECT_EQ(small.size, text.size());
+  EXPECT_EQ(small.tail, text.substr(text.size() - 4));
+  write_whole(*sink_, "tiny", "ab");
+  FilePeek tiny = sink_->peek("tiny", 100, 4);
+  EXPECT_EQ(tiny.head, "ab");
+  EXPECT_EQ(tiny.tail, "ab");
+  try {
+    sink_->peek("dir/missing", 10, 4);
+    ADD_FAILURE() << "peek of a missing file succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
+    EXPECT_NE(std::string(e.what()).find("dir/missing"), std::string::npos) << e.what();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, SinkConformance,
                          ::testing::Values(SinkFactory{"local", [](const std::string& p) {
                                                          return std::unique_ptr<Sink>(new LocalSink(p));
