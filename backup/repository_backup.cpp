@@ -83,7 +83,7 @@ std::optional<std::string> single_pack(const std::string& repo, const std::vecto
 std::optional<FileEnds> copy_file_into(const std::string& path, HashingWriter& writer) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  std::vector<char> buf(1 << 20);
+  StreamBuffer buf(std::size_t{1 << 20});
   FileEnds ends;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());

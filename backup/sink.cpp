@@ -409,7 +409,7 @@ std::string check_file(Sink& sink, const FileDigest& digest) {
   }
   Sha256 hash;
   std::uint64_t size = 0;
-  std::vector<char> buf(1 << 20);
+  StreamBuffer buf(std::size_t{1 << 20});
   try {
     while (std::size_t n = reader->read(buf.data(), buf.size())) {
       hash.update(buf.data(), n);

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/byte_reader.h"
@@ -41,6 +42,20 @@ bool is_directory_nofollow(const std::string& path);
 std::string unique_suffix();
 
 // Opens a file for reading in chunks.
+// A buffer for streaming file contents through: left uninitialised (a std::vector<char> of
+// 1 MiB is zeroed on every construction; a restore of 1,000 repositories made 5,000 of them).
+class StreamBuffer {
+ public:
+  explicit StreamBuffer(std::size_t size = std::size_t{1} << 20)
+      : data_(std::make_unique_for_overwrite<char[]>(size)), size_(size) {}
+  char* data() { return data_.get(); }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_;
+};
+
 class FileReader : public ByteReader {
  public:
   explicit FileReader(const std::string& path);

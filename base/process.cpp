@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/files.h"
 
 namespace bp = boost::process;
 
@@ -166,7 +167,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
   }
 
   std::exception_ptr consumer_error;
-  std::vector<char> buf(1 << 17);
+  StreamBuffer buf(std::size_t{1 << 17});
   for (;;) {
     ssize_t n = ::read(out_fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;

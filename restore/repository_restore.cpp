@@ -124,7 +124,7 @@ FileEnds stream_verified(HashingReader& reader, const std::string& start, const 
     ends.add(data, n);
   };
   take(start.data(), start.size());
-  std::vector<char> buf(1 << 20);
+  StreamBuffer buf(std::size_t{1 << 20});
   while (std::size_t n = reader.read(buf.data(), buf.size())) take(buf.data(), n);
   out.close();
   std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
@@ -207,7 +207,7 @@ bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_
   ProcessSpec spec = git_command(repo_dir, args);
   spec.stdin_producer = [&](PipeWriter& in) {
     if (!in.write(pack_start.data(), pack_start.size())) return;
-    std::vector<char> buf(1 << 20);
+    StreamBuffer buf(std::size_t{1 << 20});
     while (std::size_t n = reader.read(buf.data(), buf.size()))
       if (!in.write(buf.data(), n)) return;
     std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
