@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -34,26 +35,39 @@ struct Item {
 };
 
 // Results of file checks, shared by every repository of the run: a chain's earlier steps
-// are hashed once even when several backups of the run name them.
+// (and a fork network's pool steps, which every member's chain starts with) are hashed once
+// even when several repositories or backups of the run name them — also when two of them
+// reach the same file at the same time (the second waits for the first's result).
 class FileChecks {
  public:
   std::string check(Sink& sink, const FileDigest& d, std::uint64_t& bytes) {
     std::string key = d.name + "\n" + d.sha256 + "\n" + std::to_string(d.size);
+    std::promise<std::string> mine;
+    std::shared_future<std::string> theirs;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = done_.find(key);
-      if (it != done_.end()) return it->second;
+      if (it != done_.end())
+        theirs = it->second;
+      else
+        done_.emplace(key, mine.get_future().share());
     }
-    std::string result = check_file(sink, d);
+    if (theirs.valid()) return theirs.get();  // checked, or being checked by another repository
+    std::string result;
+    try {
+      result = check_file(sink, d);
+    } catch (...) {
+      mine.set_exception(std::current_exception());
+      throw;
+    }
     bytes += d.size;
-    std::lock_guard<std::mutex> lock(mu_);
-    done_[key] = result;
+    mine.set_value(result);
     return result;
   }
 
  private:
   std::mutex mu_;
-  std::map<std::string, std::string> done_;
+  std::map<std::string, std::shared_future<std::string>> done_;  // guarded by mu_
 };
 
 std::vector<std::string> tips_of_refs_file(Sink& sink, const FileDigest& refs) {
