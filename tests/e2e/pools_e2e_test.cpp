@@ -196,5 +196,22 @@ TEST_F(Pools, ABrokenPoolLinkFailsThatForkByNameAndTheRestRestore) {
   EXPECT_NE(v.out.find("the pool's 7 steps"), std::string::npos) << v.out;
 }
 
+// The same network through object storage (the real Ceph RADOS Gateway of scripts/s3-server):
+// the pool once, the forks linked on restore.
+TEST_F(Pools, AForkNetworkRoundTripsThroughObjectStorage) {
+  GITVAULT_REQUIRE_S3(url);
+  auto b = gv({"backup", "--storage", "default=" + storage(), "--path", url, "--id", "s1"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  const std::string into = dir_ / "restored";
+  auto r = gv({"restore", "--storage", "default=" + into, "--path", url});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("fork networks: " + std::to_string(kForks + 1) + " linked"), std::string::npos) << r.out;
+  for (const std::string& rel : {std::string(kPool), fork_path(1), fork_path(kForks)})
+    expect_same_and_whole(storage() + "/" + rel, into + "/" + rel);
+  EXPECT_LT(du_bytes(into), du_bytes(storage()) + 512u * 1024);
+  auto v = gv({"verify", "--path", url, "--deep"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
 }  // namespace
 }  // namespace gitvault
