@@ -242,7 +242,8 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
 void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& repo) {
   std::string text = format_manifest(repo);
   write_whole(sink, manifest_name(id, repo.storage, repo.relative_path), text, FileDurability::AtRunSync);
-  write_whole(sink, latest_manifest_name(repo.storage, repo.relative_path), text);
+  // +latest.toml replaces the previous backup's: it takes its name at the run's sync().
+  write_whole(sink, latest_manifest_name(repo.storage, repo.relative_path), text, FileDurability::ReplacedAtRunSync);
 }
 
 }  // namespace gitvault

@@ -16,7 +16,8 @@ std::string format_manifest(const RepositoryRecord& repo);
 // Fills the files, head and status of `out` from a manifest; throws Error(Corrupt) naming it.
 void parse_manifest(const std::string& text, const std::string& name, RepositoryRecord& out);
 
-// Writes <id>.toml, then +latest.toml, atomically.
+// Writes <id>.toml, then +latest.toml, atomically; both are durable, and +latest.toml takes
+// its name, at the run's Sink::sync() (the worker's end).
 void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& repo);
 
 }  // namespace gitvault

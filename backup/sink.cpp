@@ -59,9 +59,13 @@ std::pair<std::string, std::string> split_parent(const std::string& name) {
 
 class LocalWriter : public SinkWriter {
  public:
-  // fsync_at_commit false: durable at the run's Sink::sync() (Sink::create_new).
-  LocalWriter(Fd dir, std::string leaf, std::string where, bool fsync_at_commit)
-      : dir_(std::move(dir)), leaf_(std::move(leaf)), where_(std::move(where)), fsync_(fsync_at_commit) {
+  // fsync_at_commit false: durable at the run's Sink::sync() (Sink::create_new). With
+  // `defer`, commit() hands the written temporary file to it instead of renaming it
+  // (Sink::create_replacement).
+  using Defer = std::function<void(LocalSink::PendingReplacement)>;
+  LocalWriter(Fd dir, std::string leaf, std::string where, bool fsync_at_commit, Defer defer = nullptr)
+      : dir_(std::move(dir)), leaf_(std::move(leaf)), where_(std::move(where)), fsync_(fsync_at_commit),
+        defer_(std::move(defer)) {
     tmp_ = leaf_ + ".tmp-" + unique_suffix();
     fd_ = ::openat(dir_.get(), tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd_ < 0) throw_errno("create", where_ + ".tmp-*", errno);
@@ -76,6 +80,11 @@ class LocalWriter : public SinkWriter {
     int rc = ::close(fd_);
     fd_ = -1;
     if (rc != 0) throw_errno("close", where_, errno);
+    if (defer_) {
+      defer_({dir_.release(), tmp_, leaf_, where_});
+      committed_ = true;
+      return;
+    }
     if (::renameat(dir_.get(), tmp_.c_str(), dir_.get(), leaf_.c_str()) != 0)
       throw_errno("rename into place", where_, errno);
     committed_ = true;  // the directory entry is made durable by Sink::sync()
@@ -85,6 +94,7 @@ class LocalWriter : public SinkWriter {
   Fd dir_;
   std::string leaf_, where_, tmp_;
   bool fsync_ = true;
+  Defer defer_;
   int fd_ = -1;
   bool committed_ = false;
 };
@@ -174,6 +184,23 @@ std::unique_ptr<SinkWriter> LocalSink::create_new(const std::string& name) {
   check_sink_name(name);
   auto [dir, leaf] = split_parent(name);
   return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name), false);
+}
+
+std::unique_ptr<SinkWriter> LocalSink::create_replacement(const std::string& name) {
+  check_sink_name(name);
+  auto [dir, leaf] = split_parent(name);
+  return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name), false,
+                                       [this](PendingReplacement p) {
+                                         std::lock_guard<std::mutex> lock(pending_mu_);
+                                         pending_.push_back(std::move(p));
+                                       });
+}
+
+LocalSink::~LocalSink() {
+  for (auto& p : pending_) {
+    ::unlinkat(p.dir, p.tmp.c_str(), 0);
+    ::close(p.dir);
+  }
 }
 
 std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
@@ -321,12 +348,28 @@ void LocalSink::remove_empty_parents(const std::string& name) {
 }
 
 void LocalSink::sync() {
-  int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_errno("open", root_, errno);
-  int rc = ::syncfs(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_errno("syncfs", root_, err);
+  Fd fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) throw_errno("open", root_, errno);
+  if (::syncfs(fd.get()) != 0) throw_errno("syncfs", root_, errno);
+  std::vector<PendingReplacement> pending;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    pending.swap(pending_);
+  }
+  if (pending.empty()) return;
+  // Their content is durable now: they take their names, in the order they were committed.
+  std::string failed;
+  int failed_errno = 0;
+  for (auto& p : pending) {
+    if (::renameat(p.dir, p.tmp.c_str(), p.dir, p.leaf.c_str()) != 0 && failed.empty()) {
+      failed = p.where;
+      failed_errno = errno;
+      ::unlinkat(p.dir, p.tmp.c_str(), 0);
+    }
+    ::close(p.dir);
+  }
+  if (!failed.empty()) throw_errno("rename into place", failed, failed_errno);
+  if (::syncfs(fd.get()) != 0) throw_errno("syncfs", root_, errno);
 }
 
 std::string LocalSink::describe(const std::string& name) const { return root_ + "/" + name; }
@@ -361,7 +404,10 @@ FileDigest HashingWriter::commit() {
 }
 
 FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data, FileDurability durability) {
-  HashingWriter w(durability == FileDurability::AtRunSync ? sink.create_new(name) : sink.create(name), name);
+  HashingWriter w(durability == FileDurability::AtRunSync           ? sink.create_new(name)
+                  : durability == FileDurability::ReplacedAtRunSync ? sink.create_replacement(name)
+                                                                    : sink.create(name),
+                  name);
   w.write(data.data(), data.size());
   return w.commit();
 }

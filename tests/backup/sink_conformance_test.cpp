@@ -145,6 +145,18 @@ TEST_P(SinkConformance, PeekGivesBothEndsAndTheSizeWithoutTheMiddle) {
   }
 }
 
+TEST_P(SinkConformance, AReplacementHoldsItsNewContentAfterTheRunsSync) {
+  write_whole(*sink_, "m/+latest.toml", "old");
+  write_whole(*sink_, "m/+latest.toml", "new", FileDurability::ReplacedAtRunSync);
+  sink_->sync();
+  EXPECT_EQ(read_whole(*sink_, "m/+latest.toml"), "new");
+  write_whole(*sink_, "m/+latest.toml", "newer", FileDurability::ReplacedAtRunSync);
+  write_whole(*sink_, "m/+latest.toml", "newest", FileDurability::ReplacedAtRunSync);  // the last one wins
+  sink_->sync();
+  EXPECT_EQ(read_whole(*sink_, "m/+latest.toml"), "newest");
+  EXPECT_EQ(sink_->list("m"), std::vector<std::string>{"+latest.toml"});
+}
+
 INSTANTIATE_TEST_SUITE_P(Local, SinkConformance,
                          ::testing::Values(SinkFactory{"local", [](const std::string& p) {
                                                          return std::unique_ptr<Sink>(new LocalSink(p));
@@ -159,6 +171,25 @@ INSTANTIATE_TEST_SUITE_P(ObjectStorage, SinkConformance,
                                                          return open_sink(url);
                                                        }}),
                          [](const auto& test_info) { return test_info.param.label; });
+
+// A replacement takes its name only at sync(), after its content is durable: before, the old
+// content is read; a sink dropped without its sync() (a run that died) leaves the old content
+// and no temporary file.
+TEST(LocalSink, AReplacementTakesItsNameOnlyAtSync) {
+  testing::ScratchDir dir;
+  {
+    LocalSink sink(dir / "backups");
+    write_whole(sink, "m/+latest.toml", "old");
+    write_whole(sink, "m/+latest.toml", "new", FileDurability::ReplacedAtRunSync);
+    EXPECT_EQ(read_whole(sink, "m/+latest.toml"), "old");
+    sink.sync();
+    EXPECT_EQ(read_whole(sink, "m/+latest.toml"), "new");
+    write_whole(sink, "m/+latest.toml", "never", FileDurability::ReplacedAtRunSync);
+  }
+  LocalSink again(dir / "backups");
+  EXPECT_EQ(read_whole(again, "m/+latest.toml"), "new");
+  EXPECT_TRUE(testing::temp_files_under(dir.path()).empty());
+}
 
 TEST(LocalSink, DirectoriesAre0700AndFiles0600) {
   testing::ScratchDir dir;
