@@ -136,15 +136,13 @@ class LocalSink : public Sink {
 
 // Forwards every call to another sink: derive from it to change one behaviour (fault
 // injection in tests, accounting) without restating the rest, as leveldb's EnvWrapper.
+// create_new() and create_replacement() are not forwarded: they take the default, the
+// wrapper's own create(), so a wrapper that changes create() sees every file written.
 class SinkWrapper : public Sink {
  public:
   explicit SinkWrapper(Sink& target) : target_(target) {}
   Sink& target() { return target_; }
   std::unique_ptr<SinkWriter> create(const std::string& name) override { return target_.create(name); }
-  std::unique_ptr<SinkWriter> create_new(const std::string& name) override { return target_.create_new(name); }
-  std::unique_ptr<SinkWriter> create_replacement(const std::string& name) override {
-    return target_.create_replacement(name);
-  }
   std::unique_ptr<ByteReader> open(const std::string& name) override { return target_.open(name); }
   FilePeek peek(const std::string& name, std::size_t head, std::size_t tail) override {
     return target_.peek(name, head, tail);
