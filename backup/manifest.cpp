@@ -153,6 +153,18 @@ void parse_manifest(const std::string& text, const std::string& name, Repository
 }
 
 namespace {
+// gitvault's pool keys (a fork network's member, docs/fork-networks.md) into out.pool,
+// checked against the chain already read into `out`.
+void read_pool_link(const toml::table& t, const std::string& name, RepositoryRecord& out) {
+  out.pool = {};
+  auto pool = name_value(t, "pool_relative_path");
+  if (!pool) return;
+  const int64_t n = integer_value(t, "pool_steps", name).value_or(0);
+  if (n <= 0) throw Error(ErrorCode::Corrupt, name + ": pool_relative_path without a positive pool_steps");
+  out.pool = {*pool, static_cast<std::size_t>(n)};
+  check_pool_link(out);  // parse_manifest puts the manifest's name in front of its message
+}
+
 void parse_manifest_text(const std::string& text, const std::string& name, RepositoryRecord& out) {
   toml::table t;
   try {
@@ -225,17 +237,7 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
   out.status = empty ? ItemStatus::Empty : ItemStatus::Ok;
   if (!empty && out.kind == StepKind::Full && !out.bundle) throw Error(ErrorCode::Corrupt, name + ": not empty but no bundle");
   if (!out.refs) throw Error(ErrorCode::Corrupt, name + ": last step has no ref_path");
-  out.pool = {};
-  if (auto pool = name_value(t, "pool_relative_path")) {
-    const int64_t n = integer_value(t, "pool_steps", name).value_or(0);
-    if (n <= 0) throw Error(ErrorCode::Corrupt, name + ": pool_relative_path without a positive pool_steps");
-    out.pool = {*pool, static_cast<std::size_t>(n)};
-    try {
-      check_pool_link(out);
-    } catch (const Error& e) {
-      throw Error(ErrorCode::Corrupt, name + ": " + e.what());
-    }
-  }
+  read_pool_link(t, name, out);
 }
 }  // namespace
 

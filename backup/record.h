@@ -49,6 +49,11 @@ struct ChainStep {
   PackCompanions pack;                // of the bundle's pack, when it was the repository's pack
 };
 
+struct RepositoryRecord;
+// A record's own step as an earlier step of a later backup's chain; `backup_id` is the backup
+// the record belongs to (an unchanged step's files belong to its step_backup_id). Needs refs.
+ChainStep as_chain_step(const RepositoryRecord& r, const std::string& backup_id);
+
 // A member of a fork network (GitLab's object pools, `@pools/…`): the repository borrowed its
 // pool's objects (objects/info/alternates), so its chain starts with the pool's chain as the
 // pool was backed up — the first `steps` of previous_steps, files in the pool's directories —

@@ -83,7 +83,7 @@ std::optional<std::string> single_pack(const std::string& repo, const std::vecto
 std::optional<FileEnds> copy_file_into(const std::string& path, HashingWriter& writer) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  StreamBuffer buf(std::size_t{1 << 20});
+  StreamBuffer buf;
   FileEnds ends;
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -233,9 +233,6 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
                                                      (prev->status == ItemStatus::Empty && snap.empty()));
   if (!builds_on_prev) return {};
   try {
-    // The backup that wrote the previous step's files: the previous backup, or for a step it
-    // recorded unchanged, the one before it that did.
-    const std::string& prev_writer = prev->step_backup_id.empty() ? options.previous_id : prev->step_backup_id;
     // Byte for byte the previous step's .refs file, told by its recorded size and SHA-256:
     // an unchanged repository costs no read of the backup at all (which matters once
     // backups live in object storage, a request per file).
@@ -243,14 +240,17 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
         prev->head_target == snap.head_target) {
       // Nothing changed: the previous step itself, recorded again — no data, no git, and the
       // chain does not grow, so a month of quiet nights costs what one does.
+      // The step's files belong to the backup that wrote them: the previous backup, or for a
+      // step it recorded unchanged, the one before it that did (as_chain_step).
+      ChainStep same = as_chain_step(*prev, options.previous_id);
       out.kind = StepKind::Unchanged;
-      out.step = prev->step;
+      out.step = same.number;
       out.previous_steps = prev->previous_steps;
       out.pool = prev->pool;
-      out.bundle = prev->bundle;
-      out.pack = prev->pack;
-      out.refs = *prev->refs;
-      out.step_backup_id = prev_writer;
+      out.bundle = std::move(same.bundle);
+      out.pack = std::move(same.pack);
+      out.refs = std::move(same.refs);
+      out.step_backup_id = std::move(same.backup_id);
       return {};
     }
     std::string prev_text = read_verified(sink, *prev->refs);
@@ -265,7 +265,7 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
     out.kind = StepKind::Incremental;
     out.previous_steps = prev->previous_steps;
     out.pool = prev->pool;
-    out.previous_steps.push_back({prev_writer, prev->step, prev->bundle, *prev->refs, prev->pack});
+    out.previous_steps.push_back(as_chain_step(*prev, options.previous_id));
     out.step = static_cast<int>(out.previous_steps.size()) + 1;
     return prev_tips;
   } catch (const Error& e) {
@@ -301,8 +301,7 @@ std::optional<PoolBackup> pool_backup_of(const RepositoryRecord& pool, const std
   PoolBackup out;
   out.relative_path = pool.relative_path;
   out.chain = pool.previous_steps;
-  out.chain.push_back({pool.step_backup_id.empty() ? backup_id : pool.step_backup_id, pool.step, pool.bundle,
-                       *pool.refs, pool.pack});
+  out.chain.push_back(as_chain_step(pool, backup_id));
   out.tips = std::move(tips);
   return out;
 }

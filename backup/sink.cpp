@@ -203,25 +203,25 @@ LocalSink::~LocalSink() {
   }
 }
 
-std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
+// The file `name`, opened for reading beneath the root without following a symbolic link;
+// throws (Error(NotFound) when absent) naming it.
+int LocalSink::open_file(const std::string& name) const {
   check_sink_name(name);
   auto [dir, leaf] = split_parent(name);
   Fd d(open_dir(dir, false));
   if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
   int fd = ::openat(d.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 && errno == ELOOP)
-    throw symlink_refused(describe(name));
-  return std::make_unique<FileReader>(fd, describe(name));
+  if (fd < 0 && errno == ELOOP) throw symlink_refused(describe(name));
+  if (fd < 0) throw_errno("open", describe(name), errno);
+  return fd;
+}
+
+std::unique_ptr<ByteReader> LocalSink::open(const std::string& name) {
+  return std::make_unique<FileReader>(open_file(name), describe(name));
 }
 
 FilePeek LocalSink::peek(const std::string& name, std::size_t head, std::size_t tail) {
-  check_sink_name(name);
-  auto [dir, leaf] = split_parent(name);
-  Fd d(open_dir(dir, false));
-  if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
-  Fd fd(::openat(d.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.get() < 0 && errno == ELOOP) throw symlink_refused(describe(name));
-  if (fd.get() < 0) throw_errno("open", describe(name), errno);
+  Fd fd(open_file(name));
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_errno("stat", describe(name), errno);
   FilePeek out;
@@ -455,7 +455,7 @@ std::string check_file(Sink& sink, const FileDigest& digest) {
   }
   Sha256 hash;
   std::uint64_t size = 0;
-  StreamBuffer buf(std::size_t{1 << 20});
+  StreamBuffer buf;
   try {
     while (std::size_t n = reader->read(buf.data(), buf.size())) {
       hash.update(buf.data(), n);

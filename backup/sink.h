@@ -129,6 +129,7 @@ class LocalSink : public Sink {
 
  private:
   int open_dir(const std::string& rel, bool create) const;
+  int open_file(const std::string& name) const;
   std::string root_;
   std::mutex pending_mu_;
   std::vector<PendingReplacement> pending_;  // guarded by pending_mu_

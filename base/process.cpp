@@ -94,16 +94,48 @@ std::string ProcessResult::describe() const {
   return s;
 }
 
-ProcessResult run_process(const ProcessSpec& spec) {
-  ignore_sigpipe_once();
-  bp::pipe out_pipe = cloexec_pipe();
-  bp::pipe err_pipe = cloexec_pipe();
-  bp::pipe in_pipe = cloexec_pipe();
-  // A larger standard-input pipe lets a producer hand over a bundle in 1 MiB steps rather
-  // than 64 KiB ones: fewer context switches between us and git. Best effort (the limit is
-  // /proc/sys/fs/pipe-max-size).
-  if (spec.stdin_producer) (void)::fcntl(in_pipe.native_sink(), F_SETPIPE_SZ, 1 << 20);
+namespace {
 
+// Reads the child's standard output to its end: to spec.stdout_consumer, or into
+// result.out. Returns what went wrong (a read error, the consumer's exception), null if nothing.
+std::exception_ptr read_stdout(int out_fd, const ProcessSpec& spec, ProcessResult& result) {
+  StreamBuffer buf(std::size_t{1} << 17);
+  for (;;) {
+    ssize_t n = ::read(out_fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return std::make_exception_ptr(
+          Error(ErrorCode::Io, std::string("read from ") + spec.program + ": " + std::strerror(errno)));
+    if (n == 0) return nullptr;
+    if (!spec.stdout_consumer) {
+      result.out.append(buf.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    try {
+      spec.stdout_consumer(buf.data(), static_cast<std::size_t>(n));
+    } catch (...) {
+      return std::current_exception();
+    }
+  }
+}
+
+// Reaps the child ourselves to learn about signals (Boost folds them into the exit code).
+void reap(bp::child& child, ProcessResult& result) {
+  int status = 0;
+  pid_t pid = child.id();
+  child.detach();
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
+  }
+}
+
+// Starts spec.program with its arguments, environment and directory, its standard streams on
+// the three pipes.
+bp::child spawn(const ProcessSpec& spec, bp::pipe& in_pipe, bp::pipe& out_pipe, bp::pipe& err_pipe) {
   auto env = boost::this_process::environment();
   bp::environment child_env = env;
   for (const auto& name : spec.env_unset) child_env.erase(name);
@@ -117,18 +149,30 @@ ProcessResult run_process(const ProcessSpec& spec) {
 
   // vfork: the child borrows our address space until it execs, instead of fork copying
   // the page tables of a process that may hold a large backup record.
-  bp::child child;
   try {
     if (spec.working_dir.empty())
-      child = bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe,
-                        bp::std_out > out_pipe, bp::std_err > err_pipe, bp::posix::use_vfork);
-    else
-      child = bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe,
-                        bp::std_out > out_pipe, bp::std_err > err_pipe,
-                        bp::start_dir = spec.working_dir, bp::posix::use_vfork);
+      return bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe, bp::std_out > out_pipe,
+                       bp::std_err > err_pipe, bp::posix::use_vfork);
+    return bp::child(exe, bp::args = spec.args, bp::env = child_env, bp::std_in < in_pipe, bp::std_out > out_pipe,
+                     bp::std_err > err_pipe, bp::start_dir = spec.working_dir, bp::posix::use_vfork);
   } catch (const std::exception& e) {
     throw Error(ErrorCode::Git, "cannot start " + exe.string() + ": " + e.what());
   }
+}
+
+}  // namespace
+
+ProcessResult run_process(const ProcessSpec& spec) {
+  ignore_sigpipe_once();
+  bp::pipe out_pipe = cloexec_pipe();
+  bp::pipe err_pipe = cloexec_pipe();
+  bp::pipe in_pipe = cloexec_pipe();
+  // A larger standard-input pipe lets a producer hand over a bundle in 1 MiB steps rather
+  // than 64 KiB ones: fewer context switches between us and git. Best effort (the limit is
+  // /proc/sys/fs/pipe-max-size).
+  if (spec.stdin_producer) (void)::fcntl(in_pipe.native_sink(), F_SETPIPE_SZ, 1 << 20);
+
+  bp::child child = spawn(spec, in_pipe, out_pipe, err_pipe);
 
   // After the spawn Boost has closed our copies of the child's ends.
   int in_fd = in_pipe.native_sink();
@@ -166,27 +210,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
     close_fd(in_fd);
   }
 
-  std::exception_ptr consumer_error;
-  StreamBuffer buf(std::size_t{1 << 17});
-  for (;;) {
-    ssize_t n = ::read(out_fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      consumer_error = std::make_exception_ptr(Error(ErrorCode::Io, std::string("read from ") + spec.program + ": " + std::strerror(errno)));
-      break;
-    }
-    if (n == 0) break;
-    if (spec.stdout_consumer) {
-      try {
-        spec.stdout_consumer(buf.data(), static_cast<std::size_t>(n));
-      } catch (...) {
-        consumer_error = std::current_exception();
-        break;
-      }
-    } else {
-      result.out.append(buf.data(), static_cast<std::size_t>(n));
-    }
-  }
+  std::exception_ptr consumer_error = read_stdout(out_fd, spec, result);
   if (consumer_error) {
     std::error_code ignored;
     child.terminate(ignored);
@@ -196,17 +220,7 @@ ProcessResult run_process(const ProcessSpec& spec) {
   err_thread.join();
   close_fd(err_fd);
 
-  // Reap the child ourselves to learn about signals (Boost folds them into the exit code).
-  int status = 0;
-  pid_t pid = child.id();
-  child.detach();
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  }
+  reap(child, result);
 
   if (consumer_error) std::rethrow_exception(consumer_error);
   if (producer_error) std::rethrow_exception(producer_error);

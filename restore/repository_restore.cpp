@@ -124,7 +124,7 @@ FileEnds stream_verified(HashingReader& reader, const std::string& start, const 
     ends.add(data, n);
   };
   take(start.data(), start.size());
-  StreamBuffer buf(std::size_t{1 << 20});
+  StreamBuffer buf;
   while (std::size_t n = reader.read(buf.data(), buf.size())) take(buf.data(), n);
   out.close();
   std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
@@ -207,7 +207,7 @@ bool index_bundle(const FileDigest& digest, Sink& sink, const std::string& repo_
   ProcessSpec spec = git_command(repo_dir, args);
   spec.stdin_producer = [&](PipeWriter& in) {
     if (!in.write(pack_start.data(), pack_start.size())) return;
-    StreamBuffer buf(std::size_t{1 << 20});
+    StreamBuffer buf;
     while (std::size_t n = reader.read(buf.data(), buf.size()))
       if (!in.write(buf.data(), n)) return;
     std::string wrong = digest_mismatch(digest, reader.bytes(), reader.finish());
@@ -283,7 +283,7 @@ ObjectsArrived restore_objects(const RepositoryRecord& rec, Sink& sink, const st
 // reaches.
 void prove_connectivity(ObjectsArrived arrived, const std::string& repo_dir, const RefSnapshot& expected,
                         const std::string& what, const std::string& pool_objects) {
-  if (!pool_objects.empty()) {
+  if (arrived == ObjectsArrived::Installed || !pool_objects.empty()) {
     std::string missing = first_missing_reachable(repo_dir, ref_tips(expected), pool_objects);
     if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
   } else if (arrived == ObjectsArrived::SelfContained) {
@@ -291,9 +291,6 @@ void prove_connectivity(ObjectsArrived arrived, const std::string& repo_dir, con
     if (!missing.empty())
       throw Error(ErrorCode::Verification, what + ": object " + missing[0] + " named by a ref is not in the bundle (" +
                                                std::to_string(missing.size()) + " missing)");
-  } else if (arrived == ObjectsArrived::Installed) {
-    std::string missing = first_missing_reachable(repo_dir, ref_tips(expected));
-    if (!missing.empty()) throw Error(ErrorCode::Verification, what + ": objects missing after restore: " + missing);
   } else if (arrived == ObjectsArrived::Indexed) {
     check_connectivity(repo_dir, what);
   }
