@@ -159,7 +159,9 @@ struct BackupRecord {
   std::string gitvault_version;
   std::vector<std::string> storages;
   bool incremental = false;
-  std::string previous_id;  // the backup incremental steps were built on ("" = none)
+  // The newest backup incremental steps were built on ("" = none). A repository that was not
+  // backed up in it builds on an older one (chain_bases_of); its chain names every step's backup.
+  std::string previous_id;
   std::vector<RepositoryRecord> repositories;
   // The feature flags as this run used them (state, last change): what `gitvault backup`
   // remembers when a flag store is lost (flags/feature_flags.h, remembered state).
@@ -213,6 +215,12 @@ std::optional<std::string> newest_complete_backup(Sink& sink, std::vector<std::s
 std::optional<BackupRecord> newest_record_header(Sink& sink);
 // The same two choices from headers already read (a run reads them once).
 std::optional<std::string> newest_complete_of(const std::vector<BackupRecord>& headers);
+// The backups an incremental run builds on, newest first (docs/backup-format.md, "Chains"):
+// every finished backup (complete or partial) from the newest down to the newest complete
+// one, or to the newest full one when that is newer (a full backup starts new chains). Each
+// repository's step builds on the first of them in which it was backed up, so one broken
+// repository in last night's backup does not make tonight a full backup of all of them.
+std::vector<std::string> chain_bases_of(const std::vector<BackupRecord>& headers);
 const BackupRecord* newest_of(const std::vector<BackupRecord>& headers);
 // Reads every record, newest first by start time; unreadable ones are reported in `errors`.
 std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);

@@ -81,7 +81,7 @@ class LocalWriter : public SinkWriter {
     fd_ = -1;
     if (rc != 0) throw_errno("close", where_, errno);
     if (defer_) {
-      defer_({dir_.release(), tmp_, leaf_, where_});
+      defer_({tmp_, leaf_, where_, ""});
       committed_ = true;
       return;
     }
@@ -189,8 +189,12 @@ std::unique_ptr<SinkWriter> LocalSink::create_new(const std::string& name) {
 std::unique_ptr<SinkWriter> LocalSink::create_replacement(const std::string& name) {
   check_sink_name(name);
   auto [dir, leaf] = split_parent(name);
+  // The writer's directory descriptor is closed with the writer: a pending replacement keeps
+  // only names (a worker that held one descriptor per repository until its one sync() ran out
+  // of descriptors above ~1,000 repositories).
   return std::make_unique<LocalWriter>(Fd(open_dir(dir, true)), leaf, describe(name), false,
-                                       [this](PendingReplacement p) {
+                                       [this, dir = dir](PendingReplacement p) {
+                                         p.dir = dir;
                                          std::lock_guard<std::mutex> lock(pending_mu_);
                                          pending_.push_back(std::move(p));
                                        });
@@ -198,8 +202,12 @@ std::unique_ptr<SinkWriter> LocalSink::create_replacement(const std::string& nam
 
 LocalSink::~LocalSink() {
   for (auto& p : pending_) {
-    ::unlinkat(p.dir, p.tmp.c_str(), 0);
-    ::close(p.dir);
+    try {
+      Fd d(open_dir(p.dir, false));
+      if (d.get() >= 0) ::unlinkat(d.get(), p.tmp.c_str(), 0);
+    } catch (...) {
+      // a directory that became a link or vanished: the next writer reclaims the file
+    }
   }
 }
 
@@ -361,12 +369,21 @@ void LocalSink::sync() {
   std::string failed;
   int failed_errno = 0;
   for (auto& p : pending) {
-    if (::renameat(p.dir, p.tmp.c_str(), p.dir, p.leaf.c_str()) != 0 && failed.empty()) {
-      failed = p.where;
-      failed_errno = errno;
-      ::unlinkat(p.dir, p.tmp.c_str(), 0);
+    int err = 0;
+    try {
+      Fd d(open_dir(p.dir, false));
+      if (d.get() < 0) err = ENOENT;
+      else if (::renameat(d.get(), p.tmp.c_str(), d.get(), p.leaf.c_str()) != 0) {
+        err = errno;
+        ::unlinkat(d.get(), p.tmp.c_str(), 0);
+      }
+    } catch (const std::exception&) {
+      err = ELOOP;  // the directory became a symbolic link: never followed
     }
-    ::close(p.dir);
+    if (err != 0 && failed.empty()) {
+      failed = p.where;
+      failed_errno = err;
+    }
   }
   if (!failed.empty()) throw_errno("rename into place", failed, failed_errno);
   if (::syncfs(fd.get()) != 0) throw_errno("syncfs", root_, errno);

@@ -120,11 +120,11 @@ class LocalSink : public Sink {
   std::size_t remove_unfinished_writes() override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
 
-  // A committed replacement waiting for sync(): its directory (an open descriptor, owned),
-  // its temporary name there, the name it takes, and where it is for messages.
+  // A committed replacement waiting for sync(): its temporary name, the name it takes, where
+  // it is for messages, and its directory (relative to the root: reopened at sync(), no
+  // descriptor held in between, so a run's descriptors do not grow with its files).
   struct PendingReplacement {
-    int dir = -1;
-    std::string tmp, leaf, where;
+    std::string tmp, leaf, where, dir;
   };
 
  private:

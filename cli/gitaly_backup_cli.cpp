@@ -42,7 +42,7 @@ struct Options {
   std::string layout = "manifest";
   bool incremental = false;
   bool verify_objects = false;
-  std::string previous_id;
+  std::vector<std::string> previous_ids;
   bool no_lock = false;
 };
 
@@ -66,8 +66,9 @@ int gitaly_backup_main(int argc, char** argv) {
   create->add_option("--layout", o.layout, "manifest (default) or legacy")->check(CLI::IsMember({"manifest", "legacy"}));
   create->add_flag("--incremental", o.incremental,
                    "Build on the previous backup (unchanged repositories: no data; others: what is new)");
-  create->add_option("--previous-id", o.previous_id,
-                     "With --incremental: the backup to build on (default: newest complete, else +latest manifests)");
+  create->add_option("--previous-id", o.previous_ids,
+                     "With --incremental: a backup to build on (repeatable, newest first: each repository builds on "
+                     "the first that has it; default: back to the newest complete backup, else +latest manifests)");
   CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
   add_common(restore);
   restore->add_flag("--verify-objects", o.verify_objects,
@@ -97,7 +98,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.layout = o.layout == "legacy" ? Layout::Legacy : Layout::Manifest;
   w.incremental = o.incremental;
   w.verify_objects = o.verify_objects;
-  w.previous_id = o.previous_id;
+  w.previous_ids = o.previous_ids;
   w.no_lock = o.no_lock;
   if (w.no_lock) {
     // Spawned by gitvault, which holds the locks: die with it. A worker that outlived a

@@ -128,47 +128,72 @@ class JobBoard {
   std::map<std::string, Entry> entries_;  // guarded by mu_
 };
 
-// Where a repository's files of a backup are found (restore, and the previous step of an
-// incremental create): the backup record when there is one, else the repository's manifest.
+// A repository's entry in a backup, and the backup that wrote it (the step an incremental
+// create builds on names it).
+struct FoundEntry {
+  RepositoryRecord repository;
+  std::string backup_id;
+};
+
+// Where a repository's files are found: for a restore, in one backup (named, or the newest
+// complete one); for an incremental create, in the backups it builds on (newest first, each
+// repository from the first that has it backed up: chain_bases_of). From their records when
+// there are any, else from the repositories' manifests (of the backup named, or +latest).
 class BackupSource {
  public:
-  BackupSource(Sink& sink, std::string id) : sink_(sink), id_(std::move(id)), catalog_(sink) {
-    std::string use = id_;
-    if (use.empty()) use = catalog_.newest_complete(nullptr).value_or("");
-    if (!use.empty()) record_ = read_record_if_any(use);
-    if (record_) {
-      for (std::size_t i = 0; i < record_->repositories.size(); ++i)
-        index_[job_key(record_->repositories[i].storage, record_->repositories[i].relative_path)] = i;
+  BackupSource(Sink& sink, std::vector<std::string> ids) : sink_(sink), ids_(std::move(ids)), catalog_(sink) {
+    for (const auto& id : ids_) {
+      std::optional<BackupRecord> record = read_record_if_any(id);
+      if (!record) continue;
+      std::map<std::string, std::size_t> index;
+      for (std::size_t i = 0; i < record->repositories.size(); ++i)
+        index[job_key(record->repositories[i].storage, record->repositories[i].relative_path)] = i;
+      records_.push_back({std::move(*record), std::move(index)});
     }
   }
-  // The backup that wrote the step `found` (from find()): the record's id, the id asked for,
-  // or, from a +latest manifest, the directory of its refs file (<storage>/<path>/<id>/NNN.refs).
-  std::string backup_id_of(const RepositoryRecord& found) const {
-    if (record_) return record_->id;
-    if (!id_.empty() || !found.refs) return id_;
-    return std::filesystem::path(found.refs->name).parent_path().filename().string();
+  // A restore's source: backup `id`, or the newest complete one when it is empty.
+  static std::vector<std::string> restore_ids(Sink& sink, const std::string& id) {
+    std::string use = id.empty() ? BackupCatalog(sink).newest_complete(nullptr).value_or("") : id;
+    return use.empty() ? std::vector<std::string>{} : std::vector<std::string>{use};
   }
-  // Throws Error(NotFound) when this backup has nothing for the repository.
-  RepositoryRecord find(const WorkerJob& job) {
-    if (record_) {
-      auto it = index_.find(job_key(job.storage, job.relative_path));
-      if (it == index_.end())
-        throw Error(ErrorCode::NotFound, "backup " + record_->id + " has no repository " + job.relative_path);
-      return record_->repositories[it->second];
+  // Throws Error(NotFound) when no backup has anything for the repository. An entry that was
+  // not backed up (failed) is returned only when no backup has one that was.
+  FoundEntry find(const WorkerJob& job) {
+    if (!records_.empty()) {
+      const std::string key = job_key(job.storage, job.relative_path);
+      const Indexed* first = nullptr;
+      for (const auto& r : records_) {
+        auto it = r.index.find(key);
+        if (it == r.index.end()) continue;
+        if (r.record.repositories[it->second].backed_up()) return {r.record.repositories[it->second], r.record.id};
+        if (!first) first = &r;
+      }
+      if (first) return {first->record.repositories[first->index.at(key)], first->record.id};
+      throw Error(ErrorCode::NotFound, "backup " + records_.front().record.id + " has no repository " + job.relative_path);
     }
-    std::string name = id_.empty() ? latest_manifest_name(job.storage, job.relative_path)
-                                   : manifest_name(id_, job.storage, job.relative_path);
+    const std::string id = ids_.empty() ? "" : ids_.front();
+    std::string name = id.empty() ? latest_manifest_name(job.storage, job.relative_path)
+                                  : manifest_name(id, job.storage, job.relative_path);
     if (!sink_.exists(name)) throw Error(ErrorCode::NotFound, "no backup: " + sink_.describe(name) + " does not exist");
     std::string text = read_whole(sink_, name);
-    RepositoryRecord rr;
+    FoundEntry found;
+    RepositoryRecord& rr = found.repository;
     rr.storage = job.storage;
     rr.relative_path = job.relative_path;
     rr.project_path = job.project_path;
     parse_manifest(text, sink_.describe(name), rr);
-    return rr;
+    // From a +latest manifest, the backup is the directory of its refs file
+    // (<storage>/<path>/<id>/NNN.refs).
+    found.backup_id = !id.empty() || !rr.refs ? id
+                                              : std::filesystem::path(rr.refs->name).parent_path().filename().string();
+    return found;
   }
 
  private:
+  struct Indexed {
+    BackupRecord record;
+    std::map<std::string, std::size_t> index;
+  };
   // Backup `id`'s record (one read: no separate existence check; gitaly-backup's own backup
   // read from its manifests), nullopt when it has none.
   std::optional<BackupRecord> read_record_if_any(const std::string& id) {
@@ -180,10 +205,9 @@ class BackupSource {
     }
   }
   Sink& sink_;
-  std::string id_;
+  std::vector<std::string> ids_;
   BackupCatalog catalog_;
-  std::optional<BackupRecord> record_;
-  std::map<std::string, std::size_t> index_;
+  std::vector<Indexed> records_;
 };
 
 // A fork network's member: the pool it borrows objects from, as this run backed it up, when
@@ -235,12 +259,12 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       ro.reuse_single_pack = true;
       ro.keep_pack_index = true;
       ro.small_increments_in_process = true;
-      std::optional<RepositoryRecord> prev;
+      std::optional<FoundEntry> prev;
       if (previous) {
         try {
           prev = previous->find(job);
-          ro.previous = &*prev;
-          ro.previous_id = previous->backup_id_of(*prev);
+          ro.previous = &prev->repository;
+          ro.previous_id = prev->backup_id;
         } catch (const Error& e) {
           if (e.code() != ErrorCode::NotFound)
             rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
@@ -289,7 +313,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
     RepositoryRecord rr;
     try {
-      rr = source.find(job);
+      rr = source.find(job).repository;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::NotFound || !job.always_create) throw;
       std::string path = resolve_repository_path(*st, job.relative_path);
@@ -424,8 +448,9 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
   if (!create)
     for (const auto& st : o.storages) remove_stale_restore_dirs(st);  // leftovers of killed restores
   try {
-    if (!create) source.emplace(sink, o.id);
-    if (create && o.incremental) source.emplace(sink, o.previous_id);
+    if (!create) source.emplace(sink, BackupSource::restore_ids(sink, o.id));
+    if (create && o.incremental)
+      source.emplace(sink, o.previous_ids.empty() ? chain_bases_of(read_all_headers(sink, nullptr)) : o.previous_ids);
   } catch (const Error& e) {
     std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 1;

@@ -24,7 +24,9 @@ struct WorkerOptions {
   std::string id;            // create default: UTC YYYYMMDDhhmmss; restore default: newest complete
   Layout layout = Layout::Manifest;
   bool incremental = false;
-  std::string previous_id;
+  // With incremental: the backups to build on, newest first; each repository builds on the
+  // first that has it backed up. Empty: chain_bases_of the destination's records.
+  std::vector<std::string> previous_ids;
   bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
 };

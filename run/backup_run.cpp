@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "backup/catalog.h"
 #include "backup/layout.h"
@@ -30,20 +31,24 @@ JobOutcome outcome_of(const RepositoryRecord& rr) {
   return o;
 }
 
-// The previous backup incremental steps build on: the one named, or the newest complete one.
-std::string previous_backup(const BackupRunOptions& o, Sink& sink, const std::vector<BackupRecord>& headers,
-                            RunObserver& observer) {
+// The backups incremental steps build on, newest first: the one named, or the chain bases
+// (chain_bases_of: back to the newest complete one, through partial ones).
+std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
+                                          const std::vector<BackupRecord>& headers, RunObserver& observer) {
   if (!o.previous_id.empty()) {
     // gitaly-backup's own backup may be named: tonight's chains then start from its steps.
     BackupRecord prev = BackupCatalog(sink).read_header(o.previous_id);  // Error(NotFound) -> usage
     if (prev.status == BackupStatus::Running)
       throw Error(ErrorCode::Usage, "backup " + prev.id + " never finished; it cannot be the previous backup");
-    return prev.id;
+    return {prev.id};
   }
-  std::string id = newest_complete_of(headers).value_or("");
-  if (id.empty())
-    observer.note("no complete backup in " + sink.describe("") + " yet: every repository gets a full step");
-  return id;
+  std::vector<std::string> ids = chain_bases_of(headers);
+  if (ids.empty())
+    observer.note("no finished backup in " + sink.describe("") + " yet: every repository gets a full step");
+  else if (ids.size() > 1 || newest_complete_of(headers) != ids.front())
+    observer.note("building on " + std::to_string(ids.size()) + " backups (newest " + ids.front() + ", oldest " +
+                  ids.back() + "): each repository on the newest in which it was backed up");
+  return ids;
 }
 
 // Whether --incremental must start a new chain tonight: full_every is set and no complete
@@ -153,6 +158,18 @@ void refuse_existing(Sink& sink, const BackupRecord& rec) {
   }
 }
 
+// A default id (UTC seconds) that a run of the same second has taken already — a run killed
+// and restarted at once by systemd's Restart=on-failure — gives way to the next second's.
+void take_free_default_id(Sink& sink, BackupRecord& rec, RunObserver& observer) {
+  for (int tries = 0; tries < 5 && (!record_files(sink, rec.id).empty() || sink.exists("backup_ids/" + rec.id));
+       ++tries) {
+    const std::string taken = rec.id;
+    while (default_backup_id() == taken) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    rec.id = default_backup_id();
+    observer.note("backup " + taken + " exists already (a run of the same second): this backup is " + rec.id);
+  }
+}
+
 }  // namespace
 
 std::vector<Repository> select_repositories(const std::vector<Storage>& storages, const PathFilter& filter,
@@ -192,6 +209,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   // read while no restore swaps their repositories.
   RunLocks locks(sink, LockMode::Exclusive, o.storages, LockMode::Shared, "backup", rec.id, o.lock_wait, o.host);
   for (const auto& n : locks.notes()) observer.note(n);
+  if (o.id.empty()) take_free_default_id(sink, rec, observer);
   refuse_existing(sink, rec);
 
   // The flag state is read once: every repository of this run sees the same state.
@@ -202,7 +220,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);
   rec.incremental = o.incremental && !full_backup_due(o, headers, observer);
-  if (rec.incremental) rec.previous_id = previous_backup(o, sink, headers, observer);
+  std::vector<std::string> bases;
+  if (rec.incremental) bases = previous_backups(o, sink, headers, observer);
+  if (!bases.empty()) rec.previous_id = bases.front();
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;
@@ -210,7 +230,8 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     std::set<std::string> all;
     for (const auto& s : o.storages) all.insert(s.name);
     std::vector<std::string> extra = {"--layout", "manifest"};
-    if (!rec.previous_id.empty()) extra.insert(extra.end(), {"--incremental", "--previous-id", rec.previous_id});
+    if (!bases.empty()) extra.push_back("--incremental");
+    for (const auto& id : bases) extra.insert(extra.end(), {"--previous-id", id});
     worker = worker_command(o, "create", rec.id, all, extra);
   }
   RepositoryRun run("backup", "backing up", worker, observer);

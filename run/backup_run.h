@@ -19,7 +19,8 @@ namespace gitvault {
 struct BackupRunOptions : RepositoryRunOptions {
   int pack_threads = 0;  // git pack-objects' threads on the legacy path (0: git's default)
   // Incremental backups (pipeline path; the legacy path always writes full backups): build
-  // on previous_id, or on the newest complete backup when it is empty.
+  // on previous_id, or when it is empty, each repository on the newest backup that has it
+  // backed up, back to the newest complete one (chain_bases_of).
   bool incremental = false;
   std::string previous_id;
   // With `incremental`: a new chain (a full backup) when no complete full backup started
