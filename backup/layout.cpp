@@ -60,4 +60,27 @@ std::string latest_manifest_name(const std::string& storage, const std::string& 
   return "manifests/" + storage + "/" + relative_path + "/+latest.toml";
 }
 
+bool has_gitvault_file_ending(const std::string& name) {
+  for (const char* ending : {".bundle", ".refs", "custom_hooks.tar", ".idx", ".rev", ".bitmap", ".toml", ".json"})
+    if (name.ends_with(ending)) return true;
+  return false;
+}
+
+bool could_be_gitvaults(const std::string& name, const std::set<std::string>& storages,
+                        const std::set<std::string>& ids) {
+  if (is_gitvault_own_file(name)) return true;
+  if (!has_gitvault_file_ending(name)) return false;
+  const std::string first = name.substr(0, name.find('/'));
+  if (first == "manifests") {
+    const std::string rest = name.substr(first.size() + 1);
+    return name.ends_with(".toml") && storages.count(rest.substr(0, rest.find('/'))) > 0;
+  }
+  if (ids.count(first) > 0 || storages.count(first) > 0) return true;
+  // The legacy layout of a run killed before its record was written: <id>/<storage>/….
+  const std::size_t slash = name.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string second = name.substr(slash + 1, name.find('/', slash + 1) - slash - 1);
+  return storages.count(second) > 0;
+}
+
 }  // namespace gitvault

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -46,6 +47,17 @@ std::optional<std::pair<std::string, std::string>> repository_of_latest_manifest
 bool is_gitvault_own_file(const std::string& name);
 // The (storage, relative path) of a manifest_name(); nullopt for any other name.
 std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(const std::string& name);
+
+// Whether `name` is one gitvault's layouts can produce in a backup directory whose records
+// name these storages and ids: gitvault's own files, a manifest of a known storage, or a
+// repository's file of either layout (<id>/<storage>/… or <storage>/…/<id>/NNN.…) with an
+// ending gitvault writes. Prune and the cleanup after a dead writer touch nothing else: a
+// bucket shared with other tools keeps their objects.
+bool could_be_gitvaults(const std::string& name, const std::set<std::string>& storages,
+                        const std::set<std::string>& ids);
+// The endings gitvault's files have (.bundle, .refs, custom_hooks.tar, .idx, .rev, .bitmap,
+// .toml, .json): for what is judged without records (unfinished uploads).
+bool has_gitvault_file_ending(const std::string& name);
 
 RepositoryFiles legacy_layout_files(const std::string& id, const std::string& storage, const std::string& relative_path);
 

@@ -291,13 +291,23 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
       plan.files.push_back(f);
       plan.bytes += sizes.count(f) ? sizes[f] : 0;
     }
+  std::set<std::string> storages;
+  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
+  std::size_t foreign = 0;
   for (const auto& f : all_names) {
     if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f) ||
         gitaly.contains(f))
       continue;
+    if (!could_be_gitvaults(f, storages, gitvault_ids)) {
+      ++foreign;  // another tool's, in a shared prefix or bucket: never gitvault's to remove
+      continue;
+    }
     plan.files.push_back(f);
     ++plan.unreferenced;
   }
+  if (foreign > 0)
+    plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
+                         " that gitvault's layout cannot have written left alone");
   try {
     for (const auto& f : needed) check_sink_name(f);
     validate_names(sink, plan.remove, plan.files);

@@ -23,6 +23,7 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
       for (const auto& dead : lock->dead_holders())
         notes_.push_back("took over the lock of storage '" + s->name + "' from " + dead.describe() +
                          ", which is no longer running");
+      for (const auto& f : lock->unreadable_holder_files()) note_unreadable(f);
       storage_locks_.push_back(std::move(lock));
     } catch (const Error& e) {
       // A backup may read a storage it cannot write to: it runs unlocked there, and says so.
@@ -37,6 +38,7 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
   for (const auto& dead : sink_lock_->dead_holders())
     notes_.push_back("took over the lock of " + sink.describe("") + " from " + dead.describe() +
                      ", which is no longer running");
+  for (const auto& f : sink_lock_->unreadable_holders()) note_unreadable(f);
   if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died() && !scope.empty()) {
     // Other hosts' writers may be running: what the dead run left is not told apart from
     // theirs here. Prune, alone in the directory, removes every unfinished write.
@@ -49,6 +51,11 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
 }
 
 RunLocks::~RunLocks() = default;
+
+void RunLocks::note_unreadable(const std::string& where) {
+  notes_.push_back("the lock holder file " + printable(where) +
+                   " cannot be read; left alone (remove it by hand once no run is using it)");
+}
 
 std::chrono::milliseconds parse_wait(const std::string& text) {
   return std::chrono::milliseconds(parse_duration(text) * 1000);

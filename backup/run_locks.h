@@ -36,8 +36,11 @@ class RunLocks {
 
   // What taking the locks found and did, one sentence each, for the run's log.
   const std::vector<std::string>& notes() const { return notes_; }
+  // Why the destination's lock was lost (SinkLock::lost), empty while it is held.
+  std::string lost() const { return sink_lock_ ? sink_lock_->lost() : ""; }
 
  private:
+  void note_unreadable(const std::string& where);
   std::vector<std::unique_ptr<RunLock>> storage_locks_;
   std::unique_ptr<SinkLock> sink_lock_;
   std::vector<std::string> notes_;

@@ -1,6 +1,8 @@
 #include "backup/s3_sink.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -8,12 +10,30 @@
 #include <mutex>
 #include <thread>
 
+#include "backup/layout.h"
 #include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "base/system.h"
 
 namespace gitvault {
+
+struct S3Sink::LeaseState {
+  std::atomic<bool> lost{false};
+  std::mutex mu;
+  std::string why;  // guarded by mu
+  void lose(const std::string& reason) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (lost) return;
+    why = reason;
+    lost = true;
+  }
+  std::string reason() {
+    std::lock_guard<std::mutex> lock(mu);
+    return why;
+  }
+};
+
 namespace {
 
 constexpr const char* kHolders = "+gitvault/holders/";
@@ -21,9 +41,11 @@ constexpr const char* kExclusive = "+gitvault/lock.exclusive";
 
 class S3Writer : public SinkWriter {
  public:
-  S3Writer(s3::Client& client, const s3::Url& url, s3::Credentials credentials, std::string key)
+  // `check_lease` throws once the run's lease is lost: a part or a file is never sent after.
+  S3Writer(s3::Client& client, const s3::Url& url, s3::Credentials credentials, std::string key,
+           std::function<void()> check_lease)
       : client_(client), url_(url), credentials_(std::move(credentials)), key_(std::move(key)),
-        part_size_(url.part_size) {}
+        part_size_(url.part_size), check_lease_(std::move(check_lease)) {}
   ~S3Writer() override {
     for (auto& part : in_flight_) {
       try {
@@ -50,6 +72,7 @@ class S3Writer : public SinkWriter {
     }
   }
   void commit() override {
+    check_lease_();
     if (upload_id_.empty()) {
       client_.put(key_, buffer_);  // small: one PUT
     } else {
@@ -66,6 +89,7 @@ class S3Writer : public SinkWriter {
   // (and a connection) of its own while the next part fills, at most parts_in_flight parts
   // in memory in all. A part that failed fails the write that waits for it.
   void send_part() {
+    check_lease_();
     if (upload_id_.empty()) upload_id_ = client_.create_upload(key_);
     const int number = ++parts_;
     if (url_.parts_in_flight <= 1) {
@@ -92,6 +116,7 @@ class S3Writer : public SinkWriter {
   const s3::Credentials credentials_;
   const std::string key_;
   const std::uint64_t part_size_;
+  const std::function<void()> check_lease_;
   std::string buffer_;
   std::string upload_id_;
   int parts_ = 0;
@@ -102,19 +127,24 @@ class S3Writer : public SinkWriter {
 
 class S3Reader : public ByteReader {
  public:
-  S3Reader(s3::Client& client, std::string key, std::string name, std::uint64_t chunk, std::string first)
-      : client_(client), key_(std::move(key)), name_(std::move(name)), chunk_(chunk), buffer_(std::move(first)),
-        next_offset_(buffer_.size()), at_end_(buffer_.size() < chunk) {}
+  // `first`: the first chunk; every later one is pinned to its ETag (If-Match) and must be
+  // exactly as long as asked for, so a reader never splices two versions of an object or
+  // takes a short answer for its end.
+  S3Reader(s3::Client& client, std::string key, std::string name, std::uint64_t chunk, s3::Client::RangeRead first)
+      : client_(client), key_(std::move(key)), name_(std::move(name)), chunk_(chunk), buffer_(std::move(first.data)),
+        etag_(std::move(first.etag)), size_(first.object_size), next_offset_(buffer_.size()) {}
   std::size_t read(void* buf, std::size_t size) override {
     if (pos_ == buffer_.size()) {
-      if (at_end_) return 0;
-      auto got = client_.get_range(key_, next_offset_, chunk_);
+      if (next_offset_ >= size_) return 0;
+      auto got = client_.read_range(key_, next_offset_, chunk_, etag_);
       if (!got) throw Error(ErrorCode::NotFound, name_ + ": removed while being read");
-      buffer_ = std::move(*got);
+      if (got->object_size != size_)
+        throw Error(ErrorCode::Io, name_ + ": its size changed while being read (" + std::to_string(size_) + " -> " +
+                                       std::to_string(got->object_size) + " bytes)");
+      buffer_ = std::move(got->data);
       pos_ = 0;
       next_offset_ += buffer_.size();
-      at_end_ = buffer_.size() < chunk_;
-      if (buffer_.empty()) return 0;
+      if (buffer_.empty()) throw Error(ErrorCode::Io, name_ + ": an empty answer before the end of the object");
     }
     std::size_t n = std::min(size, buffer_.size() - pos_);
     std::copy_n(buffer_.data() + pos_, n, static_cast<char*>(buf));
@@ -128,19 +158,31 @@ class S3Reader : public ByteReader {
   const std::string key_, name_;
   const std::uint64_t chunk_;
   std::string buffer_;
+  const std::string etag_;
+  const std::uint64_t size_;
   std::size_t pos_ = 0;
   std::uint64_t next_offset_;
-  bool at_end_;
 };
 
 // The lease of one run (docs/locking.md): its holder object (and, for a writer, the
-// exclusive object) rewritten every lease/3 by a thread of its own, removed on release.
+// exclusive object), renewed every lease/3 by a thread of its own. A renewal reads the lease
+// and rewrites it only while it is still this run's (its text), conditionally on the ETag it
+// read (If-Match): a lease another run took over is never overwritten. Each attempt has a
+// deadline shorter than the lease; when no renewal has succeeded for lease - lease/3, or the
+// lease is no longer this run's, the lease is lost: the sink refuses every write and
+// removal from then on (S3Sink::check_lease), and release leaves the objects alone.
+// Released, it removes only objects that still hold this run's text.
 class S3Lease : public SinkLock {
  public:
-  S3Lease(s3::Url url, s3::Credentials credentials, std::vector<std::string> keys, std::string text,
-          std::vector<LockHolder> dead)
-      : client_(url.endpoint, credentials), keys_(std::move(keys)), text_(std::move(text)), dead_(std::move(dead)),
-        period_(std::chrono::seconds(url.lease_seconds) / 3) {
+  S3Lease(const s3::Url& url, s3::Credentials credentials, std::vector<std::string> keys, std::string text,
+          std::vector<LockHolder> dead, std::shared_ptr<S3Sink::LeaseState> state)
+      : client_(renewer_endpoint(url), credentials, renewer_tuning()),
+        keys_(std::move(keys)),
+        text_(std::move(text)),
+        dead_(std::move(dead)),
+        lease_(std::chrono::seconds(url.lease_seconds)),
+        period_(std::chrono::seconds(url.lease_seconds) / 3),
+        state_(std::move(state)) {
     renewer_ = std::thread([this] { renew_until_released(); });
   }
   ~S3Lease() override {
@@ -150,27 +192,87 @@ class S3Lease : public SinkLock {
     }
     cv_.notify_all();
     renewer_.join();
+    if (state_->lost) return;  // another run's now, or unknown: left alone (it expires)
     for (auto it = keys_.rbegin(); it != keys_.rend(); ++it) {
       try {
-        client_.remove(*it);
+        auto r = client_.send("GET", *it, {}, {}, "");
+        if (r.status == 200 && r.body == text_) client_.remove(*it);
       } catch (...) {
         // It expires on its own.
       }
     }
   }
   const std::vector<LockHolder>& dead_holders() const override { return dead_; }
+  std::string lost() const override { return state_->lost ? state_->reason() : ""; }
 
  private:
+  // Each request of the renewer may take a third of the period at most, and is tried twice:
+  // a stalled gateway cannot hold a renewal past the lease.
+  static s3::Endpoint renewer_endpoint(const s3::Url& url) {
+    s3::Endpoint e = url.endpoint;
+    e.request_timeout = std::max(std::chrono::seconds(1), std::chrono::seconds(url.lease_seconds) / 9);
+    return e;
+  }
+  static s3::Tuning renewer_tuning() {
+    s3::Tuning t;
+    t.max_attempts = 2;
+    t.connect_timeout = std::chrono::seconds(2);
+    t.low_speed_time = std::chrono::seconds(5);
+    return t;
+  }
+  enum class Renewal { Renewed, NotOurs, Failed };
+  Renewal renew(const std::string& key) {
+    try {
+      s3::Response r = client_.send("GET", key, {}, {}, "");
+      if (r.status == 404 || (r.status == 200 && r.body != text_)) return Renewal::NotOurs;
+      if (r.status != 200) return Renewal::Failed;
+      std::vector<std::string> headers;
+      // radosgw compares If-Match with the bare digest: the ETag without its quotes.
+      std::string etag = r.header("etag");
+      etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
+      if (!etag.empty()) headers.push_back("If-Match: " + etag);
+      s3::Response w = client_.send("PUT", key, {}, headers, text_);
+      if (w.status == 412) return Renewal::NotOurs;
+      return w.status == 200 ? Renewal::Renewed : Renewal::Failed;
+    } catch (...) {
+      return Renewal::Failed;
+    }
+  }
   void renew_until_released() {
+    auto last_renewed = std::chrono::steady_clock::now();
+    std::string first_failure;  // UTC time of the first failed renewal since the last success
+    auto wait = period_;
     std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, period_, [this] { return released_; })) {
+    while (!cv_.wait_for(lock, wait, [this] { return released_; })) {
       lock.unlock();
+      const std::string round_started = utc_now_rfc3339();
+      bool all = true;
       for (const auto& k : keys_) {
-        try {
-          client_.put(k, text_);
-        } catch (...) {
-          // A missed renewal is retried next period; the lease lasts three periods.
+        Renewal r = renew(k);
+        if (r == Renewal::NotOurs) {
+          state_->lose("the lease " + client_.describe(k) + " is no longer this run's (another run took it over)");
+          return;
         }
+        all = all && r == Renewal::Renewed;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (all) {
+        last_renewed = now;
+        first_failure.clear();
+        wait = period_;
+      } else if (first_failure.empty()) {
+        first_failure = round_started;
+      }
+      if (!all && now - last_renewed >= lease_ - period_) {
+        // The same words as a destination found dead by its requests (s3::DestinationHealth).
+        const auto s = std::chrono::duration_cast<std::chrono::seconds>(now - last_renewed).count();
+        state_->lose("the destination stopped answering at " + first_failure + ": the lease could not be renewed for " +
+                     std::to_string(s) + " s (it lasts " + std::to_string(lease_.count()) +
+                     " s), so another run may take it over");
+        return;
+      }
+      if (!all) {
+        wait = std::min<std::chrono::milliseconds>(period_, std::chrono::milliseconds(500));  // retry soon
       }
       lock.lock();
     }
@@ -179,7 +281,9 @@ class S3Lease : public SinkLock {
   const std::vector<std::string> keys_;
   const std::string text_;
   const std::vector<LockHolder> dead_;
+  const std::chrono::seconds lease_;
   const std::chrono::milliseconds period_;
+  const std::shared_ptr<S3Sink::LeaseState> state_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;  // guarded by mu_
@@ -236,7 +340,16 @@ struct S3Sink::Clients {
 };
 
 S3Sink::S3Sink(s3::Url url, s3::Credentials credentials)
-    : url_(std::move(url)), credentials_(std::move(credentials)), clients_(std::make_unique<Clients>()) {}
+    : url_(std::move(url)), credentials_(std::move(credentials)), clients_(std::make_unique<Clients>()),
+      lease_state_(std::make_shared<LeaseState>()) {}
+
+std::string S3Sink::unreachable() { return url_.endpoint.health ? url_.endpoint.health->dead() : ""; }
+
+void S3Sink::check_lease() const {
+  if (lease_state_->lost)
+    throw Error(ErrorCode::Io, "this run lost its lock on " + describe("") + " (" + lease_state_->reason() +
+                                   "): nothing more is written or removed there");
+}
 
 S3Sink::~S3Sink() = default;
 
@@ -259,12 +372,13 @@ std::string S3Sink::describe(const std::string& name) const {
 
 std::unique_ptr<SinkWriter> S3Sink::create(const std::string& name) {
   check_sink_name(name);
-  return std::make_unique<S3Writer>(client(), url_, credentials_, key(name));
+  check_lease();
+  return std::make_unique<S3Writer>(client(), url_, credentials_, key(name), [this] { check_lease(); });
 }
 
 std::unique_ptr<ByteReader> S3Sink::open(const std::string& name) {
   check_sink_name(name);
-  auto first = client().get_range(key(name), 0, url_.part_size);
+  auto first = client().read_range(key(name), 0, url_.part_size);
   if (!first) throw Error(ErrorCode::NotFound, describe(name) + ": no such object");
   return std::make_unique<S3Reader>(client(), key(name), describe(name), url_.part_size, std::move(*first));
 }
@@ -320,16 +434,28 @@ std::vector<std::string> S3Sink::list_recursive(const std::string& prefix) {
   std::vector<std::string> out;
   std::string mine = key("");
   std::size_t strip = mine.empty() ? 0 : mine.size() + 1;
-  for (const auto& o : client().list(p).objects) out.push_back(decode_name(o.key.substr(strip)));
+  for (const auto& o : client().list(p).objects) {
+    // Keys from a listing are held to the rules of names gitvault writes ("a/../b", "a//b"
+    // and the like are another tool's, or an attack: never read, kept or removed as ours).
+    std::string name = decode_name(o.key.substr(strip));
+    try {
+      check_sink_name(name);
+    } catch (const Error&) {
+      continue;
+    }
+    out.push_back(std::move(name));
+  }
   return out;
 }
 
 void S3Sink::remove(const std::string& name) {
   check_sink_name(name);
+  check_lease();
   client().remove(key(name));
 }
 
 void S3Sink::remove_many(const std::vector<std::string>& names) {
+  check_lease();
   std::vector<std::string> keys;
   for (const auto& n : names) {
     check_sink_name(n);
@@ -339,10 +465,13 @@ void S3Sink::remove_many(const std::vector<std::string>& names) {
 }
 
 std::size_t S3Sink::remove_unfinished_writes() {
+  check_lease();
   std::string p = key("");
   if (!p.empty()) p += "/";
   std::size_t n = 0;
   for (const auto& u : client().list_uploads(p)) {
+    // Only uploads of names gitvault writes: another tool's upload in a shared bucket is not ours.
+    if (!has_gitvault_file_ending(decode_name(u.key.substr(p.size())))) continue;
     client().abort_upload(u.key, u.upload_id);
     ++n;
   }
@@ -372,8 +501,10 @@ void S3Sink::check_usable() {
 std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
   check_usable();
   s3::Client& c = client();
-  const auto lease = std::chrono::seconds(url_.lease_seconds);
-  const std::string text = holder_to_json_text(me);
+  // The lease's length is in the lease: every reader judges it by the holder's own ttl.
+  LockHolder holder = me;
+  holder.ttl_seconds = url_.lease_seconds;
+  const std::string text = holder_to_json_text(holder);
   const std::string mine = key(std::string(kHolders) + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json");
   // A scoped writer (one host of several) has an exclusive object of its own scope.
   const std::string exclusive_name = me.scope.empty() ? std::string(kExclusive) : std::string(kExclusive) + "." + me.scope;
@@ -382,7 +513,10 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
   std::vector<LockHolder> dead;
   for (;;) {
     const auto now = c.server_time();
-    auto expired = [&](std::chrono::system_clock::time_point modified) { return now - modified > lease; };
+    // A holder written before leases said their length is judged by this run's setting.
+    auto expired = [&](std::chrono::system_clock::time_point modified, const LockHolder& h) {
+      return now - modified > std::chrono::seconds(h.ttl_seconds > 0 ? h.ttl_seconds : url_.lease_seconds);
+    };
     std::vector<std::string> blockers;
     bool have_exclusive = false;
     if (me.mode == LockMode::Exclusive) {
@@ -390,7 +524,8 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
         have_exclusive = true;
       } else if (auto got = c.get(exclusive); got && *got == text) {
         have_exclusive = true;  // our own create, whose answer was lost and retried
-      } else if (auto modified = c.last_modified(exclusive); modified && expired(*modified)) {
+      } else if (auto modified = c.last_modified(exclusive);
+                 modified && expired(*modified, holder_from_json_text(got.value_or(""), "lease"))) {
         dead.push_back(holder_from_json_text(got.value_or(""), "lease " + describe(exclusive_name)));
         c.remove(exclusive);  // a dead writer's: taken over
         continue;
@@ -405,7 +540,7 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
       if (o.key == mine) continue;
       std::string body = c.get(o.key).value_or("");
       LockHolder h = holder_from_json_text(body, "lease s3://" + url_.endpoint.bucket + "/" + o.key);
-      if (expired(o.last_modified)) {
+      if (expired(o.last_modified, h)) {
         if (me.mode == LockMode::Exclusive || h.mode == LockMode::Shared) {
           c.remove(o.key);
           dead.push_back(h);
@@ -417,7 +552,7 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
     if (blockers.empty()) {
       std::vector<std::string> keys = {mine};
       if (have_exclusive) keys.push_back(exclusive);
-      return std::make_unique<S3Lease>(url_, credentials_, keys, text, dead);
+      return std::make_unique<S3Lease>(url_, credentials_, keys, text, dead, lease_state_);
     }
     c.remove(mine);
     if (have_exclusive) c.remove(exclusive);

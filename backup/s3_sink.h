@@ -38,6 +38,9 @@ class S3Sink : public Sink {
   std::size_t remove_unfinished_writes() override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
 
+  // The destination stopped answering (s3::DestinationHealth), or "".
+  std::string unreachable() override;
+
   // The object key of a sink name (bytes that are not UTF-8, control characters and '%'
   // as %XX: object keys must be UTF-8).
   std::string key(const std::string& name) const;
@@ -47,10 +50,17 @@ class S3Sink : public Sink {
   void check_usable();
   // A client for the calling thread (libcurl handles are not shared between threads).
   s3::Client& client();
+  // Throws when this sink's lock lease was lost: nothing more is written or removed.
+  void check_lease() const;
   s3::Url url_;
   s3::Credentials credentials_;
   struct Clients;
   std::unique_ptr<Clients> clients_;
+ public:
+  // Whether this run's lease still holds (shared with the lease's renewer thread).
+  struct LeaseState;
+ private:
+  std::shared_ptr<LeaseState> lease_state_;
 };
 
 // The sink a --path or [backup] path names: "s3://..." (S3Sink, credentials from the

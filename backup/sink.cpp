@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/files.h"
 #include "base/sha256.h"
+#include "base/system.h"
 
 namespace gitvault {
 namespace {
@@ -103,6 +104,7 @@ class LocalSinkLock : public SinkLock {
  public:
   explicit LocalSinkLock(std::unique_ptr<RunLock> lock) : lock_(std::move(lock)) {}
   const std::vector<LockHolder>& dead_holders() const override { return lock_->dead_holders(); }
+  std::vector<std::string> unreadable_holders() const override { return lock_->unreadable_holder_files(); }
 
  private:
   std::unique_ptr<RunLock> lock_;
@@ -390,6 +392,18 @@ void LocalSink::sync() {
 }
 
 std::string LocalSink::describe(const std::string& name) const { return root_ + "/" + name; }
+
+std::string LocalSink::unreachable() {
+  struct stat st;
+  if (::stat(root_.c_str(), &st) != 0)
+    return "the backup directory " + root_ + " is gone (" + std::strerror(errno) + ") since " + utc_now_rfc3339();
+  std::lock_guard<std::mutex> lock(identity_mu_);
+  if (!identity_) identity_ = std::make_pair(st.st_dev, st.st_ino);
+  if (*identity_ != std::make_pair(st.st_dev, st.st_ino))
+    return "the backup directory " + root_ + " is another directory than when the run started (unmounted?), noticed at " +
+           utc_now_rfc3339();
+  return "";
+}
 
 std::unique_ptr<SinkLock> LocalSink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
   make_dirs(root_, 0700);

@@ -16,6 +16,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <sys/types.h>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,12 @@ class SinkLock {
   virtual const std::vector<LockHolder>& dead_holders() const = 0;
   // Whether one of them was a writer (backup, prune): its leftovers need reclaiming.
   bool writer_died() const;
+  // Holder files or leases that could not be read: left alone, reported in the run's notes.
+  virtual std::vector<std::string> unreadable_holders() const { return {}; }
+  // Why this run no longer holds the lock (a lease that could not be renewed in time, or that
+  // another run took over), empty while it does. Once lost, the sink refuses every write and
+  // removal, so no record can say complete (backup/s3_sink.h); a local lock is never lost.
+  virtual std::string lost() const { return ""; }
 };
 
 // A file's two ends (Sink::peek): its first bytes, its last bytes and its size.
@@ -96,6 +105,10 @@ class Sink {
   virtual std::size_t remove_unfinished_writes() = 0;
   // Every committed name under `prefix` ("" for all), recursively, in no particular order.
   virtual std::vector<std::string> list_recursive(const std::string& prefix) = 0;
+  // Why the destination cannot be used any more — object storage that stopped answering
+  // (s3::DestinationHealth), a local directory that is gone or was unmounted — or empty while
+  // it can. Cheap: a run asks before each repository and stops instead of failing each one.
+  virtual std::string unreachable() { return ""; }
 };
 
 // A directory on a local file system. Directories are created 0700, files 0600.
@@ -119,6 +132,9 @@ class LocalSink : public Sink {
   std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;
   std::size_t remove_unfinished_writes() override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
+  // The root is gone, or is another directory than the first time it was asked (the file
+  // system under it was unmounted: a stale NFS mount point).
+  std::string unreachable() override;
 
   // A committed replacement waiting for sync(): its temporary name, the name it takes, where
   // it is for messages, and its directory (relative to the root: reopened at sync(), no
@@ -131,6 +147,8 @@ class LocalSink : public Sink {
   int open_dir(const std::string& rel, bool create) const;
   int open_file(const std::string& name) const;
   std::string root_;
+  std::mutex identity_mu_;
+  std::optional<std::pair<dev_t, ino_t>> identity_;  // the root's, when first asked; guarded by identity_mu_
   std::mutex pending_mu_;
   std::vector<PendingReplacement> pending_;  // guarded by pending_mu_
 };
@@ -160,6 +178,7 @@ class SinkWrapper : public Sink {
   }
   std::size_t remove_unfinished_writes() override { return target_.remove_unfinished_writes(); }
   std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }
+  std::string unreachable() override { return target_.unreachable(); }
 
  private:
   Sink& target_;

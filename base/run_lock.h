@@ -30,6 +30,9 @@ struct LockHolder {
   // that host) shares the lock with exclusive holders of other scopes and excludes everyone
   // else: readers, unscoped writers (prune, a backup of one host) and its own scope.
   std::string scope;
+  // How long the holder's lease lasts after each renewal (object storage); every reader judges
+  // it by this, not by its own setting. 0: no lease (local holders: flock and pid decide).
+  int ttl_seconds = 0;
   // "backup 20261123 (pid 4242 on host db1, since 2026-11-23T01:00:00.000Z)"
   std::string describe() const;
   // Whether this holder and `other` may hold the lock at once.
@@ -45,7 +48,9 @@ LockHolder holder_from_json_text(const std::string& text, const std::string& whe
 
 class RunLock {
  public:
-  // Takes the lock of `dir` (created 0700 when missing) for `me`. When others hold it in a
+  // Takes the lock of `dir` (created 0700 when missing) for `me`. `dir` and its holders
+  // directory are opened without following a symbolic link (Error(PathEscape) when one is a
+  // link), everything in them descriptor-relative. When others hold it in a
   // mode that excludes `me`, waits up to `wait` (polling), then throws Error(Locked) naming
   // `what` and every live holder. `what` names the directory for people ("backup directory
   // /srv/backups").
@@ -61,12 +66,18 @@ class RunLock {
   const std::vector<LockHolder>& dead_holders() const { return dead_; }
   // Whether a writer (backup, prune) died while holding it: its leftovers need reclaiming.
   bool writer_died() const;
+  // Holder files that could not be read (paths): left alone and reported, never removed.
+  const std::vector<std::string>& unreadable_holder_files() const { return unreadable_; }
 
  private:
   RunLock() = default;
-  int fd_ = -1;
-  std::string holder_file_;
+  int fd_ = -1;          // the lock file (flock)
+  int dir_fd_ = -1;      // the lock's directory
+  int holders_fd_ = -1;  // its holders directory
+  std::string holders_dir_;
+  std::string holder_name_;
   std::vector<LockHolder> dead_;
+  std::vector<std::string> unreadable_;
 };
 
 }  // namespace gitvault

@@ -9,6 +9,7 @@ const char* to_string(ItemStatus s) {
     case ItemStatus::Empty: return "empty";
     case ItemStatus::Failed: return "failed";
     case ItemStatus::Skipped: return "skipped";
+    case ItemStatus::NotAttempted: return "not_attempted";
   }
   return "?";
 }

@@ -16,6 +16,9 @@ enum class ItemStatus {
   Empty,    // done: the repository has no commit
   Failed,   // not done; the error says why
   Skipped,  // gone since discovery: nothing to do
+  // Not started: the run stopped before it (the destination stopped answering, or the run
+  // lost its lock); the error says why. Like a failure, it keeps the backup from complete.
+  NotAttempted,
 };
 const char* to_string(ItemStatus s);
 

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/system.h"
 #include "flags/feature_flags.h"
+#include "s3/client.h"
 
 namespace gitvault {
 
@@ -189,7 +190,9 @@ std::string CommonOptions::resolved_backup_path() const {
   std::string path = !backup_path.empty() ? backup_path : config().backup_path;
   if (path.empty())
     throw Error(ErrorCode::Usage, "no backup directory: give --path DIR or [backup] path in the config file");
-  export_s3_credentials(config().s3);
+  // [s3]'s keys stay in memory: the sink reads them, the worker is handed them, no other
+  // child sees them (s3/client.h, credentials_from_environment).
+  s3::set_configured_credentials({config().s3.access_key_id, config().s3.secret_access_key, ""});
   return with_s3_config(path, config().s3);
 }
 

@@ -77,6 +77,11 @@ Config load_config(const std::string& path) {
     if (auto b = (*s3)["use_path_style"].value_exact<bool>()) c.use_path_style = *b;
     if (auto n = (*s3)["part_size"].value_exact<int64_t>()) c.part_size = *n;
     if (auto n = (*s3)["parts_in_flight"].value_exact<int64_t>()) c.parts_in_flight = *n;
+    if (auto n = (*s3)["request_timeout"].value_exact<int64_t>()) c.request_timeout = *n;
+    if (auto n = (*s3)["dead_after"].value_exact<int64_t>()) c.dead_after = *n;
+    if (auto p = (*s3)["ca_file"].value<std::string>()) c.ca_file = resolve_file(*p);
+    if (auto b = (*s3)["allow_whole_bucket"].value_exact<bool>()) c.allow_whole_bucket = *b;
+    if (auto b = (*s3)["allow_insecure_http"].value_exact<bool>()) c.allow_insecure_http = *b;
     c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
     c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
     if (!c.secret_access_key.empty()) {
@@ -113,14 +118,23 @@ std::string with_s3_config(const std::string& location, const S3Config& s3) {
   if (s3.use_path_style) add("use_path_style", *s3.use_path_style ? "true" : "false");
   if (s3.part_size) add("part_size", std::to_string(*s3.part_size));
   if (s3.parts_in_flight) add("parts_in_flight", std::to_string(*s3.parts_in_flight));
+  if (s3.request_timeout) add("request_timeout", std::to_string(*s3.request_timeout));
+  if (s3.dead_after) add("dead_after", std::to_string(*s3.dead_after));
+  std::string ca;  // percent-encoded: a path may hold '&' or '='
+  for (unsigned char ch : s3.ca_file) {
+    static const char* hex = "0123456789ABCDEF";
+    if (std::isalnum(ch) || ch == '/' || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      ca += static_cast<char>(ch);
+    } else {
+      ca += '%';
+      ca += hex[ch >> 4];
+      ca += hex[ch & 15];
+    }
+  }
+  add("ca_file", ca);
+  if (s3.allow_whole_bucket) add("allow_whole_bucket", *s3.allow_whole_bucket ? "true" : "false");
+  if (s3.allow_insecure_http) add("allow_insecure_http", *s3.allow_insecure_http ? "true" : "false");
   return out;
-}
-
-void export_s3_credentials(const S3Config& s3) {
-  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
-  if ((id && *id) || s3.access_key_id.empty() || s3.secret_access_key.empty()) return;
-  ::setenv("AWS_ACCESS_KEY_ID", s3.access_key_id.c_str(), 1);
-  ::setenv("AWS_SECRET_ACCESS_KEY", s3.secret_access_key.c_str(), 1);
 }
 
 namespace {
@@ -155,6 +169,11 @@ const std::map<std::string, std::vector<Key>>& schema() {
         {"use_path_style", Kind::Boolean},
         {"part_size", Kind::Integer, 5 << 20, 5LL << 30},
         {"parts_in_flight", Kind::Integer, 1, 64},
+        {"request_timeout", Kind::Integer, 1, 86400},
+        {"dead_after", Kind::Integer, 1, 86400},
+        {"ca_file", Kind::String},
+        {"allow_whole_bucket", Kind::Boolean},
+        {"allow_insecure_http", Kind::Boolean},
         {"access_key_id", Kind::String},
         {"secret_access_key", Kind::String}}},
   };

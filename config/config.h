@@ -27,6 +27,11 @@ struct S3Config {
   std::optional<bool> use_path_style;
   std::optional<std::int64_t> part_size;
   std::optional<std::int64_t> parts_in_flight;
+  std::optional<std::int64_t> request_timeout;  // seconds
+  std::optional<std::int64_t> dead_after;       // seconds
+  std::string ca_file;
+  std::optional<bool> allow_whole_bucket;
+  std::optional<bool> allow_insecure_http;
   std::string access_key_id;
   std::string secret_access_key;
 };
@@ -64,10 +69,6 @@ std::vector<std::string> expected_hosts(const Config& config);
 // An s3:// location with the [s3] values it does not state itself added as URL parameters
 // (so that a worker given the URL sees the same destination); any other location as it is.
 std::string with_s3_config(const std::string& location, const S3Config& s3);
-// Puts [s3]'s keys in this process's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
-// unless the environment has keys already, so the sink and the worker it starts find them
-// where they look (never on a command line).
-void export_s3_credentials(const S3Config& s3);
 
 }  // namespace gitvault
 

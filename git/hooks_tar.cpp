@@ -132,18 +132,66 @@ std::string tar_hooks_directory(const std::string& hooks_dir, std::vector<std::s
   return out;
 }
 
+namespace {
+
+// The "path" record of a pax extended header's data ("" when it has none).
+std::string pax_path_of(const std::string& data, const std::string& source) {
+  std::string path;
+  std::size_t p = 0;
+  while (p < data.size()) {
+    std::size_t sp = data.find(' ', p);
+    if (sp == std::string::npos) break;
+    std::size_t len = std::stoul(data.substr(p, sp - p));
+    if (len == 0 || p + len > data.size()) throw Error(ErrorCode::Corrupt, source + ": malformed pax header");
+    std::string rec = data.substr(sp + 1, len - (sp - p) - 2);
+    if (rec.rfind("path=", 0) == 0) path = rec.substr(5);
+    p += len;
+  }
+  return path;
+}
+
+// One entry of the archive, `name` inside the hooks directory `root`: directories and regular
+// files only, never through or over anything else.
+void extract_entry(const std::string& root, const std::string& name, char type, mode_t mode, const std::string& data,
+                   const std::string& source) {
+  std::string rel = checked_relative(name, source);
+  std::string target = rel.empty() ? root : root + "/" + rel;
+  if (type == '5') {
+    make_dirs(target, 0755);
+    ::chmod(target.c_str(), mode | 0700);
+    return;
+  }
+  if (type == '1' || type == '2')
+    throw Error(ErrorCode::PathEscape, source + ": refusing tar entry '" + name + "': links are not allowed in custom hooks");
+  if (type != '0' && type != '\0' && type != '7')
+    throw Error(ErrorCode::PathEscape,
+                source + ": refusing tar entry '" + name + "': unsupported entry type '" + std::string(1, type) + "'");
+  if (rel.empty()) throw Error(ErrorCode::Corrupt, source + ": file entry named like the hooks directory");
+  make_dirs(fs::path(target).parent_path().string(), 0755);
+  if (is_directory_nofollow(target) || (path_exists(target) && !fs::is_regular_file(fs::symlink_status(target))))
+    throw Error(ErrorCode::PathEscape, source + ": refusing tar entry '" + name + "': overwrites a non-file");
+  int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("create", target, errno);
+  try {
+    write_all(fd, data.data(), data.size(), target);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::fchmod(fd, mode);
+  if (::close(fd) != 0) throw_errno("close", target, errno);
+}
+
+}  // namespace
+
 void extract_hooks_tar(const std::string& archive, const std::string& repo_dir, const std::string& source) {
   const std::string root = repo_dir + "/" + kPrefix;
   make_dirs(root, 0755);
   std::size_t pos = 0;
-  std::string pax_path;
-  bool ended = false;
+  std::string long_name;  // from a pax header or a GNU long-name entry, for the next entry
   while (pos + kBlock <= archive.size()) {
     const char* h = archive.data() + pos;
-    if (std::all_of(h, h + kBlock, [](char c) { return c == 0; })) {
-      ended = true;
-      break;
-    }
+    if (std::all_of(h, h + kBlock, [](char c) { return c == 0; })) return;  // the end-of-archive block
     unsigned long long want = parse_octal(h + 148, 8, source);
     unsigned long long sum = 0;
     for (std::size_t i = 0; i < kBlock; ++i)
@@ -159,60 +207,16 @@ void extract_hooks_tar(const std::string& archive, const std::string& repo_dir, 
     if (size > archive.size() - pos) throw Error(ErrorCode::Corrupt, source + ": truncated tar archive");
     std::string data = archive.substr(pos, size);
     pos += (size + kBlock - 1) / kBlock * kBlock;
-
     if (type == 'x') {  // pax extended header: only "path" matters to us
-      std::size_t p = 0;
-      while (p < data.size()) {
-        std::size_t sp = data.find(' ', p);
-        if (sp == std::string::npos) break;
-        std::size_t len = std::stoul(data.substr(p, sp - p));
-        if (len == 0 || p + len > data.size()) throw Error(ErrorCode::Corrupt, source + ": malformed pax header");
-        std::string rec = data.substr(sp + 1, len - (sp - p) - 2);
-        if (rec.rfind("path=", 0) == 0) pax_path = rec.substr(5);
-        p += len;
-      }
-      continue;
-    }
-    if (type == 'g') continue;
-    if (type == 'L') {  // GNU long name
-      pax_path = std::string(data.c_str());
-      continue;
-    }
-    if (!pax_path.empty()) {
-      name = pax_path;
-      pax_path.clear();
-    }
-    std::string rel = checked_relative(name, source);
-    std::string target = rel.empty() ? root : root + "/" + rel;
-    if (type == '5') {
-      make_dirs(target, 0755);
-      ::chmod(target.c_str(), mode | 0700);
-    } else if (type == '0' || type == '\0' || type == '7') {
-      if (rel.empty()) throw Error(ErrorCode::Corrupt, source + ": file entry named like the hooks directory");
-      make_dirs(fs::path(target).parent_path().string(), 0755);
-      if (is_directory_nofollow(target) || (path_exists(target) && !fs::is_regular_file(fs::symlink_status(target))))
-        throw Error(ErrorCode::PathEscape, source + ": refusing tar entry '" + name + "': overwrites a non-file");
-      int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
-      if (fd < 0) throw_errno("create", target, errno);
-      std::size_t off = 0;
-      while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-          int err = errno;
-          ::close(fd);
-          throw_errno("write", target, err);
-        }
-        off += static_cast<std::size_t>(n);
-      }
-      ::fchmod(fd, mode);
-      if (::close(fd) != 0) throw_errno("close", target, errno);
-    } else if (type == '1' || type == '2') {
-      throw Error(ErrorCode::PathEscape, source + ": refusing tar entry '" + name + "': links are not allowed in custom hooks");
-    } else {
-      throw Error(ErrorCode::PathEscape, source + ": refusing tar entry '" + name + "': unsupported entry type '" + std::string(1, type) + "'");
+      long_name = pax_path_of(data, source);
+    } else if (type == 'L') {  // GNU long name
+      long_name = std::string(data.c_str());
+    } else if (type != 'g') {
+      extract_entry(root, long_name.empty() ? name : long_name, type, mode, data, source);
+      long_name.clear();
     }
   }
-  if (!ended) throw Error(ErrorCode::Corrupt, source + ": truncated tar archive");
+  throw Error(ErrorCode::Corrupt, source + ": truncated tar archive");
 }
 
 }  // namespace gitvault

@@ -44,10 +44,12 @@ ProcessResult run_worker(const std::string& program, const std::vector<std::stri
 
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args, WorkerJobQueue& jobs,
                          const std::function<void(const nlohmann::json&)>& on_line,
-                         const std::function<void(const std::string&)>& on_text) {
+                         const std::function<void(const std::string&)>& on_text,
+                         const std::vector<std::pair<std::string, std::string>>& env) {
   ProcessSpec spec;
   spec.program = program;
   spec.args = args;
+  spec.env_set = env;
   spec.stdin_producer = [&](PipeWriter& in) {
     WorkerJob j;
     while (jobs.next(j)) {

@@ -34,9 +34,11 @@ class WorkerJobQueue {
 // Runs `program args...`, writes the jobs as the queue yields them, calls on_line for every
 // JSON log line (lines that are not JSON go to on_text). Returns how the worker ended, which
 // is never before the queue is closed (or the worker dies).
+// `env` is added to the worker's environment.
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args, WorkerJobQueue& jobs,
                          const std::function<void(const nlohmann::json&)>& on_line,
-                         const std::function<void(const std::string&)>& on_text);
+                         const std::function<void(const std::string&)>& on_text,
+                         const std::vector<std::pair<std::string, std::string>>& env = {});
 // The same with every job known up front.
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args,
                          const std::vector<WorkerJob>& jobs, const std::function<void(const nlohmann::json&)>& on_line,

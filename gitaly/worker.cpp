@@ -238,7 +238,14 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   rr.layout = o.layout;
   std::string msg = "completed create", level = "info";
   std::vector<std::string> tips;
-  try {
+  if (std::string dead = sink.unreachable(); !dead.empty()) {
+    // The destination stopped answering: the rest of the run is not attempted, said once at
+    // the end (run_worker_jobs), instead of each repository retrying on its own.
+    rr.status = ItemStatus::NotAttempted;
+    rr.error = dead;
+    msg = "create not attempted";
+    level = "warn";
+  } else try {
     const Storage* st = find_storage(o.storages, job.storage);
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
     std::string path = resolve_repository_path(*st, job.relative_path);
@@ -281,9 +288,16 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
     }
   } catch (const std::exception& e) {
     rr.mark_failed(e.what());
-    msg = "create failed";
-    level = "error";
-    logger.failure(job.relative_path, job.project_path, rr.error);
+    if (std::string gone = sink.unreachable(); !gone.empty()) {  // it died under this job
+      rr.status = ItemStatus::NotAttempted;
+      rr.error = gone;
+      msg = "create not attempted";
+      level = "warn";
+    } else {
+      msg = "create failed";
+      level = "error";
+      logger.failure(job.relative_path, job.project_path, rr.error);
+    }
   }
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto result = std::make_shared<JobBoard::Result>();
@@ -457,6 +471,9 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
   }
   read_and_run_jobs(o, in, sink, source ? &*source : nullptr, logger);
   if (!create) make_restores_durable(o, logger);
+  if (create)
+    if (std::string dead = sink.unreachable(); !dead.empty())
+      logger.failure("*", "", dead + ": the repositories after it were not attempted");
   if (create) {
     // The files of this run were committed without a sync each (Sink::create_new): one for
     // all of them before the run reports its end (gitvault's own sync then finds none left).

@@ -114,6 +114,9 @@ RepositoryRun::Engines backup_engines(Sink& sink, const std::vector<Repository>&
     if (outcome.status == ItemStatus::Failed) {
       rr.mark_failed(outcome.error);
       result.failures.push_back({rr.storage, rr.relative_path, rr.project_path, rr.error});
+    } else if (outcome.status == ItemStatus::NotAttempted) {
+      rr.mark_failed(outcome.error);  // nothing of it is named
+      rr.status = ItemStatus::NotAttempted;  // said once for all of them (stop_reason_of)
     }
     rr.seconds = outcome.seconds;
   };
@@ -124,7 +127,7 @@ RepositoryRun::Engines backup_engines(Sink& sink, const std::vector<Repository>&
 // every file of the run is durable. A record that cannot be written leaves "running" behind.
 void finish_record(Sink& sink, BackupRunResult& result) {
   BackupRecord& rec = result.record;
-  std::size_t failed = rec.count(ItemStatus::Failed);
+  std::size_t failed = rec.count(ItemStatus::Failed) + rec.count(ItemStatus::NotAttempted);
   rec.status = failed == 0 ? BackupStatus::Complete
                            : (failed == rec.repositories.size() ? BackupStatus::Failed : BackupStatus::Partial);
   if (failed == 0 && !result.failures.empty()) rec.status = BackupStatus::Partial;  // the worker failed
@@ -250,7 +253,20 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   RepositoryBackupOptions repo_options;
   repo_options.pack_threads = o.pack_threads;
+  // The run stops when the destination's lock is lost or the destination stops answering;
+  // the repositories not started are "not attempted", said in one line.
+  run.set_stop_check([&locks, &sink]() -> std::string {
+    if (std::string lost = locks.lost(); !lost.empty()) return "it lost its lock on " + sink.describe("") + " (" + lost + ")";
+    return sink.unreachable();
+  });
   run.run(jobs, backup_engines(sink, repos, repo_options, result));
+  if (const std::size_t n = rec.count(ItemStatus::NotAttempted); n > 0) {
+    std::string why;
+    for (const auto& r : rec.repositories)
+      if (r.status == ItemStatus::NotAttempted && why.empty()) why = r.error;
+    result.failures.push_back({"*", "*", "", "the backup stopped: " + why + "; " + std::to_string(n) + " repositor" +
+                                                 (n == 1 ? "y" : "ies") + " not attempted"});
+  }
   result.worker_peak_rss_kib = run.worker_peak_rss_kib();
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 

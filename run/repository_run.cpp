@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "base/error.h"
 #include "gitaly/protocol.h"
+#include "s3/client.h"
 
 namespace gitvault {
 namespace {
@@ -17,6 +19,13 @@ JobOutcome failed(std::string why) {
   return o;
 }
 
+JobOutcome not_attempted(std::string why) {
+  JobOutcome o;
+  o.status = ItemStatus::NotAttempted;
+  o.error = std::move(why);
+  return o;
+}
+
 }  // namespace
 
 WorkerCommand worker_command(const RepositoryRunOptions& o, const std::string& subcommand, const std::string& id,
@@ -27,7 +36,9 @@ WorkerCommand worker_command(const RepositoryRunOptions& o, const std::string& s
   for (const auto& s : o.storages)
     if (storages.count(s.name)) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
   args.insert(args.end(), extra.begin(), extra.end());
-  return {o.worker_program.empty() ? default_worker_program() : o.worker_program, std::move(args)};
+  std::vector<std::pair<std::string, std::string>> env;
+  if (o.backup_path.rfind("s3://", 0) == 0) env = s3::credentials_for_child();
+  return {o.worker_program.empty() ? default_worker_program() : o.worker_program, std::move(args), std::move(env)};
 }
 
 // Two lanes, one job each at a time: the legacy engine (one repository at a time, as the
@@ -40,7 +51,7 @@ RepositoryRun::RepositoryRun(std::string verb, std::string doing, std::optional<
     try {
       worker_end_ = run_worker(
           worker_->program, worker_->args, queue_, [this](const nlohmann::json& line) { on_worker_line(line); },
-          [this](const std::string& text) { observer_.worker_text(text); });
+          [this](const std::string& text) { observer_.worker_text(text); }, worker_->env);
     } catch (const std::exception& e) {
       worker_end_.exit_code = -1;
       worker_end_.err = e.what();
@@ -72,7 +83,8 @@ void RepositoryRun::run(const std::vector<EngineJob>& jobs, const Engines& engin
       auto t0 = std::chrono::steady_clock::now();
       JobOutcome outcome;
       try {
-        outcome = engines.legacy(i);
+        const std::string stop = stop_reason();
+        outcome = stop.empty() ? engines.legacy(i) : not_attempted(stop);
       } catch (const std::exception& e) {
         outcome = failed(e.what());
       }
@@ -89,12 +101,14 @@ void RepositoryRun::run(const std::vector<EngineJob>& jobs, const Engines& engin
   std::lock_guard<std::mutex> lock(mu_);
   const std::string who = worker_ ? "gitaly-backup worker (" + worker_->program + ")" : "";
   const bool died = worker_end_.signal != 0 || (worker_end_.exit_code != 0 && worker_end_.exit_code != 1);
+  const std::string stop = stop_reason();
   const std::string why =
-      worker_ ? who + " ended before " + doing_ + " this repository: " + (died ? worker_end_.describe() : "no result reported")
-              : "no gitaly-backup worker was started for this run, though the route chose the pipeline";
+      !stop.empty() ? stop
+      : worker_     ? who + " ended before " + doing_ + " this repository: " + (died ? worker_end_.describe() : "no result reported")
+                    : "no gitaly-backup worker was started for this run, though the route chose the pipeline";
   auto unreported = std::move(with_worker_);
   with_worker_.clear();
-  for (const auto& entry : unreported) finish_locked(entry.second, failed(why));
+  for (const auto& entry : unreported) finish_locked(entry.second, stop.empty() ? failed(why) : not_attempted(why));
   if (worker_ && !worker_end_.ok() && unreported.empty() && worker_failed_jobs_ == 0)
     worker_failure_ = who + " failed: " + worker_end_.describe();
   observer_.finished();
@@ -103,6 +117,8 @@ void RepositoryRun::run(const std::vector<EngineJob>& jobs, const Engines& engin
 }
 
 void RepositoryRun::on_worker_line(const nlohmann::json& line) {
+  // Thrown out of the worker's output: run_process stops the worker.
+  if (const std::string stop = stop_reason(); !stop.empty()) throw Error(ErrorCode::Io, stop);
   std::lock_guard<std::mutex> lock(mu_);
   if (line.value("msg", "") == "finished") worker_peak_rss_kib_ = line.value("peak_rss_kib", 0L);
   if (!engines_) return;

@@ -70,6 +70,9 @@ struct JobOutcome {
 struct WorkerCommand {
   std::string program;
   std::vector<std::string> args;
+  // Added to its environment: the S3 credentials when the destination is object storage
+  // (the only child that gets them).
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 class RepositoryRun {
@@ -99,6 +102,11 @@ class RepositoryRun {
   // Set when the worker ended badly without blaming any repository (its final sync, say):
   // the run must not be reported complete. Empty otherwise.
   std::string worker_failure() const;
+  // Asked before each repository of the legacy engine starts and on each line of the worker: a
+  // reason to stop the run (the destination's lock was lost), or empty to go on. Once it gives
+  // one, the repositories not started are failed "not attempted: <reason>" and the worker is
+  // stopped. Set before run().
+  void set_stop_check(std::function<std::string()> check) { stop_check_ = std::move(check); }
 
  private:
   void on_worker_line(const nlohmann::json& line);
@@ -117,6 +125,8 @@ class RepositoryRun {
   std::size_t worker_failed_jobs_ = 0;                  // guarded by mu_
   long worker_peak_rss_kib_ = 0;                        // guarded by mu_
   std::string worker_failure_;                          // guarded by mu_
+  std::function<std::string()> stop_check_;             // set before run(), then only read
+  std::string stop_reason() const { return stop_check_ ? stop_check_() : ""; }
   Scheduler lanes_;  // declared last: its jobs use the members above
 };
 

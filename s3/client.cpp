@@ -22,6 +22,7 @@
 #include "base/encoding.h"
 #include "base/error.h"
 #include "base/sha256.h"
+#include "base/system.h"
 
 namespace gitvault::s3 {
 namespace {
@@ -43,7 +44,12 @@ struct Curl {
   const char* (*easy_strerror)(CURLcode);
   curl_slist* (*slist_append)(curl_slist*, const char*);
   void (*slist_free_all)(curl_slist*);
+  curl_version_info_data* (*version_info)(CURLversion);
 };
+
+// SigV4 signing (CURLOPT_AWS_SIGV4) came in libcurl 7.75.0. An older libcurl ignores the
+// option and would send the access key and the secret as HTTP Basic authentication.
+constexpr unsigned kMinimumCurl = 0x074B00;
 
 const Curl& curl() {
   static const Curl api = [] {
@@ -66,11 +72,29 @@ const Curl& curl() {
     c.easy_strerror = reinterpret_cast<decltype(c.easy_strerror)>(sym("curl_easy_strerror"));
     c.slist_append = reinterpret_cast<decltype(c.slist_append)>(sym("curl_slist_append"));
     c.slist_free_all = reinterpret_cast<decltype(c.slist_free_all)>(sym("curl_slist_free_all"));
+    c.version_info = reinterpret_cast<decltype(c.version_info)>(sym("curl_version_info"));
+    const curl_version_info_data* v = c.version_info(CURLVERSION_NOW);
+    if (!v || v->version_num < kMinimumCurl)
+      throw Error(ErrorCode::Config, std::string("object storage needs libcurl 7.75.0 or newer (SigV4 signing); "
+                                                 "libcurl.so.4 here is ") +
+                                         (v && v->version ? v->version : "of unknown version") +
+                                         ": refusing to send credentials with it");
     c.global_init(CURL_GLOBAL_DEFAULT);
     return c;
   }();
   return api;
 }
+
+// Sets one option, or throws naming it: a libcurl that refuses an option (an older or
+// differently built one) must not be used with half the options set — without
+// CURLOPT_AWS_SIGV4, user and password would go out as Basic authentication.
+template <typename T>
+void set_option(CURL* c, CURLoption option, T value, const char* name) {
+  CURLcode rc = curl().easy_setopt(c, option, value);
+  if (rc != CURLE_OK)
+    throw Error(ErrorCode::Config, std::string("libcurl refused ") + name + ": " + curl().easy_strerror(rc));
+}
+#define GITVAULT_SET(c, option, value) set_option(c, option, value, #option)
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -171,10 +195,13 @@ std::string md5_base64(std::string_view data) {
 }
 
 // The ETag S3 gives an object completed from parts: the MD5 of the parts' MD5s, "-", the count.
-std::string multipart_etag(const std::vector<std::string>& part_etags) {
+// A part's ETag that is not 32 hexadecimal digits is an Error naming `where`.
+std::string multipart_etag(const std::vector<std::string>& part_etags, const std::string& where) {
   std::string digests;
   for (std::string e : part_etags) {
     e.erase(std::remove(e.begin(), e.end(), '"'), e.end());
+    if (e.size() != 32 || !std::all_of(e.begin(), e.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)); }))
+      throw Error(ErrorCode::Io, where + ": a part's ETag is not an MD5 ('" + printable(e) + "')");
     for (std::size_t i = 0; i + 1 < e.size(); i += 2)
       digests += static_cast<char>(std::stoi(e.substr(i, 2), nullptr, 16));
   }
@@ -288,7 +315,11 @@ Response Client::send(const std::string& method, const std::string& key, const Q
   const std::string payload_hash = sha256_hex(std::string(body));
   std::mt19937_64 rng(std::random_device{}());
   std::string last_failure;
+  DestinationHealth* health = endpoint_.health.get();
   for (int attempt = 1;; ++attempt) {
+    if (health)
+      if (std::string dead = health->dead(); !dead.empty())
+        throw Error(ErrorCode::Io, method + " " + describe(key) + ": not attempted: " + dead);
     CURL* c = handle(curl_);
     curl().easy_reset(c);
     Response r;
@@ -297,51 +328,67 @@ Response Client::send(const std::string& method, const std::string& key, const Q
     list = curl().slist_append(list, ("x-amz-content-sha256: " + payload_hash).c_str());
     if (!credentials_.session_token.empty())
       list = curl().slist_append(list, ("x-amz-security-token: " + credentials_.session_token).c_str());
-    curl().easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl().easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    std::unique_ptr<curl_slist, void (*)(curl_slist*)> list_guard(list, curl().slist_free_all);
+    GITVAULT_SET(c, CURLOPT_URL, url.c_str());
+    GITVAULT_SET(c, CURLOPT_HTTPHEADER, list);
     const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
-    curl().easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl().easy_setopt(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
-    curl().easy_setopt(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
-    curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
-    curl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
-    curl().easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl().easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    GITVAULT_SET(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+    GITVAULT_SET(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+    GITVAULT_SET(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+    GITVAULT_SET(c, CURLOPT_NOSIGNAL, 1L);
+    // Keys are sent as they are: no "/../" or "/./" folded into another key or bucket.
+    GITVAULT_SET(c, CURLOPT_PATH_AS_IS, 1L);
+    // An overall deadline per request (a server that trickles a byte a minute passes the
+    // low-speed check); a stalled request then counts as a failed attempt.
+    GITVAULT_SET(c, CURLOPT_TIMEOUT, static_cast<long>(endpoint_.request_timeout.count()));
+    GITVAULT_SET(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    GITVAULT_SET(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!endpoint_.ca_file.empty()) GITVAULT_SET(c, CURLOPT_CAINFO, endpoint_.ca_file.c_str());
+    GITVAULT_SET(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
+    GITVAULT_SET(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    GITVAULT_SET(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
+    GITVAULT_SET(c, CURLOPT_WRITEFUNCTION, on_body);
+    GITVAULT_SET(c, CURLOPT_WRITEDATA, &r.body);
+    GITVAULT_SET(c, CURLOPT_HEADERFUNCTION, on_header);
     HeaderSink header_sink{&r.headers, &socket_};
-    curl().easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, remember_socket);
-    curl().easy_setopt(c, CURLOPT_SOCKOPTDATA, static_cast<void*>(&socket_));
-    curl().easy_setopt(c, CURLOPT_HEADERDATA, &header_sink);
+    GITVAULT_SET(c, CURLOPT_SOCKOPTFUNCTION, remember_socket);
+    GITVAULT_SET(c, CURLOPT_SOCKOPTDATA, static_cast<void*>(&socket_));
+    GITVAULT_SET(c, CURLOPT_HEADERDATA, &header_sink);
     UploadSource source{body};
     if (method == "HEAD") {
-      curl().easy_setopt(c, CURLOPT_NOBODY, 1L);
+      GITVAULT_SET(c, CURLOPT_NOBODY, 1L);
     } else if (method == "GET") {
-      curl().easy_setopt(c, CURLOPT_HTTPGET, 1L);
+      GITVAULT_SET(c, CURLOPT_HTTPGET, 1L);
     } else if (method == "PUT") {
-      curl().easy_setopt(c, CURLOPT_UPLOAD, 1L);
-      curl().easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-      curl().easy_setopt(c, CURLOPT_READDATA, &source);
-      curl().easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      GITVAULT_SET(c, CURLOPT_UPLOAD, 1L);
+      GITVAULT_SET(c, CURLOPT_READFUNCTION, on_read);
+      GITVAULT_SET(c, CURLOPT_READDATA, &source);
+      GITVAULT_SET(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(body.size()));
     } else if (method == "POST") {
-      curl().easy_setopt(c, CURLOPT_POST, 1L);
-      curl().easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-      curl().easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+      GITVAULT_SET(c, CURLOPT_POST, 1L);
+      GITVAULT_SET(c, CURLOPT_POSTFIELDS, body.data());
+      GITVAULT_SET(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     } else {
-      curl().easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+      GITVAULT_SET(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     }
     CURLcode rc = curl().easy_perform(c);
-    curl().slist_free_all(list);
+    list_guard.reset();
     if (rc == CURLE_OK) {
       curl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-      if (!retryable(r.status) || attempt >= tuning_.max_attempts) return r;
+      if (!retryable(r.status)) {
+        if (health) health->answered();
+        return r;
+      }
       last_failure = "HTTP " + std::to_string(r.status);
+      const bool dead = health && health->failed_attempt(last_failure);
+      if (attempt >= tuning_.max_attempts || dead) return r;
     } else {
       last_failure = curl().easy_strerror(rc);
-      if (!retryable(rc) || attempt >= tuning_.max_attempts)
+      const bool dead = retryable(rc) && health && health->failed_attempt(last_failure);
+      if (!retryable(rc) || attempt >= tuning_.max_attempts || dead)
         throw Error(ErrorCode::Io, method + " " + describe(key) + ": " + last_failure + " (" + endpoint_.url + ", " +
-                                       std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") + ")");
+                                       std::to_string(attempt) + " attempt" + (attempt == 1 ? "" : "s") +
+                                       (dead ? "; " + health->dead() : "") + ")");
     }
     // Exponential backoff with full jitter.
     long long cap = std::min<long long>(tuning_.max_backoff.count(),
@@ -382,12 +429,44 @@ std::optional<std::string> Client::get(const std::string& key) {
 }
 
 std::optional<std::string> Client::get_range(const std::string& key, std::uint64_t offset, std::uint64_t size) {
-  std::string range = "Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + size - 1);
-  Response r = expect("GET", key, {}, {range}, "", {200, 206, 404, 416});
+  auto r = read_range(key, offset, size);
+  if (!r) return std::nullopt;
+  return std::move(r->data);
+}
+
+std::optional<Client::RangeRead> Client::read_range(const std::string& key, std::uint64_t offset,
+                                                    std::uint64_t size, const std::string& if_match) {
+  std::vector<std::string> headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + size - 1)};
+  if (!if_match.empty()) headers.push_back("If-Match: " + if_match);
+  Response r = expect("GET", key, {}, headers, "", {200, 206, 404, 412, 416});
   if (r.status == 404) return std::nullopt;
-  if (r.status == 416) return std::string();
-  if (r.status == 200) return r.body.size() > offset ? r.body.substr(offset, size) : std::string();
-  return std::move(r.body);
+  if (r.status == 412)
+    throw Error(ErrorCode::Io, "GET " + describe(key) + ": the object changed while being read (its ETag is no "
+                                                        "longer " + if_match + ")");
+  RangeRead out;
+  out.etag = r.header("etag");
+  const std::string where = "GET " + describe(key) + " bytes " + std::to_string(offset) + "+" + std::to_string(size);
+  if (r.status == 416) {  // offset at or past the end
+    out.object_size = offset;
+    return out;
+  }
+  if (r.status == 200) {  // the whole object (a server that ignores ranges)
+    out.object_size = r.body.size();
+    out.data = r.body.size() > offset ? r.body.substr(offset, size) : std::string();
+    return out;
+  }
+  // 206: "Content-Range: bytes FIRST-LAST/TOTAL" must be the range asked for, cut at the end.
+  unsigned long long first = 0, last = 0, total = 0;
+  const std::string cr = r.header("content-range");
+  if (std::sscanf(cr.c_str(), "bytes %llu-%llu/%llu", &first, &last, &total) != 3 || last < first)
+    throw Error(ErrorCode::Io, where + ": unreadable Content-Range '" + cr + "'");
+  const std::uint64_t expected = std::min<std::uint64_t>(size, total > offset ? total - offset : 0);
+  if (first != offset || last - first + 1 != expected || r.body.size() != expected)
+    throw Error(ErrorCode::Io, where + ": answered " + std::to_string(r.body.size()) + " bytes (" + cr +
+                                   ") for a range of " + std::to_string(expected));
+  out.object_size = total;
+  out.data = std::move(r.body);
+  return out;
 }
 
 std::optional<std::uint64_t> Client::head(const std::string& key) {
@@ -490,7 +569,7 @@ void Client::complete_upload(const std::string& key, const std::string& upload_i
     Response h = send("HEAD", key, {}, {}, "");
     std::string etag = h.header("etag");
     etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
-    if (h.status == 200 && etag == multipart_etag(etags)) return;
+    if (h.status == 200 && etag == multipart_etag(etags, "completing the upload of " + describe(key))) return;
   }
   r = checked(std::move(r), "POST", key, {200});
   // S3 may answer 200 and still fail: the error is then in the body.
@@ -537,6 +616,30 @@ std::chrono::system_clock::time_point Client::server_time() {
   }
 }
 
+void DestinationHealth::answered() {
+  std::lock_guard<std::mutex> lock(mu_);
+  streak_.reset();
+}
+
+bool DestinationHealth::failed_attempt(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!dead_.empty()) return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (!streak_) {
+    streak_ = now;
+    streak_started_at_ = utc_now_rfc3339();
+  }
+  if (now - *streak_ < dead_after_) return false;
+  dead_ = "the destination stopped answering at " + streak_started_at_ + " (nothing but failures for " +
+          std::to_string(dead_after_.count()) + " s, the last: " + what + ")";
+  return true;
+}
+
+std::string DestinationHealth::dead() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dead_;
+}
+
 Url parse_url(const std::string& url) {
   const std::string scheme = "s3://";
   if (url.rfind(scheme, 0) != 0) throw Error(ErrorCode::Usage, "not an s3:// URL: " + url);
@@ -554,6 +657,7 @@ Url parse_url(const std::string& url) {
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   while (!prefix.empty() && prefix.front() == '/') prefix.erase(0, 1);
   out.prefix = prefix;
+  int dead_after = 45;
   std::stringstream ss(query);
   std::string kv;
   while (std::getline(ss, kv, '&')) {
@@ -580,44 +684,53 @@ Url parse_url(const std::string& url) {
     } else if (k == "lease_seconds") {
       out.lease_seconds = std::atoi(v.c_str());
       if (out.lease_seconds < 3) throw Error(ErrorCode::Usage, url + ": lease_seconds must be at least 3");
+    } else if (k == "request_timeout") {
+      out.endpoint.request_timeout = std::chrono::seconds(std::atoi(v.c_str()));
+      if (out.endpoint.request_timeout.count() < 1) throw Error(ErrorCode::Usage, url + ": request_timeout must be at least 1 (seconds)");
+    } else if (k == "dead_after") {
+      dead_after = std::atoi(v.c_str());
+      if (dead_after < 1) throw Error(ErrorCode::Usage, url + ": dead_after must be at least 1 (seconds)");
+    } else if (k == "ca_file") {
+      out.endpoint.ca_file = v;
+    } else if (k == "allow_whole_bucket" || k == "allow_insecure_http") {
+      if (v != "true" && v != "false") throw Error(ErrorCode::Usage, url + ": " + k + " must be true or false");
+      (k == "allow_whole_bucket" ? out.allow_whole_bucket : out.allow_insecure_http) = v == "true";
     } else {
       throw Error(ErrorCode::Usage, url + ": unknown parameter '" + k + "' (endpoint, region, use_path_style)");
     }
   }
+  out.endpoint.health = std::make_shared<DestinationHealth>(std::chrono::seconds(dead_after));
+  if (out.prefix.empty() && !out.allow_whole_bucket)
+    throw Error(ErrorCode::Usage,
+                url + ": no prefix — gitvault would take every object of bucket '" + out.endpoint.bucket +
+                    "' for its own (prune removes what no backup names, other tools' objects included). Give one "
+                    "(s3://" + out.endpoint.bucket + "/gitvault), or set allow_whole_bucket = true if the bucket "
+                    "holds nothing else");
+  if (out.endpoint.url.rfind("http://", 0) == 0 && !is_loopback_url(out.endpoint.url) && !out.allow_insecure_http)
+    throw Error(ErrorCode::Usage,
+                url + ": endpoint " + out.endpoint.url + " is plain http to another machine — every repository "
+                    "and any session token would cross the network in the clear, and records could be rewritten "
+                    "on the way. Use https://, or set allow_insecure_http = true to accept that risk");
   return out;
 }
 
-Credentials credentials_from_environment() {
-  auto env = [](const char* n) {
-    const char* v = std::getenv(n);
-    return std::string(v ? v : "");
-  };
-  Credentials c{env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"), env("AWS_SESSION_TOKEN")};
-  if (!c.access_key_id.empty() && !c.secret_access_key.empty()) return c;
-  std::string file = env("AWS_SHARED_CREDENTIALS_FILE");
-  if (file.empty() && !env("HOME").empty()) file = env("HOME") + "/.aws/credentials";
-  std::string profile = env("AWS_PROFILE").empty() ? "default" : env("AWS_PROFILE");
-  std::ifstream in(file);
-  std::string line, section;
-  while (in && std::getline(in, line)) {
-    line = trim(line);
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line.front() == '[' && line.back() == ']') {
-      section = trim(line.substr(1, line.size() - 2));
-      continue;
-    }
-    if (section != profile) continue;
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string k = trim(line.substr(0, eq)), v = trim(line.substr(eq + 1));
-    if (k == "aws_access_key_id") c.access_key_id = v;
-    if (k == "aws_secret_access_key") c.secret_access_key = v;
-    if (k == "aws_session_token") c.session_token = v;
+bool is_loopback_url(const std::string& endpoint) {
+  std::string rest = endpoint.substr(endpoint.find("://") == std::string::npos ? 0 : endpoint.find("://") + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  std::string host;
+  if (!rest.empty() && rest.front() == '[') {
+    host = rest.substr(1, rest.find(']') == std::string::npos ? std::string::npos : rest.find(']') - 1);
+  } else {
+    host = rest.substr(0, rest.find(':'));
   }
-  if (c.access_key_id.empty() || c.secret_access_key.empty())
-    throw Error(ErrorCode::Config, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile '" +
-                                       profile + "' in " + (file.empty() ? "~/.aws/credentials" : file));
-  return c;
+  for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, written as four decimal numbers
+  unsigned a, b, c, d;
+  char tail;
+  return std::sscanf(host.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 && c < 256 &&
+         d < 256;
 }
 
 }  // namespace gitvault::s3

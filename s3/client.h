@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,11 +22,41 @@
 
 namespace gitvault::s3 {
 
+// Whether a destination still answers, across every request of a process (all its clients
+// and threads), not one request at a time: a streak of failed attempts (no connection,
+// timeouts, 5xx) that lasts `dead_after` with no answer in between makes the destination
+// dead, and from then on every request fails at once saying since when. Any answer ends a
+// streak. A run then stops attempting repositories instead of retrying each on its own
+// (a killed gateway once cost ~3.5 s per remaining repository: nine hours for 10,000).
+class DestinationHealth {
+ public:
+  explicit DestinationHealth(std::chrono::seconds dead_after) : dead_after_(dead_after) {}
+  void answered();
+  // A failed attempt; true when the destination is dead now.
+  bool failed_attempt(const std::string& what);
+  // Empty while alive; else "the destination stopped answering at <UTC time> (…)".
+  std::string dead() const;
+
+ private:
+  const std::chrono::seconds dead_after_;
+  mutable std::mutex mu_;
+  std::optional<std::chrono::steady_clock::time_point> streak_;  // guarded by mu_
+  std::string streak_started_at_;                                // guarded by mu_ (UTC)
+  std::string dead_;                                             // guarded by mu_
+};
+
 struct Endpoint {
   std::string url = "https://s3.amazonaws.com";  // scheme://host[:port], no trailing slash
   std::string region = "us-east-1";
   std::string bucket;
   bool path_style = true;  // https://host/bucket/key (false: https://bucket.host/key)
+  std::string ca_file;     // ca_file=PATH: the CAs that sign the endpoint's certificate (default: the system's)
+  // request_timeout=SECONDS: one attempt of one request, at most (a server that trickles a
+  // byte a minute passes libcurl's low-speed check for ever).
+  std::chrono::seconds request_timeout{300};
+  // Shared by every client of one destination in a process (parse_url makes one, with
+  // dead_after=SECONDS, default 45); none: each request on its own.
+  std::shared_ptr<DestinationHealth> health;
 };
 
 struct Credentials {
@@ -98,6 +130,17 @@ class Client {
   std::optional<std::string> get(const std::string& key);
   // Bytes [offset, offset+size) of the object; shorter at its end; nullopt when absent.
   std::optional<std::string> get_range(const std::string& key, std::uint64_t offset, std::uint64_t size);
+  // The same, checked and pinned: the answer must be exactly the bytes asked for (as many as
+  // the object has from offset on), and with `if_match` (an ETag from an earlier read) the
+  // object must still be that version — Error(Io) naming the key otherwise ("changed while
+  // being read", "answered N bytes for a range of M").
+  struct RangeRead {
+    std::string data;
+    std::uint64_t object_size = 0;
+    std::string etag;
+  };
+  std::optional<RangeRead> read_range(const std::string& key, std::uint64_t offset, std::uint64_t size,
+                                      const std::string& if_match = "");
   // The object's size, nullopt when absent.
   std::optional<std::uint64_t> head(const std::string& key);
   // The object's Last-Modified (server clock), nullopt when absent.
@@ -139,15 +182,36 @@ struct Url {
   // up meanwhile. Memory per writer: part_size x N. 1: each part goes up before the next fills.
   int parts_in_flight = 2;
   int lease_seconds = 60;                  // lease_seconds=N: a run's lock lease, renewed every N/3 s
+  // allow_whole_bucket=true: no prefix, the bucket is gitvault's alone (refused without it).
+  bool allow_whole_bucket = false;
+  // allow_insecure_http=true: an http:// endpoint that is not this machine (refused without it).
+  bool allow_insecure_http = false;
 };
-// Throws Error(Usage) for anything else.
+// Throws Error(Usage) for anything else, for a URL without a prefix (unless
+// allow_whole_bucket=true) and for a plain http:// endpoint on another machine (unless
+// allow_insecure_http=true).
 Url parse_url(const std::string& url);
+// Whether an endpoint URL's host is this machine (localhost, 127.0.0.0/8, ::1).
+bool is_loopback_url(const std::string& endpoint);
 
-// Credentials from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-// AWS_SESSION_TOKEN), else the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
-// ~/.aws/credentials) and profile (AWS_PROFILE, else "default"). Throws Error(Config)
-// saying where it looked — never printing a secret.
+// Credentials (s3/credentials.cpp), in this order (docs/object-storage.md, "Credentials"):
+//  1. the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN),
+//     as the process had them when it started (adopt_environment_credentials);
+//  2. `[s3]` access_key_id / secret_access_key of the config (set_configured_credentials);
+//  3. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials),
+//     profile AWS_PROFILE or "default".
+// Throws Error(Config) saying where it looked — never printing a secret — and for half a
+// pair in the environment.
 Credentials credentials_from_environment();
+// Takes the AWS_* secrets out of this process's environment into memory, so that no child
+// (git, hooks) inherits them; a program calls it first thing. Core dumps are switched off
+// (PR_SET_DUMPABLE) whenever a secret is in memory.
+void adopt_environment_credentials();
+// The keys of `[s3]` in the config (empty: none).
+void set_configured_credentials(const Credentials& credentials);
+// What a child that talks to object storage itself (the gitaly-backup worker) is given in
+// its environment: the credentials in effect, as AWS_* variables; empty when there are none.
+std::vector<std::pair<std::string, std::string>> credentials_for_child();
 
 // RFC 3986 percent-encoding of every byte but A-Z a-z 0-9 - . _ ~ (and '/' when keep_slash).
 std::string uri_encode(std::string_view bytes, bool keep_slash);

@@ -90,7 +90,8 @@ std::vector<MetricFamily> backup_metrics(const BackupRunResult& r) {
                          {{"ok", static_cast<double>(rec.count(ItemStatus::Ok))},
                           {"empty", static_cast<double>(rec.count(ItemStatus::Empty))},
                           {"failed", static_cast<double>(rec.count(ItemStatus::Failed))},
-                          {"skipped", static_cast<double>(rec.count(ItemStatus::Skipped))}}));
+                          {"skipped", static_cast<double>(rec.count(ItemStatus::Skipped))},
+                          {"not_attempted", static_cast<double>(rec.count(ItemStatus::NotAttempted))}}));
   out.push_back(labelled("gitvault_backup_repositories_by_path", "Repositories of the last backup by the path they took",
                          "path", {{"pipeline", static_cast<double>(rec.count(Engine::Pipeline))},
                                  {"legacy", static_cast<double>(rec.count(Engine::Legacy))}}));
@@ -174,6 +175,9 @@ std::string metrics_text(const std::vector<MetricFamily>& families) {
 void update_metrics_file(const std::string& path, const std::vector<MetricFamily>& families) {
   // One writer at a time: read, replace, rename under the lock (two commands ending at once
   // must not lose each other's families).
+  // A directory that does not exist yet (a fresh node_exporter textfile directory) is created,
+  // readable by the collector: a missing directory once cost every run its metrics.
+  if (const auto slash = path.rfind('/'); slash != std::string::npos && slash > 0) make_dirs(path.substr(0, slash), 0755);
   const std::string lock_path = path + ".lock";
   int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (lock < 0) throw_errno("open the lock of the metrics file", lock_path, errno);

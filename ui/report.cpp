@@ -37,12 +37,13 @@ const char* written_by(const BackupSummary& b) { return b.from_gitaly_backup ? "
 void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
   const BackupRecord& rec = r.record;
   const std::size_t ok = rec.count(ItemStatus::Ok), empty = rec.count(ItemStatus::Empty),
-                    skipped = rec.count(ItemStatus::Skipped), failed = rec.count(ItemStatus::Failed);
+                    skipped = rec.count(ItemStatus::Skipped), failed = rec.count(ItemStatus::Failed),
+                    not_attempted = rec.count(ItemStatus::NotAttempted);
   const std::size_t pipeline = rec.count(Engine::Pipeline), legacy = rec.count(Engine::Legacy);
   if (mode == OutputMode::Json) {
     nlohmann::json j = {{"event", "summary"}, {"command", "backup"}, {"id", rec.id}, {"status", to_string(rec.status)},
                         {"repositories", rec.repositories.size()}, {"ok", ok}, {"empty", empty}, {"skipped", skipped},
-                        {"failed", failed}, {"pipeline", pipeline}, {"legacy", legacy}, {"bytes", rec.total_bytes()},
+                        {"failed", failed}, {"not_attempted", not_attempted}, {"pipeline", pipeline}, {"legacy", legacy}, {"bytes", rec.total_bytes()},
                         {"duration_seconds", r.seconds}, {"peak_rss_kib", r.peak_rss_kib},
                         {"worker_peak_rss_kib", r.worker_peak_rss_kib}};
     if (!rec.hosts.empty()) j["host"] = rec.host;
@@ -56,6 +57,7 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
     std::fprintf(out, "  repositories: %zu (%zu ok, %zu empty, %zu failed)\n", rec.repositories.size(), ok, empty,
                  failed);
     if (skipped) std::fprintf(out, "  skipped: %zu (gone since discovery)\n", skipped);
+    if (not_attempted) std::fprintf(out, "  not attempted: %zu (the run stopped; below)\n", not_attempted);
     std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", pipeline, legacy);
     std::fprintf(out, "  written: %s in %s\n", human_bytes(rec.total_bytes()).c_str(), human_duration(r.seconds).c_str());
     if (r.whole) {

@@ -4,6 +4,8 @@
 // refused when a manifest is hostile.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 
 #include "backup/s3_sink.h"
@@ -49,6 +51,29 @@ class GitalyBackups : public ::testing::Test {
   }
   ScratchDir dir_;
 };
+
+// gitaly versions that record a step for every repository write, for an empty one, an empty
+// .refs file and a bundle_path with no bundle at every step. verify (quick and --deep) took
+// those bundles for missing; restore was right.
+TEST_F(GitalyBackups, AnEmptyRepositorysChainOfTwoStepsVerifiesAndRestores) {
+  gitaly_backup("20240101000000", "--marker --empty-steps");
+  commit_in_project("second night");
+  gitaly_backup("20240102000000", "--marker --empty-steps --incremental 20240101000000");
+  const std::string manifest =
+      testing::read_text(dir_ / "backups/manifests/default/group/sub/empty.git/20240102000000.toml");
+  ASSERT_NE(manifest.find("empty = true"), std::string::npos) << manifest;
+  ASSERT_EQ(std::count(manifest.begin(), manifest.end(), '['), 4) << manifest;  // two [[steps]]
+  for (const char* deep : {"", "--deep"}) {
+    std::vector<std::string> args = {"verify", "--path", dir_ / "backups", "--id", "20240102000000"};
+    if (*deep) args.push_back(deep);
+    auto v = gv(args);
+    EXPECT_EQ(v.exit_code, 0) << deep << v.out << v.err;
+    EXPECT_EQ(v.out.find("missing"), std::string::npos) << deep << v.out;
+  }
+  auto r = restore(dir_ / "restored", {"--id", "20240102000000"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(state_of(dir_ / "restored"), state_of(dir_ / "storage"));
+}
 
 TEST_F(GitalyBackups, AFullBackupIsRestoredRefForRefAndSaysItIsVerifiedByGitAlone) {
   gitaly_backup("20240101000000", "--marker");

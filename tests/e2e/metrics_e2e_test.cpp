@@ -111,6 +111,18 @@ TEST_F(Metrics, EveryCommandRecordsItsRunAndTheLastSuccessSurvivesAFailure) {
 
 // --json on a long run: a status line every second on stderr whatever the repositories do,
 // each a JSON object of schema 1 with a count that never goes back.
+// node_exporter's textfile directory may not exist yet on a fresh machine: the first run
+// makes it (it used to warn and write nothing).
+TEST_F(Metrics, AMissingTextfileDirectoryIsCreated) {
+  metrics_ = dir_ / "fresh/textfile/gitvault.prom";
+  auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", "m1"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_EQ(b.err.find("metrics"), std::string::npos) << b.err;
+  auto m = scrape();
+  EXPECT_EQ(m["gitvault_backup_last_exit_code{}"], 0) << testing::read_text(metrics_);
+  EXPECT_EQ(sh("stat -c %a " + (dir_ / "fresh/textfile")), "755\n");
+}
+
 TEST_F(Metrics, JsonProgressGivesAStatusLineEverySecondOnALongRun) {
   testing::write_text(dir_ / "slow-git", "#!/bin/sh\ncase \"$*\" in *pack-objects*) sleep 0.6;; esac\nexec git \"$@\"\n");
   sh("chmod +x " + (dir_ / "slow-git"));

@@ -36,7 +36,7 @@ struct Outcomes {
 
 // A worker that answers each job line with the same line plus "msg":"answered".
 WorkerCommand answering_worker(const std::string& then = "exit 0") {
-  return {"/bin/sh", {"-c", "sed -u 's/}$/,\"msg\":\"answered\"}/'; " + then}};
+  return {"/bin/sh", {"-c", "sed -u 's/}$/,\"msg\":\"answered\"}/'; " + then}, {}};
 }
 
 std::optional<JobOutcome> read_answer(std::size_t, const nlohmann::json& line) {
@@ -105,7 +105,7 @@ TEST(RepositoryRun, AWorkerKilledMidRunFailsEveryJobItDidNotReportAndSaysHow) {
   auto jobs = jobs_of(Engine::Pipeline, 3);
   Outcomes got(jobs.size());
   // Answers the first job, then is killed.
-  WorkerCommand worker{"/bin/sh", {"-c", "read l; echo \"$l\" | sed 's/}$/,\"msg\":\"answered\"}/'; kill -9 $$"}};
+  WorkerCommand worker{"/bin/sh", {"-c", "read l; echo \"$l\" | sed 's/}$/,\"msg\":\"answered\"}/'; kill -9 $$"}, {}};
   RepositoryRun run("test", "testing", worker, observer);
   RepositoryRun::Engines engines;
   engines.worker_result = read_answer;

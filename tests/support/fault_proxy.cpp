@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstring>
 #include <stdexcept>
@@ -143,6 +144,13 @@ void FaultProxy::serve(int client) {
   Request req;
   while (read_request(client, buffer, req, stopping_)) {
     const int n = ++requests_;
+    if (stall_at_ > 0 && n >= stall_at_) {
+      stall_at_ = 0;
+      stalled_ = true;
+    }
+    // A stalled gateway: the request is held (its client may give up meanwhile) and forwarded
+    // when the stall ends, as a gateway that comes back does with what it had queued.
+    while (stalled_ && !stopping_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     int fault = -1;  // the cycle: 0 = 503, 1 = 500, 2 = closed before forwarding, 3 = cut-off answer
     if (period_ > 0 && n % period_ == 0) fault = faults_++ % 4;
     if (fault == 0) {

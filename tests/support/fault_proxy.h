@@ -29,6 +29,10 @@ class FaultProxy {
   std::string endpoint() const;
 
   int requests() const { return requests_; }
+  // While stalled, every request is held, unanswered, until the stall ends.
+  void stall(bool on) { stalled_ = on; }
+  // Stalls (as stall(true)) from the n-th request after this call on.
+  void stall_after(int n) { stall_at_ = requests_ + n; }
   int answered_503() const { return answered_503_; }
   int answered_500() const { return answered_500_; }
   int closed_before_forwarding() const { return closed_before_; }
@@ -42,6 +46,8 @@ class FaultProxy {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> stalled_{false};
+  std::atomic<int> stall_at_{0};
   std::atomic<int> requests_{0}, answered_503_{0}, answered_500_{0}, closed_before_{0}, cut_off_{0};
   std::atomic<int> faults_{0};
   std::thread acceptor_;
