@@ -156,42 +156,75 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
 
 }  // namespace
 
+namespace {
+
+BackupSummary summary_of(const BackupRecord& b, const RecordSummary& s) {
+  BackupSummary out;
+  out.id = b.id;
+  out.status = b.status;
+  out.started_at = b.started_at;
+  out.finished_at = b.finished_at;
+  out.repositories = s.repositories;
+  out.failed = s.failed;
+  out.pipeline = s.pipeline;
+  out.legacy = s.legacy;
+  out.full = s.full;
+  out.incremental = s.incremental;
+  out.unchanged = s.unchanged;
+  out.bytes = s.bytes;
+  out.needs = s.needs;
+  out.hosts = b.parts;
+  out.from_gitaly_backup = b.from_gitaly_backup;
+  return out;
+}
+
+}  // namespace
+
 std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
                                         std::chrono::milliseconds lock_wait) {
   RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "backups", "", lock_wait);
-  auto records = BackupCatalog(sink).read_all(errors);  // gitaly-backup's own backups too
-  std::set<std::string> present;
-  for (const auto& b : records) present.insert(b.id);
+  // A record's header carries its summary: only records without one (earlier versions, the
+  // parts of a backup of several hosts, unreadable headers) are read whole.
+  std::vector<std::string> unreadable;
+  std::vector<BackupRecord> headers = read_all_headers(sink, &unreadable);
+  BackupCatalog catalog(sink);
   std::vector<BackupSummary> out;
-  for (const auto& b : records) {
-    BackupSummary s;
-    s.id = b.id;
-    s.status = b.status;
-    s.started_at = b.started_at;
-    s.finished_at = b.finished_at;
-    s.repositories = b.repositories.size();
-    s.failed = b.count(ItemStatus::Failed);
-    s.hosts = b.parts;
-    s.from_gitaly_backup = b.from_gitaly_backup;
-    std::set<std::string> needs;
-    for (const auto& r : b.repositories) {
-      s.pipeline += r.engine == Engine::Pipeline;
-      s.legacy += r.engine == Engine::Legacy;
-      if (r.backed_up()) {
-        s.full += r.kind == StepKind::Full;
-        s.incremental += r.kind == StepKind::Incremental;
-        s.unchanged += r.kind == StepKind::Unchanged;
-      }
-      s.bytes += r.bytes;
-      for (const auto& step : r.previous_steps)
-        if (step.backup_id != b.id && !step.backup_id.empty()) needs.insert(step.backup_id);
-      if (!r.step_backup_id.empty() && r.step_backup_id != b.id) needs.insert(r.step_backup_id);
+  for (const auto& h : headers) {
+    if (h.summary && h.hosts.empty()) {
+      out.push_back(summary_of(h, *h.summary));
+      continue;
     }
-    s.needs.assign(needs.begin(), needs.end());
-    for (const auto& n : s.needs)
-      if (!present.count(n)) s.needs_pruned.push_back(n);
-    out.push_back(std::move(s));
+    try {
+      BackupRecord whole = catalog.read(h.id);
+      out.push_back(summary_of(whole, summarize(whole)));
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
   }
+  for (const auto& id : unreadable) {
+    try {
+      BackupRecord whole = catalog.read(id);  // says what is wrong with it
+      out.push_back(summary_of(whole, summarize(whole)));
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  for (const auto& id : catalog.gitaly().ids) {  // gitaly-backup's own backups, read whole
+    try {
+      BackupRecord whole = catalog.read(id);
+      out.push_back(summary_of(whole, summarize(whole)));
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const BackupSummary& a, const BackupSummary& b) {
+    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+  });
+  std::set<std::string> present;
+  for (const auto& b : out) present.insert(b.id);
+  for (auto& b : out)
+    for (const auto& n : b.needs)
+      if (!present.count(n)) b.needs_pruned.push_back(n);
   return out;
 }
 
