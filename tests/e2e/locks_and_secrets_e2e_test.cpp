@@ -191,6 +191,26 @@ TEST_F(LocksAndSecrets, AnotherToolsObjectAndUploadInTheSamePrefixSurvivePrune) 
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// A gateway (or someone in the middle) that answers a ranged GET with fewer bytes than asked,
+// in a well-formed answer: a short chunk used to count as the end of the file.
+TEST_F(LocksAndSecrets, AShortRangedAnswerIsAnErrorNotTheEndOfTheFile) {
+  GITVAULT_REQUIRE_S3(url);
+  const s3::Url where = s3::parse_url(url);
+  const int gateway_port = std::stoi(where.endpoint.url.substr(where.endpoint.url.rfind(':') + 1));
+  testing::FaultProxy proxy(gateway_port, 0);
+  const std::string via = "s3://" + where.endpoint.bucket + "/" + where.prefix + "?endpoint=" + proxy.endpoint() +
+                          "&use_path_style=true";
+  auto b = gv({"backup", "--storage", storage_arg(), "--path", via, "--id", "r1"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  proxy.short_ranges(true);
+  auto v = gv({"verify", "--path", via, "--id", "r1"});
+  EXPECT_NE(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE((v.out + v.err).find("for a range of"), std::string::npos) << v.out << v.err;
+  proxy.short_ranges(false);
+  auto again = gv({"verify", "--path", via, "--id", "r1"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+}
+
 // A git that takes its time, so that a backup of the fixture lasts several seconds.
 std::string slow_git(const ScratchDir& dir, const std::string& seconds = "0.3") {
   testing::write_text(dir / "slow-git", "#!/bin/sh\nsleep " + seconds + "\nexec git \"$@\"\n");

@@ -169,6 +169,22 @@ void FaultProxy::serve(int client) {
     }
     std::string answer;
     if (!forward(upstream_port_, req, answer, stopping_)) break;
+    if (short_ranges_ && answer.rfind("HTTP/1.1 206", 0) == 0) {
+      const std::size_t end = answer.find("\r\n\r\n");
+      if (end != std::string::npos && answer.size() - (end + 4) > 1) {
+        std::string head = answer.substr(0, end + 2), body = answer.substr(end + 4);
+        body.resize(body.size() / 2);
+        std::string rewritten;
+        for (std::size_t at = 0; at < head.size();) {
+          const std::size_t eol = head.find("\r\n", at);
+          std::string line = head.substr(at, eol - at);
+          if (lower(line).rfind("content-length:", 0) == 0) line = "Content-Length: " + std::to_string(body.size());
+          rewritten += line + "\r\n";
+          at = eol + 2;
+        }
+        answer = rewritten + "\r\n" + body;
+      }
+    }
     if (fault == 3) {
       ++cut_off_;
       write_all(client, std::string_view(answer).substr(0, answer.size() / 2));

@@ -31,6 +31,9 @@ class FaultProxy {
   int requests() const { return requests_; }
   // While stalled, every request is held, unanswered, until the stall ends.
   void stall(bool on) { stalled_ = on; }
+  // While on, every partial answer (206) loses the second half of its body, with a
+  // Content-Length that matches (a well-formed answer that is not the range asked for).
+  void short_ranges(bool on) { short_ranges_ = on; }
   // Stalls (as stall(true)) from the n-th request after this call on.
   void stall_after(int n) { stall_at_ = requests_ + n; }
   int answered_503() const { return answered_503_; }
@@ -48,6 +51,7 @@ class FaultProxy {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stalled_{false};
   std::atomic<int> stall_at_{0};
+  std::atomic<bool> short_ranges_{false};
   std::atomic<int> requests_{0}, answered_503_{0}, answered_500_{0}, closed_before_{0}, cut_off_{0};
   std::atomic<int> faults_{0};
   std::thread acceptor_;
