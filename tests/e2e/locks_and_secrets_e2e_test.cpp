@@ -236,7 +236,19 @@ TEST_F(LocksAndSecrets, ABackupWhoseGatewayStallsPastItsLeaseStopsAndNeverSaysCo
   std::thread backup([&] {
     c2 = gv({"backup", "--storage", storage_arg(), "--path", via, "--id", "c2"}, false, {{"GITVAULT_GIT", git}});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // c2 holds its lease and is writing
+  // c2 holds its lease (seen on the gateway) and is writing.
+  s3::Client client(where.endpoint, s3::credentials_from_environment());
+  auto c2_leased = [&] {
+    for (const auto& o : client.list(where.prefix + "/+gitvault/holders/").objects)
+      if (client.get(o.key).value_or("").find("\"detail\":\"c2\"") != std::string::npos) return true;
+    return false;
+  };
+  for (int i = 0; i < 200 && !c2_leased(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!c2_leased()) {
+    backup.join();
+    FAIL() << "c2 never took its lease: " << c2.out << c2.err;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   proxy.stall(true);
   std::this_thread::sleep_for(std::chrono::milliseconds(4500));  // past the 3 s lease on the gateway's clock
   auto prune = gv({"prune", "--path", url, "--keep-last", "1"});   // the default lease: c2's own ttl decides
