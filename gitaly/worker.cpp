@@ -225,6 +225,15 @@ std::optional<PoolBackup> pool_of_job(const Options& o, const Storage& storage, 
   return std::nullopt;
 }
 
+// The destination stopped answering (`why`): the repository is not attempted, said once at
+// the end of the run (run_worker_jobs) instead of each repository retrying on its own.
+void mark_not_attempted(RepositoryRecord& rr, const std::string& why, std::string& msg, std::string& level) {
+  rr.status = ItemStatus::NotAttempted;
+  rr.error = why;
+  msg = "create not attempted";
+  level = "warn";
+}
+
 // One create job.
 void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, JobBoard& board,
                 const WorkerJob& job, std::size_t seq) {
@@ -239,12 +248,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   std::string msg = "completed create", level = "info";
   std::vector<std::string> tips;
   if (std::string dead = sink.unreachable(); !dead.empty()) {
-    // The destination stopped answering: the rest of the run is not attempted, said once at
-    // the end (run_worker_jobs), instead of each repository retrying on its own.
-    rr.status = ItemStatus::NotAttempted;
-    rr.error = dead;
-    msg = "create not attempted";
-    level = "warn";
+    mark_not_attempted(rr, dead, msg, level);
   } else try {
     const Storage* st = find_storage(o.storages, job.storage);
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
@@ -289,10 +293,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   } catch (const std::exception& e) {
     rr.mark_failed(e.what());
     if (std::string gone = sink.unreachable(); !gone.empty()) {  // it died under this job
-      rr.status = ItemStatus::NotAttempted;
-      rr.error = gone;
-      msg = "create not attempted";
-      level = "warn";
+      mark_not_attempted(rr, gone, msg, level);
     } else {
       msg = "create failed";
       level = "error";

@@ -161,6 +161,24 @@ void refuse_existing(Sink& sink, const BackupRecord& rec) {
   }
 }
 
+// Why the run must stop before its next repository: its lock on the destination was lost, or
+// the destination cannot be reached; empty to go on (RepositoryRun::set_stop_check).
+std::string stop_reason(const RunLocks& locks, Sink& sink) {
+  if (std::string lost = locks.lost(); !lost.empty()) return "it lost its lock on " + sink.describe("") + " (" + lost + ")";
+  return sink.unreachable();
+}
+
+// The repositories a stopped run did not attempt, said once for all of them.
+void report_not_attempted(BackupRunResult& result) {
+  const BackupRecord& rec = result.record;
+  const std::size_t n = rec.count(ItemStatus::NotAttempted);
+  if (n == 0) return;
+  auto first = std::find_if(rec.repositories.begin(), rec.repositories.end(),
+                            [](const RepositoryRecord& r) { return r.status == ItemStatus::NotAttempted; });
+  result.failures.push_back({"*", "*", "", "the backup stopped: " + first->error + "; " + std::to_string(n) +
+                                               " repositor" + (n == 1 ? "y" : "ies") + " not attempted"});
+}
+
 // A default id (UTC seconds) that a run of the same second has taken already — a run killed
 // and restarted at once by systemd's Restart=on-failure — gives way to the next second's.
 void take_free_default_id(Sink& sink, BackupRecord& rec, RunObserver& observer) {
@@ -253,20 +271,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   RepositoryBackupOptions repo_options;
   repo_options.pack_threads = o.pack_threads;
-  // The run stops when the destination's lock is lost or the destination stops answering;
-  // the repositories not started are "not attempted", said in one line.
-  run.set_stop_check([&locks, &sink]() -> std::string {
-    if (std::string lost = locks.lost(); !lost.empty()) return "it lost its lock on " + sink.describe("") + " (" + lost + ")";
-    return sink.unreachable();
-  });
+  run.set_stop_check([&locks, &sink] { return stop_reason(locks, sink); });
   run.run(jobs, backup_engines(sink, repos, repo_options, result));
-  if (const std::size_t n = rec.count(ItemStatus::NotAttempted); n > 0) {
-    std::string why;
-    for (const auto& r : rec.repositories)
-      if (r.status == ItemStatus::NotAttempted && why.empty()) why = r.error;
-    result.failures.push_back({"*", "*", "", "the backup stopped: " + why + "; " + std::to_string(n) + " repositor" +
-                                                 (n == 1 ? "y" : "ies") + " not attempted"});
-  }
+  report_not_attempted(result);
   result.worker_peak_rss_kib = run.worker_peak_rss_kib();
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
 

@@ -309,6 +309,30 @@ std::string Client::url_for(const std::string& key, const Query& query) const {
   return url;
 }
 
+// The options every request of this client has: where it goes, how it is signed, and the
+// limits on connecting, stalling and the whole attempt.
+void Client::set_connection_options(void* handle, const std::string& url, void* headers) {
+  CURL* c = static_cast<CURL*>(handle);
+  GITVAULT_SET(c, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(headers));
+  GITVAULT_SET(c, CURLOPT_URL, url.c_str());
+  const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
+  GITVAULT_SET(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
+  GITVAULT_SET(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
+  GITVAULT_SET(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
+  GITVAULT_SET(c, CURLOPT_NOSIGNAL, 1L);
+  // Keys are sent as they are: no "/../" or "/./" folded into another key or bucket.
+  GITVAULT_SET(c, CURLOPT_PATH_AS_IS, 1L);
+  // An overall deadline per request (a server that trickles a byte a minute passes the
+  // low-speed check); a stalled request then counts as a failed attempt.
+  GITVAULT_SET(c, CURLOPT_TIMEOUT, static_cast<long>(endpoint_.request_timeout.count()));
+  GITVAULT_SET(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  GITVAULT_SET(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!endpoint_.ca_file.empty()) GITVAULT_SET(c, CURLOPT_CAINFO, endpoint_.ca_file.c_str());
+  GITVAULT_SET(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
+  GITVAULT_SET(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  GITVAULT_SET(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
+}
+
 Response Client::send(const std::string& method, const std::string& key, const Query& query,
                       const std::vector<std::string>& headers, std::string_view body) {
   const std::string url = url_for(key, query);
@@ -329,24 +353,7 @@ Response Client::send(const std::string& method, const std::string& key, const Q
     if (!credentials_.session_token.empty())
       list = curl().slist_append(list, ("x-amz-security-token: " + credentials_.session_token).c_str());
     std::unique_ptr<curl_slist, void (*)(curl_slist*)> list_guard(list, curl().slist_free_all);
-    GITVAULT_SET(c, CURLOPT_URL, url.c_str());
-    GITVAULT_SET(c, CURLOPT_HTTPHEADER, list);
-    const std::string sigv4 = "aws:amz:" + endpoint_.region + ":s3";
-    GITVAULT_SET(c, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    GITVAULT_SET(c, CURLOPT_USERNAME, credentials_.access_key_id.c_str());
-    GITVAULT_SET(c, CURLOPT_PASSWORD, credentials_.secret_access_key.c_str());
-    GITVAULT_SET(c, CURLOPT_NOSIGNAL, 1L);
-    // Keys are sent as they are: no "/../" or "/./" folded into another key or bucket.
-    GITVAULT_SET(c, CURLOPT_PATH_AS_IS, 1L);
-    // An overall deadline per request (a server that trickles a byte a minute passes the
-    // low-speed check); a stalled request then counts as a failed attempt.
-    GITVAULT_SET(c, CURLOPT_TIMEOUT, static_cast<long>(endpoint_.request_timeout.count()));
-    GITVAULT_SET(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    GITVAULT_SET(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!endpoint_.ca_file.empty()) GITVAULT_SET(c, CURLOPT_CAINFO, endpoint_.ca_file.c_str());
-    GITVAULT_SET(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(tuning_.connect_timeout.count()));
-    GITVAULT_SET(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    GITVAULT_SET(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(tuning_.low_speed_time.count()));
+    set_connection_options(c, url, list);
     GITVAULT_SET(c, CURLOPT_WRITEFUNCTION, on_body);
     GITVAULT_SET(c, CURLOPT_WRITEDATA, &r.body);
     GITVAULT_SET(c, CURLOPT_HEADERFUNCTION, on_header);

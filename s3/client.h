@@ -165,6 +165,7 @@ class Client {
 
  private:
   std::string url_for(const std::string& key, const Query& query) const;
+  void set_connection_options(void* curl, const std::string& url, void* headers);  // CURL*, curl_slist*
   Endpoint endpoint_;
   Credentials credentials_;
   Tuning tuning_;

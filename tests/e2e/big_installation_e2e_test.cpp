@@ -236,10 +236,8 @@ TEST_F(BigInstallation, ADestinationThatStopsAnsweringEndsTheRunAtOnce) {
   GITVAULT_REQUIRE_S3(url);
   make_hashed_storage(dir_ / "storage", 300, 30);
   const s3::Url where = s3::parse_url(url);
-  const int gateway_port = std::stoi(where.endpoint.url.substr(where.endpoint.url.rfind(':') + 1));
-  testing::FaultProxy proxy(gateway_port, 0);
-  const std::string via = "s3://" + where.endpoint.bucket + "/" + where.prefix + "?endpoint=" + proxy.endpoint() +
-                          "&use_path_style=true&dead_after=5&request_timeout=2";
+  testing::FaultProxy proxy(testing::FaultProxy::port_of(where.endpoint.url), 0);
+  const std::string via = proxy.s3_url(where.endpoint.bucket, where.prefix, "&dead_after=5&request_timeout=2");
   proxy.stall_after(400);  // a few hundred requests in: mid-run
   const auto t0 = std::chrono::steady_clock::now();
   auto b = gv({"backup", "--storage", storage_arg(), "--path", via + "&lease_seconds=3", "--id", "dead"});

@@ -196,10 +196,8 @@ TEST_F(LocksAndSecrets, AnotherToolsObjectAndUploadInTheSamePrefixSurvivePrune) 
 TEST_F(LocksAndSecrets, AShortRangedAnswerIsAnErrorNotTheEndOfTheFile) {
   GITVAULT_REQUIRE_S3(url);
   const s3::Url where = s3::parse_url(url);
-  const int gateway_port = std::stoi(where.endpoint.url.substr(where.endpoint.url.rfind(':') + 1));
-  testing::FaultProxy proxy(gateway_port, 0);
-  const std::string via = "s3://" + where.endpoint.bucket + "/" + where.prefix + "?endpoint=" + proxy.endpoint() +
-                          "&use_path_style=true";
+  testing::FaultProxy proxy(testing::FaultProxy::port_of(where.endpoint.url), 0);
+  const std::string via = proxy.s3_url(where.endpoint.bucket, where.prefix);
   auto b = gv({"backup", "--storage", storage_arg(), "--path", via, "--id", "r1"});
   ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
   proxy.short_ranges(true);
@@ -225,10 +223,8 @@ std::string slow_git(const ScratchDir& dir, const std::string& seconds = "0.3") 
 TEST_F(LocksAndSecrets, ABackupWhoseGatewayStallsPastItsLeaseStopsAndNeverSaysComplete) {
   GITVAULT_REQUIRE_S3(url);
   const s3::Url where = s3::parse_url(url);
-  const int gateway_port = std::stoi(where.endpoint.url.substr(where.endpoint.url.rfind(':') + 1));
-  testing::FaultProxy proxy(gateway_port, 0);
-  const std::string via = "s3://" + where.endpoint.bucket + "/" + where.prefix + "?endpoint=" + proxy.endpoint() +
-                          "&use_path_style=true&lease_seconds=3&request_timeout=2";
+  testing::FaultProxy proxy(testing::FaultProxy::port_of(where.endpoint.url), 0);
+  const std::string via = proxy.s3_url(where.endpoint.bucket, where.prefix, "&lease_seconds=3&request_timeout=2");
   auto c1 = gv({"backup", "--storage", storage_arg(), "--path", url, "--id", "c1"});
   ASSERT_EQ(c1.exit_code, 0) << c1.out << c1.err;
   const std::string git = slow_git(dir_, "1");

@@ -27,6 +27,15 @@ class FaultProxy {
   int port() const { return port_; }
   // "http://127.0.0.1:PORT"
   std::string endpoint() const;
+  // An s3:// destination through this proxy: the bucket and prefix given, path style, and
+  // `extra` URL parameters ("&lease_seconds=3").
+  std::string s3_url(const std::string& bucket, const std::string& prefix, const std::string& extra = "") const {
+    return "s3://" + bucket + "/" + prefix + "?endpoint=" + endpoint() + "&use_path_style=true" + extra;
+  }
+  // The port of an endpoint URL ("http://127.0.0.1:7480" -> 7480): where the proxy forwards to.
+  static int port_of(const std::string& endpoint_url) {
+    return std::stoi(endpoint_url.substr(endpoint_url.rfind(':') + 1));
+  }
 
   int requests() const { return requests_; }
   // While stalled, every request is held, unanswered, until the stall ends.
