@@ -21,6 +21,7 @@ class Subcommand {
 std::unique_ptr<Subcommand> add_backup_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_restore_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_verify_command(CLI::App& app);
+std::unique_ptr<Subcommand> add_drill_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_backups_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_prune_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_feature_command(CLI::App& app);

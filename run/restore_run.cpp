@@ -45,6 +45,7 @@ std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec,
   std::set<std::string> missing_storages;
   for (const auto& r : rec.repositories) {
     if (!o.filter.selects(r.relative_path, r.project_path)) continue;
+    if (o.only && !o.only->count(job_key(r.storage, r.relative_path))) continue;
     if (!find_storage(o.storages, r.storage)) {
       missing_storages.insert(r.storage);
       ++result.skipped_storage;

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,9 @@ namespace gitvault {
 struct RestoreRunOptions : RepositoryRunOptions {
   int index_threads = 0;  // git index-pack's threads (0: git's default)
   bool verify_objects = false;  // re-hash every object even where the pack's index was kept
+  // Only these repositories (gitaly/protocol.h job_key(storage, relative_path)), when given:
+  // a drill's sample. Applied with the path filter.
+  std::optional<std::set<std::string>> only;
 };
 
 struct RestoreRunResult {

@@ -137,6 +137,20 @@ std::vector<MetricFamily> verify_metrics(const VerifyResult& r) {
           gauge("gitvault_verify_deep", "1 when the last verify was --deep", r.deep ? 1 : 0)};
 }
 
+std::vector<MetricFamily> drill_metrics(const DrillResult& r) {
+  return {gauge("gitvault_drill_repositories", "Repositories the last drill restored into scratch space",
+                static_cast<double>(r.repositories.size())),
+          gauge("gitvault_drill_failures", "Repositories that did not come back in the last drill", static_cast<double>(r.failed)),
+          gauge("gitvault_drill_restore_bytes_per_second", "Restore rate the last drill measured (bytes read per second)",
+                r.bytes_per_second),
+          gauge("gitvault_drill_restore_repositories_per_second", "Restore rate the last drill measured (repositories per second)",
+                r.repositories_per_second),
+          gauge("gitvault_drill_estimated_full_restore_seconds",
+                "A whole restore of the drilled backup at the last drill's rate (an estimate)", r.estimated_full_restore_seconds),
+          gauge("gitvault_drill_coverage_ratio", "Share of the backup's repositories a drill has ever brought back",
+                r.candidates ? static_cast<double>(r.drilled_ever) / static_cast<double>(r.candidates) : 0)};
+}
+
 std::vector<MetricFamily> prune_metrics(const PrunePlan& plan) {
   return {gauge("gitvault_prune_backups_kept", "Backups the last prune kept", static_cast<double>(plan.keep.size())),
           gauge("gitvault_prune_backups_removed", "Backups the last prune removed", static_cast<double>(plan.remove.size())),

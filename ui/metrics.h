@@ -16,6 +16,7 @@
 #include "flags/feature_flags.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"
+#include "run/drill_run.h"
 #include "run/restore_run.h"
 
 namespace gitvault {
@@ -42,6 +43,7 @@ std::vector<MetricFamily> command_metrics(const std::string& command, int exit_c
 std::vector<MetricFamily> backup_metrics(const BackupRunResult& r);
 std::vector<MetricFamily> restore_metrics(const RestoreRunResult& r);
 std::vector<MetricFamily> verify_metrics(const VerifyResult& r);
+std::vector<MetricFamily> drill_metrics(const DrillResult& r);
 std::vector<MetricFamily> prune_metrics(const PrunePlan& plan);
 std::vector<MetricFamily> backups_metrics(const std::vector<BackupSummary>& list);
 // gitvault_feature_enabled{name} and gitvault_feature_default_enabled{name} of these flags

@@ -110,6 +110,61 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
   std::fflush(out);
 }
 
+namespace {
+
+void report_drill_json(std::FILE* out, const DrillResult& result) {
+  for (const auto& d : result.repositories)
+    print_json(out, {{"event", "drilled"}, {"storage", d.storage}, {"relative_path", d.relative_path},
+                     {"project_path", d.project_path}, {"why", d.why}, {"size", d.size},
+                     {"status", d.ok() ? "ok" : "failed"}, {"problems", d.problems}});
+  print_json(out, {{"event", "summary"}, {"command", "drill"}, {"id", result.id},
+                   {"drilled", result.repositories.size()}, {"failed", result.failed},
+                   {"candidates", result.candidates}, {"drilled_ever", result.drilled_ever},
+                   {"bytes", result.bytes}, {"restore_seconds", result.restore_seconds},
+                   {"bytes_per_second", result.bytes_per_second},
+                   {"repositories_per_second", result.repositories_per_second},
+                   {"estimated_full_restore_seconds", result.estimated_full_restore_seconds},
+                   {"problems", result.problems}, {"duration_seconds", result.seconds}});
+}
+
+}  // namespace
+
+void report_drill(std::FILE* out, OutputMode mode, const DrillResult& result) {
+  if (mode == OutputMode::Json) {
+    report_drill_json(out, result);
+    std::fflush(out);
+    return;
+  }
+  for (const auto& n : result.notes) std::fprintf(out, "note: %s\n", printable(n).c_str());
+  for (const auto& d : result.repositories) {
+    std::fprintf(out, "%-6s %s/%s (%s, %s)\n", d.ok() ? "ok" : "FAILED", printable(d.storage).c_str(),
+                 printable(d.relative_path).c_str(), d.why.c_str(), human_bytes(d.size).c_str());
+    for (const auto& p : d.problems) std::fprintf(out, "         %s\n", printable(p).c_str());
+  }
+  std::fprintf(out, "drill of backup %s (finished %s): %zu of %zu repositories restored into scratch space and "
+                    "proven, %zu did not come back\n",
+               result.id.c_str(), result.backup_finished_at.c_str(), result.repositories.size(), result.candidates,
+               result.failed);
+  std::fprintf(out, "  paths: %zu pipeline, %zu legacy; restore read %s in %s (%s/s, %.1f repositories/s)\n",
+               result.via_pipeline, result.via_legacy, human_bytes(result.bytes).c_str(),
+               human_duration(result.restore_seconds).c_str(),
+               human_bytes(static_cast<std::uint64_t>(result.bytes_per_second)).c_str(), result.repositories_per_second);
+  std::fprintf(out, "  estimate: a whole restore of the %zu repositories (%s) would take about %s at this drill's rate "
+                    "(objects re-hashed, as here)\n",
+               result.candidates, human_bytes(result.candidate_bytes).c_str(),
+               human_duration(result.estimated_full_restore_seconds).c_str());
+  std::fprintf(out, "  coverage: %zu of %zu repositories have been drilled at least once\n", result.drilled_ever,
+               result.candidates);
+  for (const auto& p : result.problems) std::fprintf(out, "problem: %s\n", printable(p).c_str());
+  if (result.failed > 0) {
+    std::fprintf(out, "did not come back:");
+    for (const auto& d : result.repositories)
+      if (!d.ok()) std::fprintf(out, " %s/%s", printable(d.storage).c_str(), printable(d.relative_path).c_str());
+    std::fprintf(out, "\n");
+  }
+  std::fflush(out);
+}
+
 void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) {
   std::string ids;
   for (const auto& id : result.ids) ids += (ids.empty() ? "" : ", ") + id;

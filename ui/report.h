@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"
+#include "run/drill_run.h"
 #include "run/restore_run.h"
 #include "ui/progress.h"
 
@@ -19,6 +20,7 @@ namespace gitvault {
 void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& result);
 void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result);
 void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result);
+void report_drill(std::FILE* out, OutputMode mode, const DrillResult& result);
 // `where` names the backup directory (for "no backups in ...").
 void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where);
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run);

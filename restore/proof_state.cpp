@@ -1,0 +1,123 @@
+#include "restore/proof_state.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "base/error.h"
+
+namespace gitvault {
+
+const char* const kDrillHistoryName = "+gitvault/proof/drills.json";
+const char* const kProvenFilesName = "+gitvault/proof/proven.json";
+
+namespace {
+
+// The file's JSON, or nullopt when absent; Error(Corrupt) naming it when unreadable.
+std::optional<nlohmann::json> read_state(Sink& sink, const char* name) {
+  if (!sink.exists(name)) return std::nullopt;
+  std::string text;
+  try {
+    text = read_whole(sink, name);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::NotFound) return std::nullopt;  // removed meanwhile
+    throw;
+  }
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    if (!j.is_object() || j.value("format", 0) != 1) throw std::runtime_error("not format 1");
+    return j;
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::Corrupt, sink.describe(name) + ": unreadable (" + e.what() +
+                                        "); move it aside to start the record of proofs afresh");
+  }
+}
+
+template <typename K>
+void keep_later(std::map<K, std::int64_t>& into, const std::map<K, std::int64_t>& from) {
+  for (const auto& [k, t] : from) {
+    auto& mine = into[k];
+    mine = std::max(mine, t);
+  }
+}
+
+DrillHistory parse_drills(const nlohmann::json& j) {
+  DrillHistory h;
+  h.last_success = j.value("last_success", std::int64_t{0});
+  h.last_run = j.value("last_run", std::int64_t{0});
+  for (const auto& e : j.at("drilled"))
+    h.drilled[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = e.at(2).get<std::int64_t>();
+  return h;
+}
+
+ProvenFiles parse_proven(const nlohmann::json& j) {
+  ProvenFiles p;
+  p.cycle_started = j.value("cycle_started", std::int64_t{0});
+  p.cycles_completed = j.value("cycles_completed", std::int64_t{0});
+  p.last_cycle_completed = j.value("last_cycle_completed", std::int64_t{0});
+  for (const auto& e : j.at("files"))
+    p.files[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = e.at(2).get<std::int64_t>();
+  for (const auto& [id, t] : j.at("backups").items()) p.backups[id] = t.get<std::int64_t>();
+  return p;
+}
+
+}  // namespace
+
+DrillHistory read_drill_history(Sink& sink) {
+  auto j = read_state(sink, kDrillHistoryName);
+  if (!j) return {};
+  try {
+    return parse_drills(*j);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::Corrupt, sink.describe(kDrillHistoryName) + ": unreadable (" + e.what() + ")");
+  }
+}
+
+void save_drill_history(Sink& sink, const DrillHistory& h) {
+  DrillHistory merged = read_drill_history(sink);
+  keep_later(merged.drilled, h.drilled);
+  merged.last_success = std::max(merged.last_success, h.last_success);
+  merged.last_run = std::max(merged.last_run, h.last_run);
+  nlohmann::json drilled = nlohmann::json::array();
+  for (const auto& [k, t] : merged.drilled) drilled.push_back({k.first, k.second, t});
+  nlohmann::json j = {{"format", 1},
+                      {"last_success", merged.last_success},
+                      {"last_run", merged.last_run},
+                      {"drilled", std::move(drilled)}};
+  write_whole(sink, kDrillHistoryName, j.dump() + "\n");
+}
+
+ProvenFiles read_proven_files(Sink& sink) {
+  auto j = read_state(sink, kProvenFilesName);
+  if (!j) return {};
+  try {
+    return parse_proven(*j);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorCode::Corrupt, sink.describe(kProvenFilesName) + ": unreadable (" + e.what() + ")");
+  }
+}
+
+void save_proven_files(Sink& sink, const ProvenFiles& p, const std::set<ProvenKey>* still_named) {
+  ProvenFiles merged = read_proven_files(sink);
+  keep_later(merged.files, p.files);
+  keep_later(merged.backups, p.backups);
+  if (p.cycle_started >= merged.cycle_started) {  // the later cycle wins
+    merged.cycle_started = p.cycle_started;
+    merged.cycles_completed = std::max(merged.cycles_completed, p.cycles_completed);
+  }
+  merged.last_cycle_completed = std::max(merged.last_cycle_completed, p.last_cycle_completed);
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& [k, t] : merged.files)
+    if (!still_named || still_named->count(k)) files.push_back({k.first, k.second, t});
+  nlohmann::json backups = nlohmann::json::object();
+  for (const auto& [id, t] : merged.backups)
+    if (!still_named || p.backups.count(id)) backups[id] = t;  // a backup prune removed is gone
+  nlohmann::json j = {{"format", 1},
+                      {"cycle_started", merged.cycle_started},
+                      {"cycles_completed", merged.cycles_completed},
+                      {"last_cycle_completed", merged.last_cycle_completed},
+                      {"files", std::move(files)},
+                      {"backups", std::move(backups)}};
+  write_whole(sink, kProvenFilesName, j.dump() + "\n");
+}
+
+}  // namespace gitvault
