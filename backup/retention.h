@@ -44,6 +44,9 @@ struct BackupSummary {
   std::vector<std::string> needs_pruned;  // of those, the ones whose record is gone (files kept)
   std::vector<HostPart> hosts;  // a backup of several hosts: each expected host's part
   bool from_gitaly_backup = false;  // gitaly-backup's own backup (no record, no checksums)
+  // When a deep verify last proved every file it needs (Unix time; 0: not yet, or unknown):
+  // the oldest proof among them (backup/proof_state.h).
+  std::int64_t proven_at = 0;
   bool standalone() const { return needs.empty(); }
 };
 

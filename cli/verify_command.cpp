@@ -1,7 +1,9 @@
 // `gitvault verify`: restore/verify.h.
 #include <filesystem>
+#include <tuple>
 
 #include "backup/s3_sink.h"
+#include "backup/retention.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
@@ -22,6 +24,11 @@ class VerifyCommand : public Subcommand {
     cmd_->add_flag("--deep", deep_, "Also restore every repository into a scratch repository and check it");
     cmd_->add_option("--parallel", parallel_, "Repositories checked at once (default: number of CPUs)");
     cmd_->add_option("--scratch", scratch_, "Deep: directory for scratch repositories (default: $TMPDIR or /tmp)");
+    cmd_->add_option("--budget", budget_,
+                     "Rotating deep verify: prove about this many bytes (20GiB) of every kept backup's files, "
+                     "continuing where the last run stopped (docs/proof.md)");
+    cmd_->add_option("--budget-time", budget_time_, "Rotating deep verify: start no more work after this long (30m, 2h)");
+    cmd_->add_option("--subset", subset_, "Rotating deep verify: N/M of all kept bytes per run (1/7: all within 7 runs)");
   }
 
   bool chosen() const override { return cmd_->parsed(); }
@@ -33,11 +40,18 @@ class VerifyCommand : public Subcommand {
  private:
   int verify(std::vector<MetricFamily>& metrics) {
     if (all_ && !ids_.empty()) throw Error(ErrorCode::Usage, "give --id or --all, not both");
+    int budgets = !budget_.empty() + !budget_time_.empty() + !subset_.empty();
+    if (budgets > 1) throw Error(ErrorCode::Usage, "give one of --budget, --budget-time and --subset");
+    if (budgets > 0 && !ids_.empty())
+      throw Error(ErrorCode::Usage, "a rotating verify (--budget, --budget-time, --subset) covers every kept backup: no --id");
     ProgressPrinter progress(stderr, opts_.output_mode());
     VerifyOptions o;
     o.ids = ids_;
     o.all = all_;
     o.deep = deep_;
+    if (!budget_.empty()) o.budget.bytes = parse_byte_size(budget_);
+    if (!budget_time_.empty()) o.budget.seconds = static_cast<double>(parse_duration(budget_time_));
+    if (!subset_.empty()) std::tie(o.budget.subset_n, o.budget.subset_m) = parse_subset(subset_);
     o.parallel = parallel_ > 0 ? parallel_ : opts_.config().parallel.value_or(0);
     if (!scratch_.empty())
       o.scratch_dir = std::filesystem::absolute(scratch_).string();
@@ -58,7 +72,7 @@ class VerifyCommand : public Subcommand {
   std::vector<std::string> ids_;
   bool all_ = false, deep_ = false;
   int parallel_ = 0;
-  std::string scratch_;
+  std::string scratch_, budget_, budget_time_, subset_;
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
+#include <functional>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -291,24 +293,54 @@ std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, 
 
 }  // namespace
 
-VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
-  const auto run_start = std::chrono::steady_clock::now();
-  RunObserver& observer = o.observer ? *o.observer : silent_observer();
-  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
-  for (const auto& n : locks.notes()) observer.note(n);
-  VerifyResult result;
-  std::vector<BackupRecord> records = records_to_verify(o, sink, result);
+namespace {
 
-  std::vector<Item> items;
-  for (const auto& b : records) {
-    result.ids.push_back(b.id);
-    if (b.status != BackupStatus::Complete)
-      result.problems.push_back({b.id, "", "", describe_record(sink, b.id), why_not_complete(b)});
-    for (const auto& r : b.repositories) items.push_back({&b, &r});
-    if (b.from_gitaly_backup) result.without_checksums += b.repositories.size();
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+// A time budget: whether one more unit may start, given the time spent and the units done.
+class TimeBudget {
+ public:
+  TimeBudget(double seconds, std::chrono::steady_clock::time_point start) : seconds_(seconds), start_(start) {}
+  bool may_start() {
+    if (seconds_ <= 0) return true;
+    std::lock_guard<std::mutex> lock(mu_);
+    double spent = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    double average = done_ > 0 ? busy_ / static_cast<double>(done_) : 0;
+    return spent + average <= seconds_;
   }
-  result.repositories = items.size();
+  void done(double unit_seconds) {
+    std::lock_guard<std::mutex> lock(mu_);
+    busy_ += unit_seconds;
+    ++done_;
+  }
 
+ private:
+  const double seconds_;
+  const std::chrono::steady_clock::time_point start_;
+  std::mutex mu_;
+  double busy_ = 0;      // guarded by mu_
+  std::size_t done_ = 0; // guarded by mu_
+};
+
+// Every repository of `records` that was backed up, as units of the rotation.
+std::vector<RotationUnit> rotation_units(const std::vector<BackupRecord>& records) {
+  std::vector<RotationUnit> units;
+  for (const auto& b : records)
+    for (const auto& r : b.repositories) {
+      if (!r.backed_up()) continue;
+      RotationUnit u{&b, &r, {}};
+      std::set<std::string> seen;
+      for (const auto& f : chain_files(r))
+        if (seen.insert(f.name).second) u.files.push_back(f);
+      units.push_back(std::move(u));
+    }
+  return units;
+}
+
+// Checks `items` through the scheduler; `proven(i)` is called for each that passed deep.
+void check_items(const VerifyOptions& o, Sink& sink, const std::vector<Item>& items, VerifyResult& result,
+                 const std::function<void(std::size_t)>& proven, TimeBudget& time_budget) {
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
   const int parallel = o.parallel > 0 ? o.parallel : default_parallel();
   const int index_threads = git_threads_per_job(parallel);
   std::string scratch;
@@ -316,7 +348,6 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
     scratch = scratch_root(o.scratch_dir);
     make_dirs(scratch, 0700);
   }
-
   observer.started(o.deep ? "verify --deep" : "verify", items.size());
   FileChecks files;
   std::mutex mu;  // guards result
@@ -326,6 +357,11 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
     Scheduler scheduler(parallel, 0);
     for (std::size_t i = 0; i < items.size(); ++i)
       scheduler.submit(items[i].repo->storage, [&, i] {
+        if (!time_budget.may_start()) {
+          std::lock_guard<std::mutex> lock(mu);
+          ++result.not_reached;
+          return;
+        }
         auto t0 = std::chrono::steady_clock::now();
         std::uint64_t bytes = 0;
         std::vector<VerifyProblem> found;
@@ -336,12 +372,14 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
           found.push_back({items[i].backup->id, items[i].repo->storage, items[i].repo->relative_path, "", e.what()});
         }
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        time_budget.done(secs);
         observer.item_done({items[i].repo->storage, items[i].repo->relative_path,
                             found.empty() ? ItemStatus::Ok : ItemStatus::Failed, bytes, secs,
                             found.empty() ? items[i].backup->id : found[0].what});
         std::lock_guard<std::mutex> lock(mu);
         result.bytes += bytes;
         result.problems.insert(result.problems.end(), found.begin(), found.end());
+        if (found.empty() && o.deep) proven(i);
       });
     scheduler.done();
   }
@@ -351,6 +389,84 @@ VerifyResult run_verify(const VerifyOptions& o, Sink& sink) {
       remove_tree(scratch);
     } catch (...) {
     }
+  }
+}
+
+// The proofs of a deep verify, kept in the destination: a rotating verify or one of every
+// backup also closes the run (cycle, each backup's last full proof) and drops the proofs of
+// files prune removed.
+void save_proofs(Sink& sink, Rotation& rotation, bool saw_every_backup, RotationStatus status, VerifyResult& result,
+                 bool rotating) {
+  if (saw_every_backup) result.rotation = rotation.finish(status, unix_now());
+  try {
+    std::set<ProvenKey> named;
+    if (saw_every_backup) named = rotation.named_files();
+    save_proven_files(sink, rotation.state(), saw_every_backup ? &named : nullptr);
+  } catch (const std::exception& e) {
+    std::string what = std::string("the proofs of this run could not be recorded: ") + e.what();
+    // A rotation that cannot remember where it stopped would repeat the same part every night.
+    if (rotating) result.problems.push_back({"", "", "", sink.describe(kProvenFilesName), what});
+    else result.notes.push_back(what);
+  }
+}
+
+}  // namespace
+
+VerifyResult run_verify(const VerifyOptions& o_in, Sink& sink) {
+  const auto run_start = std::chrono::steady_clock::now();
+  VerifyOptions o = o_in;
+  const bool rotating = o.budget.any();
+  if (rotating) o.deep = o.all = true, o.ids.clear();
+  RunObserver& observer = o.observer ? *o.observer : silent_observer();
+  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "verify", "", o.lock_wait);
+  for (const auto& n : locks.notes()) observer.note(n);
+  VerifyResult result;
+  std::vector<BackupRecord> records = records_to_verify(o, sink, result);
+
+  ProvenFiles proofs;
+  if (o.deep) {
+    try {
+      proofs = read_proven_files(sink);
+    } catch (const Error& e) {
+      result.notes.push_back(std::string("the rotation starts afresh: ") + e.what());
+    }
+  }
+  Rotation rotation(rotating ? rotation_units(records) : std::vector<RotationUnit>{}, proofs, unix_now());
+  RotationStatus status;
+  std::vector<Item> items;
+  std::vector<const RotationUnit*> unit_of;  // rotating: items[i]'s unit
+  if (rotating) {
+    for (std::size_t u : rotation.plan(o.budget, status)) {
+      items.push_back({rotation.units()[u].backup, rotation.units()[u].repo});
+      unit_of.push_back(&rotation.units()[u]);
+    }
+  }
+  for (const auto& b : records) {
+    result.ids.push_back(b.id);
+    if (rotating) continue;  // the rotation proves content; completeness is the plain verify's
+    if (b.status != BackupStatus::Complete)
+      result.problems.push_back({b.id, "", "", describe_record(sink, b.id), why_not_complete(b)});
+    for (const auto& r : b.repositories) items.push_back({&b, &r});
+    if (b.from_gitaly_backup) result.without_checksums += b.repositories.size();
+  }
+  result.repositories = items.size();
+
+  TimeBudget time_budget(o.budget.seconds, run_start);
+  const std::int64_t now = unix_now();
+  check_items(o, sink, items, result, [&](std::size_t i) {
+    if (rotating) {
+      status.proven_this_run += rotation.proven(*unit_of[i], now);
+    } else {
+      RotationUnit u{items[i].backup, items[i].repo, chain_files(*items[i].repo)};
+      rotation.proven(u, now);
+    }
+  }, time_budget);
+  if (o.deep) {
+    if (!rotating && o.all) {  // every backup seen: a whole rotation at once
+      Rotation whole(rotation_units(records), rotation.state(), now);
+      rotation = std::move(whole);
+    }
+    save_proofs(sink, rotation, rotating || o.all, status, result, rotating);
   }
 
   result.exit_code = result.problems.empty() ? 0 : 1;

@@ -14,11 +14,13 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "backup/sink.h"
 #include "base/run_observer.h"
+#include "restore/verify_rotation.h"
 
 namespace gitvault {
 
@@ -30,6 +32,9 @@ struct VerifyOptions {
   std::string scratch_dir;       // deep: where scratch repositories go (default: $TMPDIR or /tmp)
   RunObserver* observer = nullptr;  // progress and notes (nullptr: none)
   std::chrono::milliseconds lock_wait{0};  // docs/locking.md
+  // A rotating deep verify (restore/verify_rotation.h): every kept backup, deep, as much as
+  // the budget allows, continuing where the last run stopped. Implies deep and all.
+  VerifyBudget budget;
 };
 
 struct VerifyProblem {
@@ -51,6 +56,11 @@ struct VerifyResult {
   int exit_code = 0;  // 0 nothing wrong, 1 problems
   bool deep = false;
   double seconds = 0;
+  // A rotating verify: where the rotation stands after this run. A deep verify of every
+  // backup (--deep --all) reports it too; it proves a whole cycle at once.
+  std::optional<RotationStatus> rotation;
+  std::size_t not_reached = 0;  // a time budget: units planned but not started
+  std::vector<std::string> notes;
 };
 
 // Throws Error(NotFound/Usage) when there is nothing to verify (exit 2).

@@ -15,7 +15,7 @@
 #include "base/files.h"
 #include "base/scheduler.h"
 #include "gitaly/protocol.h"
-#include "restore/proof_state.h"
+#include "backup/proof_state.h"
 #include "restore/restored_proof.h"
 
 namespace gitvault {

@@ -2,7 +2,7 @@
 // (or of --id's) is restored, with the same restore as `gitvault restore` on the engine the
 // flag routes each to, into a scratch directory — never a live storage — with every object
 // re-hashed, then proven afresh (restore/restored_proof.h), timed, and thrown away. What was
-// drilled is remembered in the destination (restore/proof_state.h), so that a small sample
+// drilled is remembered in the destination (backup/proof_state.h), so that a small sample
 // every week reaches every repository: the sample always takes repositories never drilled
 // before and the largest ones in rotation, then random ones (docs/proof.md).
 #pragma once

@@ -131,10 +131,22 @@ std::vector<MetricFamily> restore_metrics(const RestoreRunResult& r) {
 }
 
 std::vector<MetricFamily> verify_metrics(const VerifyResult& r) {
-  return {gauge("gitvault_verify_problems", "Problems the last verify found", static_cast<double>(r.problems.size())),
-          gauge("gitvault_verify_repositories", "Repositories the last verify checked", static_cast<double>(r.repositories)),
-          gauge("gitvault_verify_bytes", "Bytes the last verify checked", static_cast<double>(r.bytes)),
-          gauge("gitvault_verify_deep", "1 when the last verify was --deep", r.deep ? 1 : 0)};
+  std::vector<MetricFamily> out = {
+      gauge("gitvault_verify_problems", "Problems the last verify found", static_cast<double>(r.problems.size())),
+      gauge("gitvault_verify_repositories", "Repositories the last verify checked", static_cast<double>(r.repositories)),
+      gauge("gitvault_verify_bytes", "Bytes the last verify checked", static_cast<double>(r.bytes)),
+      gauge("gitvault_verify_deep", "1 when the last verify was --deep", r.deep ? 1 : 0)};
+  if (r.rotation) {  // only a run that saw every kept backup knows these
+    const RotationStatus& rot = *r.rotation;
+    out.push_back(gauge("gitvault_verify_oldest_unproven_seconds",
+                        "Age of the least recently proven byte of the kept backups (never proven: since written)",
+                        static_cast<double>(rot.oldest_unproven_seconds)));
+    out.push_back(gauge("gitvault_verify_cycle_proven_ratio", "Share of the kept bytes proven in the rotation's current cycle",
+                        rot.total_bytes ? static_cast<double>(rot.proven_in_cycle) / static_cast<double>(rot.total_bytes) : 1));
+    out.push_back(gauge("gitvault_verify_cycle", "The rotation's current cycle (it grows by one per completed cycle)",
+                        static_cast<double>(rot.cycle)));
+  }
+  return out;
 }
 
 std::vector<MetricFamily> drill_metrics(const DrillResult& r) {

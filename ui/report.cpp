@@ -165,6 +165,42 @@ void report_drill(std::FILE* out, OutputMode mode, const DrillResult& result) {
   std::fflush(out);
 }
 
+namespace {
+
+std::string utc_of(std::int64_t t) { return t > 0 ? format_rfc3339(t) : "never"; }
+
+nlohmann::json rotation_json(const VerifyResult& result) {
+  if (!result.rotation) return nullptr;
+  const RotationStatus& r = *result.rotation;
+  nlohmann::json proven = nlohmann::json::object();
+  for (const auto& [id, t] : r.backup_proven_at) proven[id] = t > 0 ? nlohmann::json(utc_of(t)) : nlohmann::json(nullptr);
+  return {{"cycle", r.cycle}, {"total_bytes", r.total_bytes}, {"proven_in_cycle_bytes", r.proven_in_cycle},
+          {"planned_bytes", r.planned_bytes}, {"proven_this_run_bytes", r.proven_this_run},
+          {"units_left", r.units_left}, {"cycle_completed", r.cycle_completed}, {"not_reached", result.not_reached},
+          {"oldest_unproven_seconds", r.oldest_unproven_seconds}, {"backup_last_fully_proven", proven}};
+}
+
+void report_rotation(std::FILE* out, const VerifyResult& result) {
+  const RotationStatus& r = *result.rotation;
+  std::fprintf(out, "  rotation: cycle %lld, %s of %s proven in it (%s by this run)%s\n", static_cast<long long>(r.cycle),
+               human_bytes(r.proven_in_cycle).c_str(), human_bytes(r.total_bytes).c_str(),
+               human_bytes(r.proven_this_run).c_str(),
+               r.cycle_completed ? "; cycle complete: every file of every kept backup proven, the next run starts "
+                                   "the next cycle"
+                                 : ("; " + std::to_string(r.units_left) + " repositories of backups left").c_str());
+  if (result.not_reached > 0)
+    std::fprintf(out, "  time budget: %zu repositories left for the next run\n", result.not_reached);
+  std::fprintf(out, "  oldest proof: %s ago (a byte proven longest ago, or never proven since written)\n",
+               human_duration(static_cast<double>(r.oldest_unproven_seconds)).c_str());
+  std::size_t shown = 0;
+  for (auto it = r.backup_proven_at.rbegin(); it != r.backup_proven_at.rend() && shown < 20; ++it, ++shown)
+    std::fprintf(out, "  backup %s last fully proven: %s\n", it->first.c_str(), utc_of(it->second).c_str());
+  if (r.backup_proven_at.size() > shown)
+    std::fprintf(out, "  (%zu older backups: `gitvault backups` lists each)\n", r.backup_proven_at.size() - shown);
+}
+
+}  // namespace
+
 void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) {
   std::string ids;
   for (const auto& id : result.ids) ids += (ids.empty() ? "" : ", ") + id;
@@ -175,8 +211,9 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) 
     print_json(out, {{"event", "summary"}, {"command", "verify"}, {"deep", result.deep}, {"ids", result.ids},
                      {"repositories", result.repositories}, {"bytes", result.bytes},
                      {"problems", result.problems.size()}, {"without_checksums", result.without_checksums},
-                     {"duration_seconds", result.seconds}});
+                     {"duration_seconds", result.seconds}, {"rotation", rotation_json(result)}});
   } else {
+    if (result.rotation && result.ids.size() > 3) ids = std::to_string(result.ids.size()) + " kept backups";
     std::fprintf(out, "verify%s of backup %s: %zu repositories, %s checked in %s: %s\n", result.deep ? " --deep" : "",
                  ids.c_str(), result.repositories, human_bytes(result.bytes).c_str(),
                  human_duration(result.seconds).c_str(),
@@ -187,6 +224,8 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result) 
                    result.without_checksums,
                    result.deep ? "they were verified by git alone (index-pack hashing every object, refs, connectivity)"
                                : "only their files' presence and chains were checked (--deep verifies them with git)");
+    if (result.rotation) report_rotation(out, result);
+    for (const auto& n : result.notes) std::fprintf(out, "note: %s\n", printable(n).c_str());
     if (!result.problems.empty()) {
       std::fprintf(out, "%zu problems found:\n", result.problems.size());
       for (const auto& p : result.problems) print_problem(out, p);
@@ -203,7 +242,9 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
                           {"pipeline", b.pipeline}, {"legacy", b.legacy}, {"full", b.full},
                           {"incremental", b.incremental}, {"unchanged", b.unchanged}, {"bytes", b.bytes},
                           {"standalone", b.standalone()}, {"needs", b.needs}, {"needs_pruned", b.needs_pruned},
-                          {"written_by", written_by(b)}};
+                          {"written_by", written_by(b)},
+                          {"last_fully_proven", b.proven_at > 0 ? nlohmann::json(format_rfc3339(b.proven_at))
+                                                                : nlohmann::json(nullptr)}};
       if (!b.hosts.empty()) {
         j["hosts"] = nlohmann::json::array();
         for (const auto& h : b.hosts)
@@ -221,16 +262,17 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
     std::fflush(out);
     return;
   }
-  std::fprintf(out, "%-20s %-10s %-24s %6s %6s %15s %13s %10s  %s\n", "ID", "STATUS", "STARTED", "REPOS", "FAILED",
-               "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "RESTORABLE");
+  std::fprintf(out, "%-20s %-10s %-24s %6s %6s %15s %13s %10s %-20s  %s\n", "ID", "STATUS", "STARTED", "REPOS",
+               "FAILED", "PIPELINE/LEGACY", "FULL/INC/SAME", "WRITTEN", "PROVEN", "RESTORABLE");
   for (const auto& b : list) {
     // gitaly-backup's own backups: no paths of gitvault's, sizes unrecorded.
     std::string paths = b.from_gitaly_backup ? "gitaly-backup"
                                              : std::to_string(b.pipeline) + "/" + std::to_string(b.legacy);
     std::string kinds = std::to_string(b.full) + "/" + std::to_string(b.incremental) + "/" + std::to_string(b.unchanged);
-    std::fprintf(out, "%-20s %-10s %-24s %6zu %6zu %15s %13s %10s  %s\n", b.id.c_str(), to_string(b.status),
+    std::string proven = b.proven_at > 0 ? format_rfc3339(b.proven_at) : "-";
+    std::fprintf(out, "%-20s %-10s %-24s %6zu %6zu %15s %13s %10s %-20s  %s\n", b.id.c_str(), to_string(b.status),
                  b.started_at.c_str(), b.repositories, b.failed, paths.c_str(), kinds.c_str(),
-                 human_bytes(b.bytes).c_str(), restorable(b).c_str());
+                 human_bytes(b.bytes).c_str(), proven.c_str(), restorable(b).c_str());
     for (const auto& h : b.hosts)  // a backup of several hosts: each host's part
       std::fprintf(out, "  host %-14s %-10s %-24s %6zu\n", h.host.c_str(),
                    h.status_word(), h.started_at.c_str(),

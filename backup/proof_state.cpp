@@ -1,4 +1,4 @@
-#include "restore/proof_state.h"
+#include "backup/proof_state.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -51,11 +51,12 @@ DrillHistory parse_drills(const nlohmann::json& j) {
 
 ProvenFiles parse_proven(const nlohmann::json& j) {
   ProvenFiles p;
+  p.cycle = j.value("cycle", std::int64_t{1});
   p.cycle_started = j.value("cycle_started", std::int64_t{0});
-  p.cycles_completed = j.value("cycles_completed", std::int64_t{0});
   p.last_cycle_completed = j.value("last_cycle_completed", std::int64_t{0});
   for (const auto& e : j.at("files"))
-    p.files[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = e.at(2).get<std::int64_t>();
+    p.files[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = {e.at(2).get<std::int64_t>(),
+                                                                          e.at(3).get<std::int64_t>()};
   for (const auto& [id, t] : j.at("backups").items()) p.backups[id] = t.get<std::int64_t>();
   return p;
 }
@@ -98,22 +99,25 @@ ProvenFiles read_proven_files(Sink& sink) {
 
 void save_proven_files(Sink& sink, const ProvenFiles& p, const std::set<ProvenKey>* still_named) {
   ProvenFiles merged = read_proven_files(sink);
-  keep_later(merged.files, p.files);
+  for (const auto& [k, proof] : p.files) {
+    Proof& mine = merged.files[k];
+    if (proof.cycle > mine.cycle || (proof.cycle == mine.cycle && proof.at > mine.at)) mine = proof;
+  }
   keep_later(merged.backups, p.backups);
-  if (p.cycle_started >= merged.cycle_started) {  // the later cycle wins
+  if (p.cycle > merged.cycle || (p.cycle == merged.cycle && merged.cycle_started == 0)) {  // the later cycle wins
+    merged.cycle = p.cycle;
     merged.cycle_started = p.cycle_started;
-    merged.cycles_completed = std::max(merged.cycles_completed, p.cycles_completed);
   }
   merged.last_cycle_completed = std::max(merged.last_cycle_completed, p.last_cycle_completed);
   nlohmann::json files = nlohmann::json::array();
-  for (const auto& [k, t] : merged.files)
-    if (!still_named || still_named->count(k)) files.push_back({k.first, k.second, t});
+  for (const auto& [k, proof] : merged.files)
+    if (!still_named || still_named->count(k)) files.push_back({k.first, k.second, proof.at, proof.cycle});
   nlohmann::json backups = nlohmann::json::object();
   for (const auto& [id, t] : merged.backups)
     if (!still_named || p.backups.count(id)) backups[id] = t;  // a backup prune removed is gone
   nlohmann::json j = {{"format", 1},
+                      {"cycle", merged.cycle},
                       {"cycle_started", merged.cycle_started},
-                      {"cycles_completed", merged.cycles_completed},
                       {"last_cycle_completed", merged.last_cycle_completed},
                       {"files", std::move(files)},
                       {"backups", std::move(backups)}};

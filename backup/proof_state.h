@@ -40,22 +40,29 @@ void save_drill_history(Sink& sink, const DrillHistory& h);
 // under the same name with other content is not proven by the old proof).
 using ProvenKey = std::pair<std::string, std::string>;
 
+// A file's last proof: when, and in which cycle of the rotation (restore/verify_rotation.h; drills: run/drill_run.h).
+struct Proof {
+  std::int64_t at = 0;
+  std::int64_t cycle = 0;
+};
+
 struct ProvenFiles {
-  std::map<ProvenKey, std::int64_t> files;     // when each file was last proven deep
-  std::int64_t cycle_started = 0;              // the rotation's current cycle (0: none yet)
-  std::int64_t cycles_completed = 0;
-  std::int64_t last_cycle_completed = 0;       // when the last whole cycle ended
+  std::map<ProvenKey, Proof> files;             // each file's last deep proof
+  std::int64_t cycle = 1;                       // the rotation's current cycle (1 first)
+  std::int64_t cycle_started = 0;               // when it started (0: no run yet)
+  std::int64_t last_cycle_completed = 0;        // when the last whole cycle ended (0: none yet)
   std::map<std::string, std::int64_t> backups;  // backup id -> when it was last fully proven
 
-  std::int64_t proven_at(const ProvenKey& k) const {
+  Proof proof_of(const ProvenKey& k) const {
     auto it = files.find(k);
-    return it == files.end() ? 0 : it->second;
+    return it == files.end() ? Proof{} : it->second;
   }
 };
 
 ProvenFiles read_proven_files(Sink& sink);
-// Merges `p` into what is there now (the later time of each file; the later cycle), keeps
-// only the files in `still_named` when it is given, and writes the result.
+// Merges `p` into what is there now (each file's later proof; the later cycle), keeps only
+// the files in `still_named` and the backups `p` names when it is given (a rotation that saw
+// every kept backup), and writes the result.
 void save_proven_files(Sink& sink, const ProvenFiles& p, const std::set<ProvenKey>* still_named);
 
 extern const char* const kDrillHistoryName;
