@@ -417,6 +417,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   // and every file no record names is a leftover.
   RunLocks locks(sink, o.dry_run ? LockMode::Shared : LockMode::Exclusive, {}, LockMode::Shared, "prune", "",
                  o.lock_wait);
+  if (!o.dry_run) locks.exclude_pinned_readers(sink, "prune", o.lock_wait);  // drills read beside backups
   plan.notes = locks.notes();
   finish_interrupted_prune(sink, o, plan);
   // Alone as a writer: what killed runs left unfinished (multipart uploads) can go.

@@ -52,6 +52,17 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
 
 RunLocks::~RunLocks() = default;
 
+void RunLocks::exclude_pinned_readers(Sink& sink, const std::string& command, std::chrono::milliseconds wait) {
+  pins_ = sink.lock(LockHolder::current(command, "", LockMode::Exclusive), wait, LockName::Pins);
+}
+
+ReaderPin::ReaderPin(Sink& sink, const std::string& command, const std::string& detail, std::chrono::milliseconds wait)
+    : lock_(sink.lock(LockHolder::current(command, detail, LockMode::Shared), wait, LockName::Pins)) {
+  for (const auto& dead : lock_->dead_holders())
+    notes_.push_back("took over the pins of " + sink.describe("") + " from " + dead.describe() +
+                     ", which is no longer running");
+}
+
 void RunLocks::note_unreadable(const std::string& where) {
   notes_.push_back("the lock holder file " + printable(where) +
                    " cannot be read; left alone (remove it by hand once no run is using it)");

@@ -5,6 +5,12 @@
 //   prune              exclusive          -
 //   restore            shared             exclusive (it swaps repositories in)
 //   verify, backups    shared             -
+//   drill              - (pins: shared)   -
+//   prune              (pins: exclusive)
+//
+// The pins (LockName::Pins) let a reader run beside a backup: a drill holds them shared and
+// no directory lock, so backups come and go meanwhile, and prune — the one run that removes
+// what a reader reads — holds them exclusive after the directory's lock.
 //
 // They are always taken in one order, storages (sorted by path) and then the backup
 // directory, so that two runs waiting with --wait can never wait on each other. A writer
@@ -38,11 +44,26 @@ class RunLocks {
   const std::vector<std::string>& notes() const { return notes_; }
   // Why the destination's lock was lost (SinkLock::lost), empty while it is held.
   std::string lost() const { return sink_lock_ ? sink_lock_->lost() : ""; }
+  // Prune: also keeps out the readers that run beside backups (the pins, exclusive).
+  void exclude_pinned_readers(Sink& sink, const std::string& command, std::chrono::milliseconds wait);
 
  private:
   void note_unreadable(const std::string& where);
   std::vector<std::unique_ptr<RunLock>> storage_locks_;
   std::unique_ptr<SinkLock> sink_lock_;
+  std::unique_ptr<SinkLock> pins_;
+  std::vector<std::string> notes_;
+};
+
+// A reader that runs beside backups (a restore drill): the pins, shared; only prune waits
+// for it, and it for prune.
+class ReaderPin {
+ public:
+  ReaderPin(Sink& sink, const std::string& command, const std::string& detail, std::chrono::milliseconds wait);
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  std::unique_ptr<SinkLock> lock_;
   std::vector<std::string> notes_;
 };
 

@@ -498,16 +498,20 @@ void S3Sink::check_usable() {
   client().checked(std::move(r), "GET", "", {200});  // 401/403 and any other: named, with its status
 }
 
-std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
+std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait, LockName name) {
   check_usable();
+  // The pins are the same lease scheme under a prefix of their own.
+  const std::string base = name == LockName::Pins ? "+gitvault/pins/" : "";
+  const std::string holders_prefix = base.empty() ? std::string(kHolders) : base + "holders/";
   s3::Client& c = client();
   // The lease's length is in the lease: every reader judges it by the holder's own ttl.
   LockHolder holder = me;
   holder.ttl_seconds = url_.lease_seconds;
   const std::string text = holder_to_json_text(holder);
-  const std::string mine = key(std::string(kHolders) + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json");
+  const std::string mine = key(holders_prefix + me.host + "-" + std::to_string(me.pid) + "-" + unique_suffix() + ".json");
   // A scoped writer (one host of several) has an exclusive object of its own scope.
-  const std::string exclusive_name = me.scope.empty() ? std::string(kExclusive) : std::string(kExclusive) + "." + me.scope;
+  const std::string exclusive_base = base.empty() ? std::string(kExclusive) : base + "lock.exclusive";
+  const std::string exclusive_name = me.scope.empty() ? exclusive_base : exclusive_base + "." + me.scope;
   const std::string exclusive = key(exclusive_name);
   const auto deadline = std::chrono::steady_clock::now() + wait;
   std::vector<LockHolder> dead;
@@ -536,7 +540,7 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
       }
     }
     c.put(mine, text);  // published before checking the others: a reader and a writer never both proceed
-    for (const auto& o : c.list(key(kHolders)).objects) {
+    for (const auto& o : c.list(key(holders_prefix)).objects) {
       if (o.key == mine) continue;
       std::string body = c.get(o.key).value_or("");
       LockHolder h = holder_from_json_text(body, "lease s3://" + url_.endpoint.bucket + "/" + o.key);

@@ -34,7 +34,8 @@ class S3Sink : public Sink {
   void remove_many(const std::vector<std::string>& names) override;
   void sync() override {}  // a completed PUT or upload is durable when it returns
   std::string describe(const std::string& name) const override;
-  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
+                                 LockName name = LockName::Directory) override;
   std::size_t remove_unfinished_writes() override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
 

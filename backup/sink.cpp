@@ -405,8 +405,13 @@ std::string LocalSink::unreachable() {
   return "";
 }
 
-std::unique_ptr<SinkLock> LocalSink::lock(const LockHolder& me, std::chrono::milliseconds wait) {
+std::unique_ptr<SinkLock> LocalSink::lock(const LockHolder& me, std::chrono::milliseconds wait, LockName name) {
   make_dirs(root_, 0700);
+  if (name == LockName::Pins) {
+    make_dirs(root_ + "/+gitvault", 0700);
+    return std::make_unique<LocalSinkLock>(
+        RunLock::acquire(root_ + "/+gitvault/pins", "backup directory " + root_ + " (its pins)", me, wait));
+  }
   return std::make_unique<LocalSinkLock>(RunLock::acquire(root_ + "/+gitvault", "backup directory " + root_, me, wait));
 }
 

@@ -50,6 +50,9 @@ class SinkLock {
   virtual std::string lost() const { return ""; }
 };
 
+// The destination's two locks (Sink::lock).
+enum class LockName { Directory, Pins };
+
 // A file's two ends (Sink::peek): its first bytes, its last bytes and its size.
 struct FilePeek {
   std::string head;  // the whole file when it is no longer than asked for
@@ -97,9 +100,13 @@ class Sink {
   virtual void sync() = 0;
   // Where `name` lives, for messages: a path or URL.
   virtual std::string describe(const std::string& name) const = 0;
-  // Takes the destination's lock for `me` (shared for readers, exclusive for writers),
-  // waiting up to `wait`; throws Error(Locked) naming the holders (docs/locking.md).
-  virtual std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) = 0;
+  // Takes one of the destination's locks for `me` (shared for readers, exclusive for
+  // writers), waiting up to `wait`; throws Error(Locked) naming the holders
+  // (docs/locking.md). LockName::Directory is the lock of every run; LockName::Pins is
+  // taken shared by the readers that run beside a backup (a restore drill) and exclusive by
+  // prune, the one run that removes what they read.
+  virtual std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
+                                         LockName name = LockName::Directory) = 0;
   // Removes what writers that never committed left behind (local: "*.tmp-*" files; object
   // storage: unfinished multipart uploads). Only under the exclusive lock. Returns how many.
   virtual std::size_t remove_unfinished_writes() = 0;
@@ -129,7 +136,8 @@ class LocalSink : public Sink {
   // syncfs again.
   void sync() override;
   std::string describe(const std::string& name) const override;
-  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override;
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
+                                 LockName name = LockName::Directory) override;
   std::size_t remove_unfinished_writes() override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
   // The root is gone, or is another directory than the first time it was asked (the file
@@ -173,8 +181,9 @@ class SinkWrapper : public Sink {
   void remove_empty_parents(const std::string& name) override { target_.remove_empty_parents(name); }
   void sync() override { target_.sync(); }
   std::string describe(const std::string& name) const override { return target_.describe(name); }
-  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait) override {
-    return target_.lock(me, wait);
+  std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
+                                 LockName name = LockName::Directory) override {
+    return target_.lock(me, wait, name);
   }
   std::size_t remove_unfinished_writes() override { return target_.remove_unfinished_writes(); }
   std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "backup/catalog.h"
+#include "backup/run_locks.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "base/scheduler.h"
@@ -153,6 +154,7 @@ RestoreRunResult restore_sample(const DrillOptions& o, const BackupRecord& rec, 
   ro.filter = PathFilter();
   ro.id = rec.id;
   ro.verify_objects = true;
+  ro.caller_holds_locks = true;  // the drill's pin
   ro.index_threads = o.index_threads;
   ro.only.emplace();
   for (const auto& d : result.repositories) {
@@ -201,6 +203,9 @@ DrillResult run_drill(const DrillOptions& o, Sink& sink) {
   const auto t0 = std::chrono::steady_clock::now();
   check_scratch(o);
   DrillResult result;
+  // Beside backups, never beside prune (backup/run_locks.h): the whole drill reads under it.
+  ReaderPin pin(sink, "drill", o.id, o.lock_wait);
+  result.notes = pin.notes();
   BackupCatalog catalog(sink);
   BackupRecord rec = backup_to_drill(o, catalog, sink);
   result.id = rec.id;

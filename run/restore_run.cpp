@@ -159,8 +159,11 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
   std::vector<Storage> existing;
   for (const auto& s : o.storages)
     if (is_directory_nofollow(s.path)) existing.push_back(s);
-  RunLocks locks(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
-  for (const auto& n : locks.notes()) observer.note(n);
+  std::optional<RunLocks> locks;
+  if (!o.caller_holds_locks) {
+    locks.emplace(sink, LockMode::Shared, existing, LockMode::Exclusive, "restore", o.id, o.lock_wait);
+    for (const auto& n : locks->notes()) observer.note(n);
+  }
   BackupCatalog catalog(sink);  // gitvault's backups and gitaly-backup's own
   result.id = o.id.empty() ? newest_restorable_backup(sink, catalog) : o.id;
   BackupRecord rec = catalog.read(result.id);

@@ -25,6 +25,9 @@ struct RestoreRunOptions : RepositoryRunOptions {
   // Only these repositories (gitaly/protocol.h job_key(storage, relative_path)), when given:
   // a drill's sample. Applied with the path filter.
   std::optional<std::set<std::string>> only;
+  // The caller holds what keeps prune out (a drill's pin, backup/run_locks.h) and restores
+  // into scratch storages of its own: no lock is taken here.
+  bool caller_holds_locks = false;
 };
 
 struct RestoreRunResult {
