@@ -72,7 +72,6 @@ class DrillCommand : public Subcommand {
     namespace fs = std::filesystem;
     o.scratch_dir = !scratch_.empty() ? fs::absolute(scratch_).string()
                                       : (fs::absolute(opts_.flags_store()).parent_path() / "drill-scratch").string();
-    fs::create_directories(o.scratch_dir);
     auto destination = open_sink(o.backup_path);
     DrillResult result = run_drill(o, *destination);
     report_drill(stdout, opts_.output_mode(), result);

@@ -74,6 +74,7 @@ std::vector<std::size_t> Rotation::plan(const VerifyBudget& budget, RotationStat
         std::ceil(static_cast<double>(status.total_bytes) * budget.subset_n / budget.subset_m));
   std::vector<std::size_t> chosen;
   std::uint64_t taken = 0;
+  std::size_t first_too_big = units_.size();
   for (std::size_t i = 0; i < units_.size(); ++i) {
     std::uint64_t cost = 0;
     bool needed = false;
@@ -84,11 +85,22 @@ std::vector<std::size_t> Rotation::plan(const VerifyBudget& budget, RotationStat
       }
     if (!needed) continue;
     if (limit > 0) {
-      if (taken >= limit || (taken > 0 && taken + cost > limit + limit / 10)) break;
+      if (taken >= limit) break;
+      // A unit that would overshoot by more than a tenth waits for a later run (one with
+      // room for it; alone, if nothing else is left), and smaller ones fill this run.
+      if (taken + cost > limit + limit / 10) {
+        if (first_too_big == units_.size()) first_too_big = i;
+        continue;
+      }
       taken += cost;
     }
     for (const auto& f : units_[i].files) claimed.insert(key_of(f));
     chosen.push_back(i);
+  }
+  if (chosen.empty() && first_too_big < units_.size()) {  // nothing fits: the first alone
+    chosen.push_back(first_too_big);
+    for (const auto& f : units_[first_too_big].files)
+      if (!proven_in_cycle(f)) taken += f.size;
   }
   status.planned_bytes = taken;
   return chosen;

@@ -8,8 +8,9 @@
 // and a unit whose files were all proven in the current cycle is passed over (a repository's
 // newest chain proves the earlier steps older backups share). A cycle ends when every file
 // of the kept backups is proven in it; the next run starts the next cycle. A bytes budget
-// takes units in order while their unproven bytes fit within the budget plus a tenth (at
-// least one unit per run); a time budget starts units in order while the time left allows
+// takes units in order until it is spent, passing over a unit whose unproven bytes would
+// overshoot it by more than a tenth (a later run takes it; a unit larger than the whole
+// budget goes alone when nothing else is left); a time budget starts units in order while the time left allows
 // one more of the average unit so far; `--subset N/M` is a bytes budget of N/M of all bytes.
 // docs/proof.md.
 #pragma once

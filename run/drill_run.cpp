@@ -202,6 +202,7 @@ void measure(DrillResult& result, const RestoreRunResult& rr) {
 DrillResult run_drill(const DrillOptions& o, Sink& sink) {
   const auto t0 = std::chrono::steady_clock::now();
   check_scratch(o);
+  make_dirs(o.scratch_dir, 0700);
   DrillResult result;
   // Beside backups, never beside prune (backup/run_locks.h): the whole drill reads under it.
   ReaderPin pin(sink, "drill", o.id, o.lock_wait);
