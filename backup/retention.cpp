@@ -320,31 +320,41 @@ void finish_interrupted_prune(Sink& sink, const PruneOptions& o, PrunePlan& plan
   }
 }
 
-// The backups the options keep (records newest first): the newest complete one always, the
-// keep-last newest complete ones, those started within keep-within, and finished ones newer
-// than every complete backup (last night's partial one).
-std::set<std::string> backups_to_keep(const std::vector<BackupRecord>& records, const PruneOptions& o) {
+// Why each backup stays (records newest first): the policy's rules over complete backups
+// (`within` over every finished one), the newest complete backup always, and finished ones
+// newer than it (last night's partial one). A backup with no reason goes.
+std::map<std::string, std::vector<std::string>> backups_to_keep(const std::vector<BackupRecord>& records,
+                                                                const PruneOptions& o) {
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  std::set<std::string> keep;
-  std::string newest_complete_started;
-  int complete_seen = 0;
+  std::map<std::string, std::vector<std::string>> keep;
+  std::vector<PolicyBackup> complete;
+  RetentionPolicy buckets = o.policy;
+  buckets.within_s.reset();
+  std::int64_t newest_finished = 0;
   for (const auto& b : records) {
-    if (b.status != BackupStatus::Complete) continue;
-    if (complete_seen == 0) {
-      keep.insert(b.id);
-      newest_complete_started = b.started_at;
-    }
-    if (o.keep_last && complete_seen < *o.keep_last) keep.insert(b.id);
-    ++complete_seen;
+    std::int64_t t = backup_time(b.id, b.started_at);
+    if (b.status == BackupStatus::Complete) complete.push_back({b.id, t});
+    if (b.status != BackupStatus::Running && t > newest_finished && t <= now) newest_finished = t;
   }
-  for (const auto& b : records) {
-    if (o.keep_within_s) {
-      std::int64_t t = parse_rfc3339(b.started_at);
-      if (t >= 0 && now - t <= *o.keep_within_s) keep.insert(b.id);
+  std::stable_sort(complete.begin(), complete.end(),
+                   [](const PolicyBackup& a, const PolicyBackup& b) { return a.time > b.time; });  // newest first
+  std::vector<std::vector<std::string>> why = apply_retention_policy(complete, buckets, now);
+  for (std::size_t i = 0; i < complete.size(); ++i)
+    for (const auto& r : why[i]) keep[complete[i].id].push_back(r);
+  std::string newest_complete_started;
+  for (const auto& b : records)  // the newest complete run (records newest first by start)
+    if (b.status == BackupStatus::Complete) {
+      newest_complete_started = b.started_at;
+      keep[b.id].insert(keep[b.id].begin(), "newest complete");
+      break;
     }
+  for (const auto& b : records) {
     // (A record still "running" belongs to a run that died: the lock says none is running.)
-    if (b.status != BackupStatus::Running && (b.started_at > newest_complete_started || complete_seen == 0))
-      keep.insert(b.id);
+    if (b.status == BackupStatus::Running) continue;
+    std::int64_t t = backup_time(b.id, b.started_at);
+    if (o.policy.within_s && t >= 0 && t > newest_finished - *o.policy.within_s) keep[b.id].push_back("within");
+    if (b.started_at > newest_complete_started || complete.empty())
+      keep[b.id].push_back("newer than the newest complete");
   }
   return keep;
 }
@@ -409,9 +419,12 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
 }  // namespace
 
 PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
-  if (!o.keep_last && !o.keep_within_s)
-    throw Error(ErrorCode::Usage, "prune needs --keep-last N and/or --keep-within DURATION");
-  if (o.keep_last && *o.keep_last < 1) throw Error(ErrorCode::Usage, "--keep-last must be at least 1");
+  if (o.policy.empty())
+    throw Error(ErrorCode::Usage,
+                "prune needs a policy: --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, "
+                "--keep-yearly (a count, or -1 for every period) and/or --keep-within DURATION, or [retention] in the config");
+  for (int n : {o.policy.last, o.policy.hourly, o.policy.daily, o.policy.weekly, o.policy.monthly, o.policy.yearly})
+    if (n < -1) throw Error(ErrorCode::Usage, "a --keep-* count is a number of backups or periods, or -1 for all");
   PrunePlan plan;
   // Alone in the directory: no backup is running, so every "running" record is a dead run's
   // and every file no record names is a leftover.
@@ -424,7 +437,11 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   if (!o.dry_run) plan.unfinished_writes = sink.remove_unfinished_writes();
 
   auto records = readable_headers_or_throw(sink);  // newest first, headers only
-  plan_removals(sink, records, backups_to_keep(records, o), plan);
+  plan.reasons = backups_to_keep(records, o);
+  plan.policy = o.policy.describe();
+  std::set<std::string> keep;
+  for (const auto& [id, why] : plan.reasons) keep.insert(id);
+  plan_removals(sink, records, keep, plan);
   if (o.dry_run || (plan.remove.empty() && plan.files.empty())) return plan;
 
   write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "backup/record.h"
+#include "backup/retention_policy.h"
 #include "backup/sink.h"
 
 namespace gitvault {
@@ -59,8 +61,9 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
 std::int64_t parse_duration(const std::string& text);
 
 struct PruneOptions {
-  std::optional<int> keep_last;                // the N newest complete backups
-  std::optional<std::int64_t> keep_within_s;  // every backup started within this many seconds
+  // Which backups to keep (backup/retention_policy.h, restic's rules): the bucket rules
+  // (last, hourly, …, yearly) count complete backups; `within` keeps any finished backup.
+  RetentionPolicy policy;
   bool dry_run = false;
   std::chrono::milliseconds lock_wait{0};      // docs/locking.md
   // Called before each file is removed with how many went before it (tests stop a prune
@@ -70,6 +73,10 @@ struct PruneOptions {
 
 struct PrunePlan {
   std::vector<std::string> keep;    // backup ids kept, newest first
+  // Why each kept backup stays: the policy's rules ("daily", "within", …) and gitvault's own
+  // ("newest complete", "newer than the newest complete").
+  std::map<std::string, std::vector<std::string>> reasons;
+  std::string policy;               // the policy in words
   std::vector<std::string> remove;  // backup ids whose records go
   std::vector<std::string> files;   // files removed (named by no kept record)
   std::uint64_t bytes = 0;          // their size as recorded
@@ -79,8 +86,8 @@ struct PrunePlan {
   std::vector<std::string> notes;   // what taking the lock and an interrupted plan found
 };
 
-// Throws Error(Usage) when neither keep option is given. The newest complete backup, and any
-// unfinished backup newer than it (it may be running), are always kept.
+// Throws Error(Usage) when the policy is empty. The newest complete backup, and any
+// finished backup newer than it (last night's partial one), are always kept.
 PrunePlan prune_backups(Sink& sink, const PruneOptions& options);
 
 }  // namespace gitvault

@@ -70,6 +70,11 @@ Config load_config(const std::string& path) {
   if (auto p = tbl["verify"]["scratch"].value<std::string>()) cfg.verify_scratch = resolve(*p);
   if (auto n = tbl["prune"]["keep_last"].value_exact<int64_t>()) cfg.keep_last = static_cast<int>(*n);
   cfg.keep_within = tbl["prune"]["keep_within"].value_or(std::string());
+  for (auto [key, field] : {std::pair{"keep_last", &cfg.keep_last}, std::pair{"keep_hourly", &cfg.keep_hourly},
+                            std::pair{"keep_daily", &cfg.keep_daily}, std::pair{"keep_weekly", &cfg.keep_weekly},
+                            std::pair{"keep_monthly", &cfg.keep_monthly}, std::pair{"keep_yearly", &cfg.keep_yearly}})
+    if (auto n = tbl["retention"][key].value_exact<int64_t>()) *field = static_cast<int>(*n);
+  if (auto w = tbl["retention"]["keep_within"].value<std::string>()) cfg.keep_within = *w;
   if (auto* s3 = tbl["s3"].as_table()) {
     S3Config& c = cfg.s3;
     c.endpoint = (*s3)["endpoint"].value_or(std::string());
@@ -162,6 +167,14 @@ const std::map<std::string, std::vector<Key>>& schema() {
       {"worker", {{"path", Kind::String}}},
       {"verify", {{"scratch", Kind::String}}},
       {"prune", {{"keep_last", Kind::Integer, 1, 100000}, {"keep_within", Kind::Duration}}},
+      {"retention",
+       {{"keep_last", Kind::Integer, -1, 1000000},
+        {"keep_hourly", Kind::Integer, -1, 1000000},
+        {"keep_daily", Kind::Integer, -1, 1000000},
+        {"keep_weekly", Kind::Integer, -1, 1000000},
+        {"keep_monthly", Kind::Integer, -1, 1000000},
+        {"keep_yearly", Kind::Integer, -1, 1000000},
+        {"keep_within", Kind::Duration}}},
       {"metrics", {{"textfile", Kind::String}}},
       {"s3",
        {{"endpoint", Kind::String},
@@ -242,7 +255,7 @@ std::vector<ConfigProblem> check_config(const std::string& path) {
     const std::string key(k.str());
     if (!schema().count(key)) {
       out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
-                                 "[limits], [locks], [metrics], [prune], [s3], [verify], [worker])"});
+                                 "[limits], [locks], [metrics], [prune], [retention], [s3], [verify], [worker])"});
       continue;
     }
     if (key == "storage") {

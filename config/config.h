@@ -54,8 +54,10 @@ struct Config {
   std::string lock_wait;             // [locks] wait: "2h"
   std::string worker;                // [worker] path
   std::string verify_scratch;        // [verify] scratch
-  std::optional<int> keep_last;      // [prune] keep_last
-  std::string keep_within;           // [prune] keep_within: "30d"
+  // [retention] keep_last, keep_hourly, …, keep_yearly (counts, -1: every period) and
+  // keep_within ("30d"); [prune] keep_last and keep_within, the older spelling, still read.
+  std::optional<int> keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;
+  std::string keep_within;
   S3Config s3;
 };
 

@@ -27,17 +27,19 @@ std::map<std::string, std::string> tree_of(const std::string& dir) {
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none); it != fs::end(it); ++it) {
     std::string rel = fs::relative(it->path(), dir).string();
     fs::file_status st = it->symlink_status();
+    std::string what(1, '?');
     if (fs::is_directory(st)) {
-      out[rel] = "d";
+      what[0] = 'd';
     } else if (fs::is_regular_file(st)) {
       std::ifstream in(it->path(), std::ios::binary);
       std::ostringstream content;
       content << in.rdbuf();
       bool exec = (st.permissions() & fs::perms::owner_exec) != fs::perms::none;
-      out[rel] = std::string("f") + (exec ? "x" : "-") + content.str();
-    } else {
-      out[rel] = "?";
+      what[0] = 'f';
+      what.push_back(exec ? 'x' : '-');
+      what += content.str();
     }
+    out.emplace(std::move(rel), std::move(what));
   }
   return out;
 }

@@ -283,7 +283,12 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
 
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run) {
   if (mode == OutputMode::Json) {
-    print_json(out, {{"event", "summary"}, {"command", "prune"}, {"dry_run", dry_run}, {"keep", plan.keep},
+    for (const auto& id : plan.keep)
+      print_json(out, {{"event", "kept"}, {"id", id}, {"reasons", plan.reasons.count(id) ? plan.reasons.at(id)
+                                                                                         : std::vector<std::string>{}}});
+    for (const auto& id : plan.remove) print_json(out, {{"event", dry_run ? "would_remove" : "removed"}, {"id", id}});
+    print_json(out, {{"event", "summary"}, {"command", "prune"}, {"dry_run", dry_run}, {"policy", plan.policy},
+                     {"keep", plan.keep},
                      {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
                      {"unreferenced_files", plan.unreferenced}, {"unfinished_writes", plan.unfinished_writes},
                      {"resumed", plan.resumed}, {"notes", plan.notes}});
@@ -292,6 +297,13 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
   }
   if (plan.resumed) std::fprintf(out, "finished an interrupted prune first\n");
   const char* verb = dry_run ? "would remove" : "removed";
+  if (!plan.policy.empty()) std::fprintf(out, "policy: %s (local time)\n", plan.policy.c_str());
+  for (const auto& id : plan.keep) {
+    std::string why;
+    if (auto it = plan.reasons.find(id); it != plan.reasons.end())
+      for (const auto& r : it->second) why += (why.empty() ? "" : ", ") + r;
+    std::fprintf(out, "keep backup %s (%s)\n", id.c_str(), why.empty() ? "a kept backup needs it" : why.c_str());
+  }
   for (const auto& id : plan.remove) std::fprintf(out, "%s backup %s\n", verb, id.c_str());
   std::fprintf(out, "prune%s: %zu backups kept, %zu %s; %zu files (%s) %s", dry_run ? " --dry-run" : "",
                plan.keep.size(), plan.remove.size(), dry_run ? "to remove" : "removed", plan.files.size(),

@@ -23,7 +23,7 @@ TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
                       "parallel_storage = 5000\n"        // 9: out of range
                       "[s3]\n"                           // 10
                       "part_size = 1024\n"               // 11: below 5 MiB
-                      "[retention]\n"                    // 12: unknown table
+                      "[retain]\n"                       // 12: unknown table
                       "keep = 3\n"                       // 13
                       "[prune]\n"                        // 14
                       "keep_within = \"a month\"\n");       // 15: not a duration
@@ -34,7 +34,7 @@ TEST(ConfigCheck, UnknownKeysWrongTypesAndBadValuesAreNamedWithTheirLines) {
   EXPECT_NE(r.out.find(f + ":8: [limits] parallel must be an integer"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(f + ":9: [limits] parallel_storage = 5000 is out of range"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(f + ":11: [s3] part_size = 1024 is out of range"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(f + ":12: unknown table or key 'retention'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(f + ":12: unknown table or key 'retain'"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(f + ":15: [prune] keep_within must be a duration"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("6 problems in " + f), std::string::npos) << r.out;
 

@@ -312,7 +312,7 @@ TEST_F(Prune, KilledHalfWayLeavesKeptBackupsRestorableAndIsFinishedByTheNextRun)
   if (pid == 0) {
     LocalSink sink(dir_ / "backups");
     PruneOptions o;
-    o.keep_last = 1;
+    o.policy.last = 1;
     o.before_file_removal = [](std::size_t removed) {
       if (removed == 2) ::_exit(137);
     };
