@@ -1,9 +1,11 @@
 #include "backup/catalog.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "base/error.h"
+#include "base/system.h"
 
 namespace gitvault {
 
@@ -59,6 +61,53 @@ std::optional<std::string> BackupCatalog::newest_complete(std::vector<std::strin
     if (gitaly_backup(id).status == BackupStatus::Complete) return id;
   }
   return best;
+}
+
+MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(const RepositoryRecord&)>& wanted) {
+  std::vector<std::pair<std::int64_t, std::string>> candidates;  // (moment, id), newest first
+  std::int64_t oldest = -1;
+  for (const auto& h : read_all_headers(sink_, nullptr)) {
+    std::int64_t t = backup_time(h.id, h.started_at);
+    if (h.status == BackupStatus::Running || t < 0) continue;
+    if (oldest < 0 || t < oldest) oldest = t;
+    if (t <= time) candidates.push_back({t, h.id});
+  }
+  for (const auto& id : gitaly().ids) {
+    std::int64_t t = backup_time(id, started_at_of_id(id));
+    if (t >= 0 && t <= time) candidates.push_back({t, id});
+  }
+  std::sort(candidates.rbegin(), candidates.rend());
+  if (candidates.empty())
+    throw Error(ErrorCode::NotFound, "no finished backup in " + sink_.describe("") + " at or before " +
+                                         format_rfc3339(time) +
+                                         (oldest >= 0 ? " (the oldest is of " + format_rfc3339(oldest) + ")" : ""));
+  MomentSelection sel;
+  std::map<std::string, std::size_t> where;  // repository -> index in sel.chosen
+  std::set<std::string> pending;             // repositories not backed up in the backups read so far
+  bool universe_closed = false;              // the records read reach a complete backup
+  for (const auto& [t, id] : candidates) {
+    if (universe_closed && pending.empty()) break;
+    sel.backups.push_back(read(id));
+    const std::size_t bi = sel.backups.size() - 1;
+    const BackupRecord& b = sel.backups[bi];
+    for (std::size_t ri = 0; ri < b.repositories.size(); ++ri) {
+      const RepositoryRecord& r = b.repositories[ri];
+      if (!wanted(r)) continue;
+      const std::string key = r.storage + '\n' + r.relative_path;
+      auto it = where.find(key);
+      if (it == where.end()) {
+        if (universe_closed) continue;  // not in the backups that say what there was at the moment
+        where[key] = sel.chosen.size();
+        sel.chosen.push_back({bi, ri});
+        if (!r.backed_up()) pending.insert(key);
+      } else if (pending.count(key) && r.backed_up()) {
+        sel.chosen[it->second] = {bi, ri};
+        pending.erase(key);
+      }
+    }
+    if (b.status == BackupStatus::Complete) universe_closed = true;
+  }
+  return sel;
 }
 
 }  // namespace gitvault

@@ -8,6 +8,7 @@
 // record never lists them.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +19,20 @@
 #include "backup/sink.h"
 
 namespace gitvault {
+
+// What a restore at a moment takes (`restore --at`, docs/retention.md): the newest finished
+// backup whose moment (backup_time) is at or before it, and, for each repository that backup
+// names but did not back up — or, when it is not complete, that an older backup back to the
+// newest complete one names — the newest earlier backup that did.
+struct MomentSelection {
+  std::vector<BackupRecord> backups;  // the records read, newest first; [0] is the backup at the moment
+  struct Choice {
+    std::size_t backup;      // index into backups
+    std::size_t repository;  // index into that record's repositories
+  };
+  std::vector<Choice> chosen;  // one per repository, in the first record's order, then older ones'
+  const RepositoryRecord& repository(const Choice& c) const { return backups[c.backup].repositories[c.repository]; }
+};
 
 class BackupCatalog {
  public:
@@ -35,6 +50,10 @@ class BackupCatalog {
   std::optional<std::string> newest_complete(std::vector<std::string>* unreadable);
   // gitaly-backup's backups here (listed on first use).
   const GitalyBackupIndex& gitaly();
+  // The backups a restore at `time` (Unix seconds) takes, of the repositories `wanted` accepts
+  // (MomentSelection). Records are read newest first and only as far back as a repository
+  // needs. Throws Error(NotFound) when no finished backup is that old.
+  MomentSelection at(std::int64_t time, const std::function<bool(const RepositoryRecord&)>& wanted);
 
  private:
   // The gitvault record of `id` as read_gitvault reads it, else gitaly-backup's backup.

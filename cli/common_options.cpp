@@ -1,4 +1,11 @@
 #include "cli/common_options.h"
+#include "backup/retention.h"
+
+#include <cstdio>
+
+#include <cctype>
+
+#include <ctime>
 
 #include <algorithm>
 #include <thread>
@@ -198,6 +205,37 @@ std::string CommonOptions::resolved_backup_path() const {
 
 PathFilter CommonOptions::filter() const {
   return PathFilter(split_list(repositories_paths), split_list(skip_repositories_paths));
+}
+
+std::int64_t parse_moment(const std::string& text) {
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.back())) == 0 && text.find('-') == std::string::npos)
+    return now - parse_duration(text);  // "2h": that long ago
+  std::string t = text;
+  for (char& c : t)
+    if (c == ' ') c = 'T';
+  std::tm tm{};
+  const char* rest = nullptr;
+  for (const char* f : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+    tm = std::tm{};
+    rest = ::strptime(t.c_str(), f, &tm);
+    if (rest) break;
+  }
+  if (rest) {
+    std::string zone(rest);
+    if (!zone.empty() && zone[0] == '.') zone.erase(0, zone.find_first_not_of("0123456789", 1));  // fractions
+    if (zone.empty()) {  // local time
+      tm.tm_isdst = -1;
+      return static_cast<std::int64_t>(std::mktime(&tm));
+    }
+    std::int64_t utc = static_cast<std::int64_t>(timegm(&tm));
+    if (zone == "Z" || zone == "z") return utc;
+    int hh = 0, mm = 0;
+    if ((zone[0] == '+' || zone[0] == '-') && std::sscanf(zone.c_str() + 1, "%2d:%2d", &hh, &mm) == 2 && zone.size() == 6)
+      return utc - (zone[0] == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+  }
+  throw Error(ErrorCode::Usage, "--at takes a time (2026-12-04T14:00:00Z, 2026-12-04 14:00 in local time) or a time "
+                                "ago (2h, 30m, 1d), not '" + text + "'");
 }
 
 }  // namespace gitvault

@@ -15,6 +15,11 @@
 
 namespace gitvault {
 
+// --at TIME: ISO 8601 ("2026-12-04T14:00:00Z", "+01:00" offsets; without a zone, local
+// time: "2026-12-04T14:00", "2026-12-04 14:00", "2026-12-04") or a time ago ("2h", "30m",
+// "1d"). Unix seconds; Error(Usage) otherwise.
+std::int64_t parse_moment(const std::string& text);
+
 struct CommonOptions {
   std::string config_file;
   std::vector<std::string> storage_specs;

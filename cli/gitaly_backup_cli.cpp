@@ -43,6 +43,7 @@ struct Options {
   bool incremental = false;
   bool verify_objects = false;
   std::vector<std::string> previous_ids;
+  std::vector<std::string> fallback_ids;
   bool no_lock = false;
 };
 
@@ -73,6 +74,8 @@ int gitaly_backup_main(int argc, char** argv) {
   add_common(restore);
   restore->add_flag("--verify-objects", o.verify_objects,
                     "Re-hash every object with git index-pack, even where the backup kept the pack's index");
+  restore->add_option("--fallback-id", o.fallback_ids,
+                      "A backup to take a repository from when --id did not back it up (repeatable, newest first)");
   std::vector<std::string> args = normalise_args(argc, argv);
   std::reverse(args.begin(), args.end());
   try {
@@ -99,6 +102,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.incremental = o.incremental;
   w.verify_objects = o.verify_objects;
   w.previous_ids = o.previous_ids;
+  w.fallback_ids = o.fallback_ids;
   w.no_lock = o.no_lock;
   if (w.no_lock) {
     // Spawned by gitvault, which holds the locks: die with it. A worker that outlived a

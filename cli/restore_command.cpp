@@ -1,5 +1,6 @@
 // `gitvault restore`: run/restore_run.h.
 #include "backup/s3_sink.h"
+#include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "run/restore_run.h"
@@ -15,6 +16,9 @@ class RestoreCommand : public Subcommand {
                                            "touching a repository whose backup is bad")) {
     opts_.add_repository_run_options(*cmd_);
     cmd_->add_option("--id", id_, "Backup id (default: the newest complete backup)");
+    cmd_->add_option("--at", at_,
+                     "Restore as of TIME (2026-12-04T14:00:00Z, local 2026-12-04 14:00, or 2h ago): each repository from "
+                     "the newest backup at or before it that backed it up");
     cmd_->add_option("--index-threads", index_threads_, "Threads for git index-pack (default: git's)");
     cmd_->add_flag("--verify-objects", verify_objects_,
                    "Re-hash every object (git index-pack) even where the backup kept the pack's index; "
@@ -33,6 +37,10 @@ class RestoreCommand : public Subcommand {
     RestoreRunOptions o;
     opts_.fill(o, progress);
     o.id = id_;
+    if (!at_.empty()) {
+      if (!id_.empty()) throw Error(ErrorCode::Usage, "give --id or --at, not both");
+      o.at = parse_moment(at_);
+    }
     o.index_threads = index_threads_ > 0 ? index_threads_ : opts_.config().index_threads.value_or(0);
     o.verify_objects = verify_objects_;
     auto destination = open_sink(o.backup_path);
@@ -45,7 +53,7 @@ class RestoreCommand : public Subcommand {
 
   CLI::App* cmd_;
   CommonOptions opts_;
-  std::string id_;
+  std::string id_, at_;
   int index_threads_ = 0;
   bool verify_objects_ = false;
 };

@@ -463,7 +463,11 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
   if (!create)
     for (const auto& st : o.storages) remove_stale_restore_dirs(st);  // leftovers of killed restores
   try {
-    if (!create) source.emplace(sink, BackupSource::restore_ids(sink, o.id));
+    if (!create) {
+      std::vector<std::string> ids = BackupSource::restore_ids(sink, o.id);
+      ids.insert(ids.end(), o.fallback_ids.begin(), o.fallback_ids.end());
+      source.emplace(sink, ids);
+    }
     if (create && o.incremental)
       source.emplace(sink, o.previous_ids.empty() ? chain_bases_of(read_all_headers(sink, nullptr)) : o.previous_ids);
   } catch (const Error& e) {

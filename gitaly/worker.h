@@ -27,6 +27,9 @@ struct WorkerOptions {
   // With incremental: the backups to build on, newest first; each repository builds on the
   // first that has it backed up. Empty: chain_bases_of the destination's records.
   std::vector<std::string> previous_ids;
+  // Restore: backups to take a repository from when `id` did not back it up (newest first;
+  // `gitvault restore --at` sends them: docs/retention.md, "restore --at").
+  std::vector<std::string> fallback_ids;
   bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
 };

@@ -37,30 +37,60 @@ std::string newest_restorable_backup(Sink& sink, BackupCatalog& catalog) {
   return *newest;
 }
 
-// The backup's repositories this restore takes: those the filters select whose storage was
-// given. The others are counted (and their storages named) in `result`.
-std::vector<const RepositoryRecord*> select_from_record(const BackupRecord& rec, const RestoreRunOptions& o,
-                                                        RestoreRunResult& result) {
+// The repositories this restore takes of `candidates` (a backup's, or what a restore at a
+// moment chose): those the filters select whose storage was given. The others are counted
+// (and their storages named) in `result`.
+std::vector<const RepositoryRecord*> select_repositories(const std::vector<const RepositoryRecord*>& candidates,
+                                                         const RestoreRunOptions& o, RestoreRunResult& result) {
   std::vector<const RepositoryRecord*> selected;
   std::set<std::string> missing_storages;
-  for (const auto& r : rec.repositories) {
-    if (!o.filter.selects(r.relative_path, r.project_path)) continue;
-    if (o.only && !o.only->count(job_key(r.storage, r.relative_path))) continue;
-    if (!find_storage(o.storages, r.storage)) {
-      missing_storages.insert(r.storage);
+  for (const RepositoryRecord* r : candidates) {
+    if (!o.filter.selects(r->relative_path, r->project_path)) continue;
+    if (o.only && !o.only->count(job_key(r->storage, r->relative_path))) continue;
+    if (!find_storage(o.storages, r->storage)) {
+      missing_storages.insert(r->storage);
       ++result.skipped_storage;
       continue;
     }
-    selected.push_back(&r);
-    if (r.from_gitaly_backup) ++result.verified_by_git_alone;
+    selected.push_back(r);
+    if (r->from_gitaly_backup) ++result.verified_by_git_alone;
   }
   result.missing_storages.assign(missing_storages.begin(), missing_storages.end());
   if (selected.empty())
-    throw Error(ErrorCode::Usage, "backup " + rec.id + ": no repository to restore" +
+    throw Error(ErrorCode::Usage, "backup " + result.id + ": no repository to restore" +
                                       (missing_storages.empty() ? std::string(" matches the selection")
                                                                 : " (its repositories are in storages not given: " +
                                                                       *missing_storages.begin() + ")"));
   return selected;
+}
+
+// The backups a restore takes: --id's (or the newest complete one), or, with --at, the one at
+// the moment and the older ones that back up what it did not. Fills `candidates` and, for
+// --at, what came from older backups; returns the records (the first is the backup's).
+std::vector<BackupRecord> backups_to_restore(const RestoreRunOptions& o, Sink& sink, BackupCatalog& catalog,
+                                             RestoreRunResult& result, std::vector<const RepositoryRecord*>& candidates) {
+  std::vector<BackupRecord> records;
+  if (!o.at) {
+    result.id = o.id.empty() ? newest_restorable_backup(sink, catalog) : o.id;
+    records.push_back(catalog.read(result.id));
+    for (const auto& r : records[0].repositories) candidates.push_back(&r);
+  } else {
+    result.at = o.at;
+    MomentSelection sel = catalog.at(*o.at, [&](const RepositoryRecord& r) {
+      return o.filter.selects(r.relative_path, r.project_path);
+    });
+    records = std::move(sel.backups);
+    result.id = records[0].id;
+    for (const auto& c : sel.chosen) {
+      const BackupRecord& b = records[c.backup];
+      candidates.push_back(&b.repositories[c.repository]);
+      if (c.backup != 0)
+        result.from_older.push_back({b.repositories[c.repository].storage, b.repositories[c.repository].relative_path,
+                                     b.id, backup_time(b.id, b.started_at)});
+    }
+  }
+  result.moment = backup_time(records[0].id, records[0].started_at);
+  return records;
 }
 
 // Pools before the rest: a fork network's member links to its pool only when this run
@@ -165,15 +195,16 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     for (const auto& n : locks->notes()) observer.note(n);
   }
   BackupCatalog catalog(sink);  // gitvault's backups and gitaly-backup's own
-  result.id = o.id.empty() ? newest_restorable_backup(sink, catalog) : o.id;
-  BackupRecord rec = catalog.read(result.id);
+  std::vector<const RepositoryRecord*> candidates;
+  const std::vector<BackupRecord> records = backups_to_restore(o, sink, catalog, result, candidates);
+  const BackupRecord& rec = records[0];
   result.from_gitaly_backup = rec.from_gitaly_backup;
   if (rec.status == BackupStatus::Running)
     throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
 
   for (const auto& part : rec.parts)
     for (const auto& st : part.storages) result.host_of_storage[st] = part.host;
-  std::vector<const RepositoryRecord*> selected = select_from_record(rec, o, result);
+  std::vector<const RepositoryRecord*> selected = select_repositories(candidates, o, result);
   pools_first(selected);
 
   // Leftovers of restores that were killed are removed before this one starts.
@@ -197,9 +228,12 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     }
   }
   std::optional<WorkerCommand> worker;
-  if (result.via_pipeline > 0)
-    worker = worker_command(o, "restore", rec.id, worker_storages,
-                            o.verify_objects ? std::vector<std::string>{"--verify-objects"} : std::vector<std::string>{});
+  if (result.via_pipeline > 0) {
+    std::vector<std::string> extra;
+    if (o.verify_objects) extra.push_back("--verify-objects");
+    for (std::size_t i = 1; i < records.size(); ++i) extra.insert(extra.end(), {"--fallback-id", records[i].id});
+    worker = worker_command(o, "restore", rec.id, worker_storages, extra);
+  }
   RepositoryRun run("restore", "restoring", worker, observer);
 
   RepositoryRestoreOptions repo_options;

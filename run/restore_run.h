@@ -28,10 +28,22 @@ struct RestoreRunOptions : RepositoryRunOptions {
   // The caller holds what keeps prune out (a drill's pin, backup/run_locks.h) and restores
   // into scratch storages of its own: no lock is taken here.
   bool caller_holds_locks = false;
+  // Restore as of this moment (Unix seconds) instead of one backup (`--at`): each repository
+  // from the newest backup at or before it that backed it up (BackupCatalog::at).
+  std::optional<std::int64_t> at;
+};
+
+// A repository `restore --at` took from an older backup than the one at the moment.
+struct OlderSource {
+  std::string storage, relative_path, id;
+  std::int64_t moment = 0;  // that backup's moment (Unix seconds)
 };
 
 struct RestoreRunResult {
   std::string id;
+  std::int64_t moment = 0;               // the backup's moment (backup_time)
+  std::optional<std::int64_t> at;        // --at, when given
+  std::vector<OlderSource> from_older;   // --at: repositories from older backups
   std::size_t restored = 0;
   std::size_t skipped_storage = 0;  // repositories of storages not given
   std::vector<Failure> failures;

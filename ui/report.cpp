@@ -75,7 +75,13 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
 
 void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result) {
   if (mode == OutputMode::Json) {
-    print_json(out, {{"event", "summary"}, {"command", "restore"}, {"id", result.id}, {"restored", result.restored},
+    for (const auto& f : result.from_older)
+      print_json(out, {{"event", "from_older_backup"}, {"storage", f.storage}, {"relative_path", f.relative_path},
+                       {"id", f.id}, {"moment", format_rfc3339(f.moment)}});
+    print_json(out, {{"event", "summary"}, {"command", "restore"}, {"id", result.id},
+                     {"moment", format_rfc3339(result.moment)},
+                     {"at", result.at ? nlohmann::json(format_rfc3339(*result.at)) : nlohmann::json(nullptr)},
+                     {"from_older_backups", result.from_older.size()}, {"restored", result.restored},
                      {"failed", result.failures.size()}, {"skipped_storage", result.skipped_storage},
                      {"written_by", result.from_gitaly_backup ? "gitaly-backup" : "gitvault"},
                      {"verified_by_git_alone", result.verified_by_git_alone},
@@ -83,6 +89,13 @@ void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& res
                      {"peak_rss_kib", result.peak_rss_kib}, {"worker_peak_rss_kib", result.worker_peak_rss_kib},
                      {"bytes", result.bytes}, {"duration_seconds", result.seconds}});
   } else {
+    if (result.at)
+      std::fprintf(out, "restore as of %s: backup %s (of %s)\n", format_rfc3339(*result.at).c_str(), result.id.c_str(),
+                   format_rfc3339(result.moment).c_str());
+    for (const auto& f : result.from_older)
+      std::fprintf(out, "  %s/%s comes from backup %s (of %s): the newer one did not back it up\n",
+                   printable(f.storage).c_str(), printable(f.relative_path).c_str(), f.id.c_str(),
+                   format_rfc3339(f.moment).c_str());
     std::fprintf(out, "restore of backup %s: %zu restored and verified, %zu failed\n", result.id.c_str(),
                  result.restored, result.failures.size());
     std::fprintf(out, "  paths: %zu pipeline, %zu legacy\n", result.via_pipeline, result.via_legacy);
