@@ -63,6 +63,17 @@ std::optional<std::string> BackupCatalog::newest_complete(std::vector<std::strin
   return best;
 }
 
+std::vector<OlderSource> older_sources(const MomentSelection& sel) {
+  std::vector<OlderSource> out;
+  for (const auto& c : sel.chosen)
+    if (c.backup != 0) {
+      const BackupRecord& b = sel.backups[c.backup];
+      const RepositoryRecord& r = b.repositories[c.repository];
+      out.push_back({r.storage, r.relative_path, b.id, backup_time(b.id, b.started_at)});
+    }
+  return out;
+}
+
 MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(const RepositoryRecord&)>& wanted) {
   std::vector<std::pair<std::int64_t, std::string>> candidates;  // (moment, id), newest first
   std::int64_t oldest = -1;

@@ -34,6 +34,13 @@ struct MomentSelection {
   const RepositoryRecord& repository(const Choice& c) const { return backups[c.backup].repositories[c.repository]; }
 };
 
+// A repository a restore at a moment takes from an older backup than the one at the moment.
+struct OlderSource {
+  std::string storage, relative_path, id;
+  std::int64_t moment = 0;  // that backup's moment (Unix seconds)
+};
+std::vector<OlderSource> older_sources(const MomentSelection& sel);
+
 class BackupCatalog {
  public:
   explicit BackupCatalog(Sink& sink) : sink_(sink) {}

@@ -1,5 +1,7 @@
 // `gitvault backups`: backup/retention.h (list_backups).
+#include "backup/catalog.h"
 #include "backup/retention.h"
+#include "backup/run_locks.h"
 #include "backup/s3_sink.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
@@ -13,6 +15,9 @@ class BackupsCommand : public Subcommand {
   explicit BackupsCommand(CLI::App& app)
       : cmd_(app.add_subcommand("backups", "List the backups in a backup directory, newest first")) {
     opts_.add_backup_directory_options(*cmd_);
+    cmd_->add_option("--at", at_,
+                     "Say what `restore --at TIME` would take: the backup at the moment, and the repositories older "
+                     "backups bring because it did not back them up");
   }
 
   bool chosen() const override { return cmd_->parsed(); }
@@ -26,6 +31,14 @@ class BackupsCommand : public Subcommand {
     ProgressPrinter progress(stderr, opts_.output_mode());
     auto destination = open_sink(opts_.resolved_backup_path());
     Sink& sink = *destination;
+    if (!at_.empty()) {
+      const std::int64_t at = parse_moment(at_);
+      RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "backups", "", opts_.lock_wait());
+      BackupCatalog catalog(sink);
+      MomentSelection sel = catalog.at(at, [](const RepositoryRecord&) { return true; });
+      report_moment(stdout, opts_.output_mode(), at, sel);
+      return 0;
+    }
     std::vector<std::string> errors;
     auto list = list_backups(sink, &errors, opts_.lock_wait());
     for (const auto& e : errors) progress.warning(e);
@@ -36,6 +49,7 @@ class BackupsCommand : public Subcommand {
 
   CLI::App* cmd_;
   CommonOptions opts_;
+  std::string at_;
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ class VerifyCommand : public Subcommand {
                      "Rotating deep verify: prove about this many bytes (20GiB) of every kept backup's files, "
                      "continuing where the last run stopped (docs/proof.md)");
     cmd_->add_option("--budget-time", budget_time_, "Rotating deep verify: start no more work after this long (30m, 2h)");
+    cmd_->add_option("--at", at_, "Verify what `restore --at TIME` would take (each repository from the backup it comes from)");
     cmd_->add_option("--subset", subset_, "Rotating deep verify: N/M of all kept bytes per run (1/7: all within 7 runs)");
   }
 
@@ -42,6 +43,8 @@ class VerifyCommand : public Subcommand {
     if (all_ && !ids_.empty()) throw Error(ErrorCode::Usage, "give --id or --all, not both");
     int budgets = !budget_.empty() + !budget_time_.empty() + !subset_.empty();
     if (budgets > 1) throw Error(ErrorCode::Usage, "give one of --budget, --budget-time and --subset");
+    if (!at_.empty() && (all_ || !ids_.empty() || budgets > 0))
+      throw Error(ErrorCode::Usage, "--at chooses the backups itself: no --id, --all or budget with it");
     if (budgets > 0 && !ids_.empty())
       throw Error(ErrorCode::Usage, "a rotating verify (--budget, --budget-time, --subset) covers every kept backup: no --id");
     ProgressPrinter progress(stderr, opts_.output_mode());
@@ -49,6 +52,7 @@ class VerifyCommand : public Subcommand {
     o.ids = ids_;
     o.all = all_;
     o.deep = deep_;
+    if (!at_.empty()) o.at = parse_moment(at_);
     if (!budget_.empty()) o.budget.bytes = parse_byte_size(budget_);
     if (!budget_time_.empty()) o.budget.seconds = static_cast<double>(parse_duration(budget_time_));
     if (!subset_.empty()) std::tie(o.budget.subset_n, o.budget.subset_m) = parse_subset(subset_);
@@ -72,7 +76,7 @@ class VerifyCommand : public Subcommand {
   std::vector<std::string> ids_;
   bool all_ = false, deep_ = false;
   int parallel_ = 0;
-  std::string scratch_, budget_, budget_time_, subset_;
+  std::string scratch_, budget_, budget_time_, subset_, at_;
 };
 
 }  // namespace

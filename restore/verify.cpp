@@ -272,6 +272,17 @@ std::string why_not_complete(const BackupRecord& b) {
 std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, VerifyResult& result) {
   std::vector<BackupRecord> records;
   BackupCatalog catalog(sink);  // gitvault's backups and gitaly-backup's own
+  if (o.at) {
+    MomentSelection sel = catalog.at(*o.at, [](const RepositoryRecord&) { return true; });
+    std::vector<std::vector<RepositoryRecord>> taken(sel.backups.size());
+    for (const auto& c : sel.chosen) taken[c.backup].push_back(sel.repository(c));
+    for (std::size_t i = 0; i < sel.backups.size(); ++i) {
+      if (taken[i].empty()) continue;
+      records.push_back(std::move(sel.backups[i]));
+      records.back().repositories = std::move(taken[i]);
+    }
+    return records;
+  }
   if (!o.ids.empty()) {
     for (const auto& id : o.ids) {
       try {
@@ -444,7 +455,7 @@ VerifyResult run_verify(const VerifyOptions& o_in, Sink& sink) {
   for (const auto& b : records) {
     result.ids.push_back(b.id);
     if (rotating) continue;  // the rotation proves content; completeness is the plain verify's
-    if (b.status != BackupStatus::Complete)
+    if (b.status != BackupStatus::Complete && !o.at)  // --at: older backups stand in for what failed
       result.problems.push_back({b.id, "", "", describe_record(sink, b.id), why_not_complete(b)});
     for (const auto& r : b.repositories) items.push_back({&b, &r});
     if (b.from_gitaly_backup) result.without_checksums += b.repositories.size();

@@ -35,6 +35,9 @@ struct VerifyOptions {
   // A rotating deep verify (restore/verify_rotation.h): every kept backup, deep, as much as
   // the budget allows, continuing where the last run stopped. Implies deep and all.
   VerifyBudget budget;
+  // What `restore --at` this moment would take (BackupCatalog::at): those repositories of
+  // those backups, and no others.
+  std::optional<std::int64_t> at;
 };
 
 struct VerifyProblem {

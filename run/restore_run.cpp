@@ -79,15 +79,10 @@ std::vector<BackupRecord> backups_to_restore(const RestoreRunOptions& o, Sink& s
     MomentSelection sel = catalog.at(*o.at, [&](const RepositoryRecord& r) {
       return o.filter.selects(r.relative_path, r.project_path);
     });
+    result.from_older = older_sources(sel);
     records = std::move(sel.backups);
     result.id = records[0].id;
-    for (const auto& c : sel.chosen) {
-      const BackupRecord& b = records[c.backup];
-      candidates.push_back(&b.repositories[c.repository]);
-      if (c.backup != 0)
-        result.from_older.push_back({b.repositories[c.repository].storage, b.repositories[c.repository].relative_path,
-                                     b.id, backup_time(b.id, b.started_at)});
-    }
+    for (const auto& c : sel.chosen) candidates.push_back(&records[c.backup].repositories[c.repository]);
   }
   result.moment = backup_time(records[0].id, records[0].started_at);
   return records;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/record.h"
 #include "backup/sink.h"
 #include "base/run_observer.h"
@@ -33,11 +34,6 @@ struct RestoreRunOptions : RepositoryRunOptions {
   std::optional<std::int64_t> at;
 };
 
-// A repository `restore --at` took from an older backup than the one at the moment.
-struct OlderSource {
-  std::string storage, relative_path, id;
-  std::int64_t moment = 0;  // that backup's moment (Unix seconds)
-};
 
 struct RestoreRunResult {
   std::string id;

@@ -294,6 +294,29 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
   std::fflush(out);
 }
 
+void report_moment(std::FILE* out, OutputMode mode, std::int64_t at, const MomentSelection& sel) {
+  const BackupRecord& b = sel.backups[0];
+  const std::vector<OlderSource> older = older_sources(sel);
+  if (mode == OutputMode::Json) {
+    for (const auto& f : older)
+      print_json(out, {{"event", "from_older_backup"}, {"storage", f.storage}, {"relative_path", f.relative_path},
+                       {"id", f.id}, {"moment", format_rfc3339(f.moment)}});
+    print_json(out, {{"event", "at"}, {"at", format_rfc3339(at)}, {"id", b.id},
+                     {"moment", format_rfc3339(backup_time(b.id, b.started_at))}, {"status", to_string(b.status)},
+                     {"repositories", sel.chosen.size()}, {"from_older_backups", older.size()}});
+    std::fflush(out);
+    return;
+  }
+  std::fprintf(out, "a restore as of %s takes backup %s (of %s, %s): %zu repositories, %zu of them from older "
+                    "backups\n",
+               format_rfc3339(at).c_str(), b.id.c_str(), format_rfc3339(backup_time(b.id, b.started_at)).c_str(),
+               to_string(b.status), sel.chosen.size(), older.size());
+  for (const auto& f : older)
+    std::fprintf(out, "  %s/%s from backup %s (of %s)\n", printable(f.storage).c_str(), printable(f.relative_path).c_str(),
+                 f.id.c_str(), format_rfc3339(f.moment).c_str());
+  std::fflush(out);
+}
+
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run) {
   if (mode == OutputMode::Json) {
     for (const auto& id : plan.keep)

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/retention.h"
 #include "config/config.h"
 #include "restore/verify.h"
@@ -23,6 +24,8 @@ void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result);
 void report_drill(std::FILE* out, OutputMode mode, const DrillResult& result);
 // `where` names the backup directory (for "no backups in ...").
 void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSummary>& list, const std::string& where);
+// `backups --at`: what a restore at `at` takes.
+void report_moment(std::FILE* out, OutputMode mode, std::int64_t at, const MomentSelection& sel);
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run);
 // `gitvault config check`: "FILE:LINE: problem" per problem, or "FILE: ok".
 void report_config_check(std::FILE* out, OutputMode mode, const std::string& file,

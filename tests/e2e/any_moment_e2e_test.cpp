@@ -130,6 +130,14 @@ TEST_F(AnyMoment, RestoreAtAMomentBringsBackEachRepositoryAsItWasThenOnBothEngin
   ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
   EXPECT_EQ(testing::show_ref(dir_ / "one/group/project.git"), state[ids[1]].first);
   EXPECT_FALSE(path_exists(dir_ / "one/group/detached.git"));
+  // `backups --at` and `verify --at` say what such a restore takes, and check exactly that.
+  auto says = gv({"backups", "--path", dir_ / "backups", "--at", "2026-12-04T08:40:00Z"});
+  ASSERT_EQ(says.exit_code, 0) << says.out << says.err;
+  EXPECT_NE(says.out.find("takes backup " + ids[2]), std::string::npos) << says.out;
+  EXPECT_NE(says.out.find("default/group/detached.git from backup " + ids[1]), std::string::npos) << says.out;
+  auto checks = gv({"verify", "--path", dir_ / "backups", "--at", "2026-12-04T08:40:00Z", "--deep"});
+  EXPECT_EQ(checks.exit_code, 0) << "the partial backup's failed repository is stood in for\n" << checks.out;
+  EXPECT_NE(checks.out.find(ids[2] + ", " + ids[1]), std::string::npos) << checks.out;
   // Before the first backup: nothing to restore, said with the oldest moment there is.
   auto early = gv({"restore", "--storage", "default=" + (dir_ / "early"), "--path", dir_ / "backups", "--at",
                    "2026-12-04T07:00:00Z"});
