@@ -262,6 +262,12 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
                              "): full bundle instead of an increment");
       return {};
     }
+    const std::size_t own_steps = prev->previous_steps.size() + 1 - static_cast<std::size_t>(prev->pool.steps);
+    if (options.max_chain > 0 && own_steps >= static_cast<std::size_t>(options.max_chain)) {
+      out.warnings.push_back("its chain has " + std::to_string(own_steps) + " steps, the most max_chain allows: "
+                             "full bundle, a new chain");
+      return {};
+    }
     out.kind = StepKind::Incremental;
     out.previous_steps = prev->previous_steps;
     out.pool = prev->pool;

@@ -41,6 +41,10 @@ struct RepositoryBackupOptions {
   // previous step's tips, or a full bundle when some of them are gone (history rewritten).
   const RepositoryRecord* previous = nullptr;
   std::string previous_id;
+  // A repository whose chain already has this many steps gets a full step instead of an
+  // increment (a chain of its own, short again): how long a restore's chain may grow
+  // (docs/retention.md, "Frequent backups"). 0: no limit.
+  int max_chain = 0;
   // A fork network's member (storage.h, Repository::pool): its pool as this run backed it up.
   // A step that would be full becomes the first step of the repository's own on the pool's
   // chain (PoolLink): a bundle of what the pool's tips do not reach. Unset, or when a tip of

@@ -22,6 +22,9 @@ class BackupCommand : public Subcommand {
     cmd_->add_option("--full-every", full_every_,
                      "With --incremental: a full backup instead when the newest full one started longer ago than "
                      "DURATION (7d; default: [backup] full_every)");
+    cmd_->add_option("--max-chain", max_chain_,
+                     "With --incremental: a repository whose chain has N steps gets a full step, a chain of its own "
+                     "(default: [backup] max_chain, else no limit)");
   }
 
   bool chosen() const override { return cmd_->parsed(); }
@@ -42,6 +45,7 @@ class BackupCommand : public Subcommand {
     o.previous_id = previous_id_;
     const std::string every = !full_every_.empty() ? full_every_ : opts_.config().full_every;
     if (!every.empty()) o.full_every_s = parse_duration(every);
+    o.max_chain = max_chain_ > 0 ? max_chain_ : opts_.config().max_chain.value_or(0);
     auto destination = open_sink(o.backup_path);
     Sink& sink = *destination;
     BackupRunResult result = run_backup(o, sink);
@@ -53,6 +57,7 @@ class BackupCommand : public Subcommand {
   CLI::App* cmd_;
   CommonOptions opts_;
   std::string id_, previous_id_, full_every_;
+  int max_chain_ = 0;
   int pack_threads_ = 0;
   bool incremental_ = false;
 };

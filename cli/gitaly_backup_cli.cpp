@@ -44,6 +44,7 @@ struct Options {
   bool verify_objects = false;
   std::vector<std::string> previous_ids;
   std::vector<std::string> fallback_ids;
+  int max_chain = 0;
   bool no_lock = false;
 };
 
@@ -70,6 +71,8 @@ int gitaly_backup_main(int argc, char** argv) {
   create->add_option("--previous-id", o.previous_ids,
                      "With --incremental: a backup to build on (repeatable, newest first: each repository builds on "
                      "the first that has it; default: back to the newest complete backup, else +latest manifests)");
+  create->add_option("--max-chain", o.max_chain,
+                     "With --incremental: a repository whose chain has this many steps gets a full bundle (0: no limit)");
   CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
   add_common(restore);
   restore->add_flag("--verify-objects", o.verify_objects,
@@ -103,6 +106,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.verify_objects = o.verify_objects;
   w.previous_ids = o.previous_ids;
   w.fallback_ids = o.fallback_ids;
+  w.max_chain = o.max_chain;
   w.no_lock = o.no_lock;
   if (w.no_lock) {
     // Spawned by gitvault, which holds the locks: die with it. A worker that outlived a

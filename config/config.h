@@ -47,6 +47,7 @@ struct Config {
   std::string flags_db;
   std::string metrics_textfile;  // [metrics] textfile
   std::string full_every;        // [backup] full_every: "7d"
+  std::optional<int> max_chain;  // [backup] max_chain: a repository's chain steps before a full one
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
   std::optional<int> pack_threads;   // [limits] pack_threads

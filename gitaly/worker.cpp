@@ -270,6 +270,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       ro.reuse_single_pack = true;
       ro.keep_pack_index = true;
       ro.small_increments_in_process = true;
+      ro.max_chain = o.max_chain;
       std::optional<FoundEntry> prev;
       if (previous) {
         try {

@@ -30,6 +30,7 @@ struct WorkerOptions {
   // Restore: backups to take a repository from when `id` did not back it up (newest first;
   // `gitvault restore --at` sends them: docs/retention.md, "restore --at").
   std::vector<std::string> fallback_ids;
+  int max_chain = 0;  // create: RepositoryBackupOptions::max_chain
   bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
 };

@@ -253,6 +253,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
     std::vector<std::string> extra = {"--layout", "manifest"};
     if (!bases.empty()) extra.push_back("--incremental");
     for (const auto& id : bases) extra.insert(extra.end(), {"--previous-id", id});
+    if (!bases.empty() && o.max_chain > 0) extra.insert(extra.end(), {"--max-chain", std::to_string(o.max_chain)});
     worker = worker_command(o, "create", rec.id, all, extra);
   }
   RepositoryRun run("backup", "backing up", worker, observer);

@@ -26,6 +26,9 @@ struct BackupRunOptions : RepositoryRunOptions {
   // With `incremental`: a new chain (a full backup) when no complete full backup started
   // within this many seconds (0: never forced). `[backup] full_every = "7d"` for timers.
   std::int64_t full_every_s = 0;
+  // With `incremental`: a repository whose chain has this many steps gets a full step
+  // (RepositoryBackupOptions::max_chain). `[backup] max_chain`; 0: no limit.
+  int max_chain = 0;
 };
 
 struct BackupRunResult {

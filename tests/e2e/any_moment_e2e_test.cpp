@@ -145,5 +145,28 @@ TEST_F(AnyMoment, RestoreAtAMomentBringsBackEachRepositoryAsItWasThenOnBothEngin
   EXPECT_NE(early.err.find("the oldest is of 2026-12-04T08:00:00Z"), std::string::npos) << early.err;
 }
 
+// Frequent backups keep chains short: with --max-chain 3 a repository that changes every run
+// starts a new chain at its fourth step, and every backup still restores.
+TEST_F(AnyMoment, MaxChainStartsANewChainForARepositoryWhoseChainIsLong) {
+  std::vector<int> steps;
+  for (int i = 0; i < 5; ++i) {
+    std::string id = "2026120409" + std::to_string(10 + i) + "00";
+    sh("cd " + (dir_ / "storage/group/project.git") + " && c=$(git -c safe.directory='*' commit-tree -p main -m " + id +
+       " 'main^{tree}') && git -c safe.directory='*' update-ref refs/heads/main $c");
+    auto b = testing::gitvault({"backup", "--incremental", "--max-chain", "3", "--storage", "default=" + (dir_ / "storage"),
+                                "--path", dir_ / "backups", "--id", id},
+                               {{"GITVAULT_FLAGS_DB", dir_ / "flags.db"}, {"GITVAULT_FEATURES", "gitaly_backup=true"}});
+    ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+    std::string step = sh("python3 -c \"import json,sys\nfor l in open(sys.argv[1]):\n l=l.strip().rstrip(',')\n"
+                          " try: j=json.loads(l)\n except ValueError: j={}\n"
+                          " print(j['step'] if j.get('relative_path')=='group/project.git' else '',end='')\" " +
+                          (dir_ / ("backups/+gitvault/backups/" + id + ".json")));
+    steps.push_back(std::stoi(step));
+  }
+  EXPECT_EQ(steps, (std::vector<int>{1, 2, 3, 1, 2}));
+  auto v = gv({"verify", "--path", dir_ / "backups", "--all", "--deep"});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+}
+
 }  // namespace
 }  // namespace gitvault
