@@ -9,6 +9,106 @@
 
 namespace gitvault {
 
+// Reading gitvault's records: every one, their headers, and the choices made from headers.
+
+std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors) {
+  std::vector<BackupRecord> out;
+  for (const auto& id : list_backup_ids(sink)) {
+    try {
+      out.push_back(read_record(sink, id));
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
+    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+  });
+  return out;
+}
+
+std::vector<BackupRecord> read_newest_headers(Sink& sink,
+                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough) {
+  std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
+  const bool ids_name_times = std::all_of(ids.begin(), ids.end(), [](const std::string& id) {
+    return id.size() == 14 && backup_time(id, "") >= 0;
+  });
+  std::vector<BackupRecord> out;
+  if (!ids_name_times) {
+    out = read_all_headers(sink, nullptr);
+    std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
+      return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+    });
+    return out;
+  }
+  for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+    try {
+      out.push_back(read_record_header(sink, *it));
+    } catch (const Error&) {
+      continue;  // unreadable: not a candidate (verify names it)
+    }
+    if (enough(out)) break;
+  }
+  return out;
+}
+
+std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>* unreadable) {
+  std::vector<BackupRecord> out;
+  for (const auto& id : list_backup_ids(sink)) {
+    try {
+      out.push_back(read_record_header(sink, id));
+    } catch (const Error& e) {
+      if (unreadable) unreadable->push_back(id);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> newest_complete_of(const std::vector<BackupRecord>& headers) {
+  // Newest by start time (ids chosen with --id need not sort by time).
+  const BackupRecord* best = nullptr;
+  for (const auto& r : headers)
+    if (r.status == BackupStatus::Complete && (!best || r.started_at >= best->started_at)) best = &r;
+  if (!best) return std::nullopt;
+  return best->id;
+}
+
+std::vector<std::string> chain_bases_of(const std::vector<BackupRecord>& headers) {
+  std::vector<const BackupRecord*> finished;
+  for (const auto& r : headers)
+    if (r.status == BackupStatus::Complete || r.status == BackupStatus::Partial ||
+        r.status == BackupStatus::Incomplete)
+      finished.push_back(&r);
+  // Newest first by start time (ids chosen with --id need not sort by time).
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const BackupRecord* a, const BackupRecord* b) { return a->started_at > b->started_at; });
+  std::vector<std::string> out;
+  for (const BackupRecord* r : finished) {
+    out.push_back(r->id);
+    if (r->status == BackupStatus::Complete || !r->incremental) break;
+  }
+  return out;
+}
+
+const BackupRecord* newest_of(const std::vector<BackupRecord>& headers) {
+  const BackupRecord* best = nullptr;
+  for (const auto& r : headers)
+    if (!best || r.started_at >= best->started_at) best = &r;
+  return best;
+}
+
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink) {
+  remember_flags_from_backups(ff, sink, read_all_headers(sink, nullptr));
+}
+
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers) {
+  const BackupRecord* newest = newest_of(headers);
+  if (!newest) return;
+  for (auto f : newest->flags) {
+    f.recorded_in = "backup " + newest->id + " (" + describe_record(sink, newest->id) + ")";
+    ff.remember(f);
+  }
+}
+
 const GitalyBackupIndex& BackupCatalog::gitaly() {
   if (!gitaly_) {
     std::vector<std::string> ids = list_backup_ids(sink_);

@@ -20,6 +20,32 @@
 
 namespace gitvault {
 
+// Reading gitvault's records (backup/record.h is their codec and where they live):
+
+// The header of every readable record; the ids of unreadable ones go to `unreadable`.
+std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>* unreadable);
+// Headers newest first, read back only until `enough(the headers read so far)` says so — a
+// night needs the few since the newest complete backup, not a year of them. When some id
+// does not name its time (ids chosen with --id need not sort by time), every header is read
+// and sorted by start time instead. Unreadable records are passed over.
+std::vector<BackupRecord> read_newest_headers(Sink& sink,
+                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough);
+// Reads every record, newest first by start time; unreadable ones are reported in `errors`.
+std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
+// The newest complete backup among headers already read (a run reads them once).
+std::optional<std::string> newest_complete_of(const std::vector<BackupRecord>& headers);
+const BackupRecord* newest_of(const std::vector<BackupRecord>& headers);
+// The backups an incremental run builds on, newest first (docs/backup-format.md, "Chains"):
+// every finished backup (complete or partial) from the newest down to the newest complete
+// one, or to the newest full one when that is newer (a full backup starts new chains). Each
+// repository's step builds on the first of them in which it was backed up, so one broken
+// repository in last night's backup does not make tonight a full backup of all of them.
+std::vector<std::string> chain_bases_of(const std::vector<BackupRecord>& headers);
+// Gives `ff` the flag states the newest backup record says its run used, for flags its
+// store knows nothing of (flags/feature_flags.h, remembered state). Warnings go to ff.
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink);
+void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers);
+
 // What a restore at a moment takes (`restore --at`, docs/retention.md): the newest finished
 // backup whose moment (backup_time) is at or before it, and, for each repository that backup
 // names but did not back up — or, when it is not complete, that an older backup back to the

@@ -224,28 +224,6 @@ BackupRecord parse_record(const std::string& text, const std::string& where);
 BackupRecord parse_record_header(const std::string& text, const std::string& where);
 // Every backup id with a record, oldest first (ids sort by time).
 std::vector<std::string> list_backup_ids(Sink& sink);
-// The header of every readable record; the ids of unreadable ones go to `unreadable`.
-std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>* unreadable);
-// The newest backup whose status is "complete", if any; ids of unreadable records in `unreadable`.
-std::optional<std::string> newest_complete_backup(Sink& sink, std::vector<std::string>* unreadable = nullptr);
-// The newest readable record's header, whatever its status.
-std::optional<BackupRecord> newest_record_header(Sink& sink);
-// The same two choices from headers already read (a run reads them once).
-std::optional<std::string> newest_complete_of(const std::vector<BackupRecord>& headers);
-// The backups an incremental run builds on, newest first (docs/backup-format.md, "Chains"):
-// every finished backup (complete or partial) from the newest down to the newest complete
-// one, or to the newest full one when that is newer (a full backup starts new chains). Each
-// repository's step builds on the first of them in which it was backed up, so one broken
-// repository in last night's backup does not make tonight a full backup of all of them.
-std::vector<std::string> chain_bases_of(const std::vector<BackupRecord>& headers);
-const BackupRecord* newest_of(const std::vector<BackupRecord>& headers);
-// Reads every record, newest first by start time; unreadable ones are reported in `errors`.
-std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
-
-// Gives `ff` the flag states the newest backup record says its run used, for flags its
-// store knows nothing of (flags/feature_flags.h, remembered state). Warnings go to ff.
-void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink);
-void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers);
 
 // Every file a repository's restore needs, in order: each step's bundle (if any) and its
 // pack companions, then this backup's refs and hooks. Names may repeat across steps (an

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "backup/retention.h"
+#include "base/system.h"
 #include "base/encoding.h"
 #include "base/error.h"
 

@@ -1,5 +1,9 @@
 #include "base/system.h"
 
+#include <cctype>
+
+#include "base/error.h"
+
 #include <pwd.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -41,6 +45,22 @@ std::string os_user() {
   if (passwd* pw = ::getpwuid(::geteuid())) return pw->pw_name;
   const char* u = std::getenv("USER");
   return u ? u : std::to_string(::geteuid());
+}
+
+std::int64_t parse_duration(const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == 0 || i + 1 != text.size() || i > 12)
+    throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (examples: 30d, 36h, 2w, 90m)");
+  std::int64_t n = std::stoll(text.substr(0, i));
+  switch (text[i]) {
+    case 's': return n;
+    case 'm': return n * 60;
+    case 'h': return n * 3600;
+    case 'd': return n * 86400;
+    case 'w': return n * 7 * 86400;
+    default: throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (unit s, m, h, d or w)");
+  }
 }
 
 std::string format_rfc3339(std::int64_t t) {

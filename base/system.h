@@ -15,6 +15,8 @@ std::string os_user();
 // UTC now as RFC 3339 with milliseconds ("2026-11-23T01:02:03.456Z"): times of one run
 // started within one second still order.
 std::string utc_now_rfc3339();
+// "30d", "36h", "2w", "90m", "45s" -> seconds; throws Error(Usage) otherwise.
+std::int64_t parse_duration(const std::string& text);
 // Unix time `t` as RFC 3339 in UTC, to the second ("2026-11-23T01:02:03Z").
 std::string format_rfc3339(std::int64_t t);
 // Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS...Z" (UTC); -1 when unreadable.

@@ -3,7 +3,7 @@
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
-#include "backup/retention.h"
+#include "base/system.h"
 #include "run/backup_run.h"
 #include "ui/report.h"
 

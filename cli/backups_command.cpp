@@ -1,6 +1,6 @@
-// `gitvault backups`: backup/retention.h (list_backups).
+// `gitvault backups`: run/backups_run.h (list_backups).
 #include "backup/catalog.h"
-#include "backup/retention.h"
+#include "run/backups_run.h"
 #include "backup/run_locks.h"
 #include "backup/s3_sink.h"
 #include "cli/common_options.h"

@@ -1,5 +1,5 @@
 #include "cli/common_options.h"
-#include "backup/retention.h"
+#include "base/system.h"
 
 #include <cstdio>
 

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 
+#include "backup/catalog.h"
 #include "backup/record.h"
 #include "backup/s3_sink.h"
 #include "base/error.h"

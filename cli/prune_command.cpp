@@ -1,5 +1,6 @@
-// `gitvault prune`: backup/retention.h (prune_backups).
-#include "backup/retention.h"
+// `gitvault prune`: run/prune_run.h (prune_backups).
+#include "run/prune_run.h"
+#include "base/system.h"
 #include "backup/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"

@@ -3,7 +3,7 @@
 #include <tuple>
 
 #include "backup/s3_sink.h"
-#include "backup/retention.h"
+#include "base/system.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"

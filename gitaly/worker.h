@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/layout.h"
 #include "git/storage.h"
 

@@ -235,8 +235,21 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   // The flag state is read once: every repository of this run sees the same state.
   Router router(o.flags_store);
-  // Every record's header is read once: for the flags' remembered state and the previous backup.
-  std::vector<BackupRecord> headers = read_all_headers(sink, nullptr);
+  // The headers a night needs, read once — the newest (the flags' remembered state), back to
+  // the newest complete one (the chain bases) and, with full_every, to the newest complete
+  // full one or the start of the window: a few records, however many backups there are.
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::vector<BackupRecord> headers = read_newest_headers(sink, [&](const std::vector<BackupRecord>& read) {
+    bool chain_base = false, full = false;
+    for (const auto& h : read) {
+      const bool finished = h.status == BackupStatus::Complete || h.status == BackupStatus::Partial ||
+                            h.status == BackupStatus::Incomplete;
+      chain_base = chain_base || (finished && (h.status == BackupStatus::Complete || !h.incremental));
+      full = full || (h.status == BackupStatus::Complete && !h.incremental);
+    }
+    const bool past_window = backup_time(read.back().id, read.back().started_at) < now - o.full_every_s;
+    return chain_base && (o.full_every_s <= 0 || full || past_window);
+  });
   router.remember_from(sink, headers);
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);

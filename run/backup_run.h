@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/catalog.h"
 #include "backup/record.h"
 #include "backup/sink.h"
 #include "base/run_observer.h"

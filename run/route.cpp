@@ -1,5 +1,6 @@
 #include "run/route.h"
 
+#include "backup/catalog.h"
 #include "backup/record.h"
 #include "flags/names.h"
 

@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "backup/retention.h"
+#include "run/backups_run.h"
+#include "run/prune_run.h"
 #include "flags/feature_flags.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"

@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "backup/catalog.h"
-#include "backup/retention.h"
+#include "run/backups_run.h"
+#include "run/prune_run.h"
 #include "config/config.h"
 #include "restore/verify.h"
 #include "run/backup_run.h"

@@ -168,5 +168,25 @@ TEST_F(AnyMoment, MaxChainStartsANewChainForARepositoryWhoseChainIsLong) {
   EXPECT_EQ(v.exit_code, 0) << v.out;
 }
 
+// A quiet night reads the headers it needs — back to the newest complete backup — not every
+// record there is: its cost does not grow with the number of backups (issue "any moment",
+// item 3). Counted with strace: which record files the run opens.
+TEST_F(AnyMoment, AQuietIncrementalOpensOnlyTheNewestRecordsNotEveryOne) {
+  for (int i = 0; i < 12; ++i) {
+    auto b = gv({"backup", "--incremental", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups",
+                 "--id", std::string("20261204") + (i < 10 ? "0" : "") + std::to_string(i) + "0000"});
+    ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  }
+  const std::string trace = dir_ / "trace.txt";
+  sh("cd " + dir_.path() + " && TZ=UTC GITVAULT_FLAGS_DB=" + (dir_ / "flags.db") + " strace -f -qq -e trace=openat,open -o " +
+     trace + " " + testing::gitvault_binary() + " backup --incremental --storage default=" + (dir_ / "storage") +
+     " --path " + (dir_ / "backups") + " --id 20261204230000 >/dev/null 2>&1");
+  std::string opened = sh("grep -oE '2026120[0-9]{7}\\.json' " + trace + " | sort -u | tr '\\n' ' '");
+  // The newest (complete) record, and the new one this run writes: not the eleven before.
+  EXPECT_EQ(opened.find("20261204000000.json"), std::string::npos) << opened;
+  EXPECT_EQ(opened.find("20261204050000.json"), std::string::npos) << opened;
+  EXPECT_NE(opened.find("20261204110000.json"), std::string::npos) << opened;
+}
+
 }  // namespace
 }  // namespace gitvault

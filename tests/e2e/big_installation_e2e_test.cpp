@@ -24,7 +24,7 @@ using nlohmann::json;
 using testing::ScratchDir;
 using testing::sh;
 
-std::string fixtures_dir() { return std::string(GITVAULT_SOURCE_DIR) + "/tests/fixtures"; }
+using testing::fixtures_dir;
 
 void make_hashed_storage(const std::string& dir, int n, int distinct) {
   sh(fixtures_dir() + "/make-hashed-storage.sh " + dir + " " + std::to_string(n) + " " + std::to_string(distinct));

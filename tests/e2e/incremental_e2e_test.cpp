@@ -10,7 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "backup/retention.h"
+#include "run/prune_run.h"
 #include "backup/sink.h"
 #include "base/files.h"
 #include "tests/support/test_support.h"

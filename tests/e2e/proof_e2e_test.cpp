@@ -21,7 +21,7 @@ using nlohmann::json;
 using testing::ScratchDir;
 using testing::sh;
 
-std::string fixtures_dir() { return std::string(GITVAULT_SOURCE_DIR) + "/tests/fixtures"; }
+using testing::fixtures_dir;
 
 class Proof : public ::testing::Test {
  protected:

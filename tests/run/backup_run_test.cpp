@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "backup/layout.h"
+#include "backup/catalog.h"
 #include "backup/record.h"
 #include "base/error.h"
 #include "base/files.h"
@@ -76,7 +77,7 @@ TEST_F(BackupRun, RecordHeaderIsReadWithoutTheRepositoriesAndTruncationIsCaught)
   EXPECT_EQ(head.started_at, full.started_at);
   EXPECT_EQ(head.finished_at, full.finished_at);
   EXPECT_EQ(head.storages, std::vector<std::string>{"default"});
-  EXPECT_EQ(newest_complete_backup(sink), std::optional<std::string>("b1"));
+  EXPECT_EQ(BackupCatalog(sink).newest_complete(nullptr), std::optional<std::string>("b1"));
 
   // A record cut short after its header is not taken for a complete backup.
   std::string path = dir_ / "backups/+gitvault/backups/b1.json";
@@ -84,7 +85,7 @@ TEST_F(BackupRun, RecordHeaderIsReadWithoutTheRepositoriesAndTruncationIsCaught)
   testing::write_text(path, text.substr(0, text.size() - 200));
   EXPECT_THROW(read_record_header(sink, "b1"), Error);
   EXPECT_THROW(read_record(sink, "b1"), Error);
-  EXPECT_EQ(newest_complete_backup(sink), std::nullopt);
+  EXPECT_EQ(BackupCatalog(sink).newest_complete(nullptr), std::nullopt);
 
   // Records written with the fields in name order and indented (earlier versions) still read.
   nlohmann::json old = nlohmann::json::parse(text);

@@ -81,6 +81,8 @@ std::string symbolic_head(const std::string& repo) {
 
 std::string gitvault_binary() { return GITVAULT_BIN; }
 
+std::string fixtures_dir() { return std::string(GITVAULT_SOURCE_DIR) + "/tests/fixtures"; }
+
 CommandResult gitvault(const std::vector<std::string>& args,
                        const std::vector<std::pair<std::string, std::string>>& env) {
   ProcessSpec spec;

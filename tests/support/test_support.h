@@ -43,6 +43,8 @@ struct CommandResult {
 CommandResult gitvault(const std::vector<std::string>& args,
                        const std::vector<std::pair<std::string, std::string>>& env = {});
 std::string gitvault_binary();
+// The source tree's tests/fixtures (the scripts that make storages with git).
+std::string fixtures_dir();
 
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);

@@ -1,4 +1,4 @@
-#include "backup/retention.h"
+#include "run/prune_run.h"
 
 #include <algorithm>
 #include <cctype>
@@ -195,110 +195,6 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
 }
 
 }  // namespace
-
-namespace {
-
-BackupSummary summary_of(const BackupRecord& b, const RecordSummary& s) {
-  BackupSummary out;
-  out.id = b.id;
-  out.status = b.status;
-  out.started_at = b.started_at;
-  out.finished_at = b.finished_at;
-  out.repositories = s.repositories;
-  out.failed = s.failed;
-  out.pipeline = s.pipeline;
-  out.legacy = s.legacy;
-  out.full = s.full;
-  out.incremental = s.incremental;
-  out.unchanged = s.unchanged;
-  out.bytes = s.bytes;
-  out.needs = s.needs;
-  out.hosts = b.parts;
-  out.from_gitaly_backup = b.from_gitaly_backup;
-  return out;
-}
-
-}  // namespace
-
-namespace {
-
-// When deep verification last proved each backup whole (one small file; unreadable: said).
-void add_proofs(Sink& sink, std::vector<BackupSummary>& list, std::vector<std::string>* errors) {
-  try {
-    ProvenFiles proofs = read_proven_files(sink);
-    for (auto& b : list)
-      if (auto it = proofs.backups.find(b.id); it != proofs.backups.end()) b.proven_at = it->second;
-  } catch (const Error& e) {
-    if (errors) errors->push_back(e.what());
-  }
-}
-
-}  // namespace
-
-std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
-                                        std::chrono::milliseconds lock_wait) {
-  RunLocks locks(sink, LockMode::Shared, {}, LockMode::Shared, "backups", "", lock_wait);
-  // A record's header carries its summary: only records without one (earlier versions, the
-  // parts of a backup of several hosts, unreadable headers) are read whole.
-  std::vector<std::string> unreadable;
-  std::vector<BackupRecord> headers = read_all_headers(sink, &unreadable);
-  BackupCatalog catalog(sink);
-  std::vector<BackupSummary> out;
-  for (const auto& h : headers) {
-    if (h.summary && h.hosts.empty()) {
-      out.push_back(summary_of(h, *h.summary));
-      continue;
-    }
-    try {
-      BackupRecord whole = catalog.read(h.id);
-      out.push_back(summary_of(whole, summarize(whole)));
-    } catch (const Error& e) {
-      if (errors) errors->push_back(e.what());
-    }
-  }
-  for (const auto& id : unreadable) {
-    try {
-      BackupRecord whole = catalog.read(id);  // says what is wrong with it
-      out.push_back(summary_of(whole, summarize(whole)));
-    } catch (const Error& e) {
-      if (errors) errors->push_back(e.what());
-    }
-  }
-  for (const auto& id : catalog.gitaly().ids) {  // gitaly-backup's own backups, read whole
-    try {
-      BackupRecord whole = catalog.read(id);
-      out.push_back(summary_of(whole, summarize(whole)));
-    } catch (const Error& e) {
-      if (errors) errors->push_back(e.what());
-    }
-  }
-  std::stable_sort(out.begin(), out.end(), [](const BackupSummary& a, const BackupSummary& b) {
-    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
-  });
-  std::set<std::string> present;
-  for (const auto& b : out) present.insert(b.id);
-  for (auto& b : out)
-    for (const auto& n : b.needs)
-      if (!present.count(n)) b.needs_pruned.push_back(n);
-  add_proofs(sink, out, errors);
-  return out;
-}
-
-std::int64_t parse_duration(const std::string& text) {
-  std::size_t i = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == 0 || i + 1 != text.size() || i > 12)
-    throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (examples: 30d, 36h, 2w, 90m)");
-  std::int64_t n = std::stoll(text.substr(0, i));
-  switch (text[i]) {
-    case 's': return n;
-    case 'm': return n * 60;
-    case 'h': return n * 3600;
-    case 'd': return n * 86400;
-    case 'w': return n * 7 * 86400;
-    default: throw Error(ErrorCode::Usage, "invalid duration '" + text + "' (unit s, m, h, d or w)");
-  }
-}
 
 namespace {
 

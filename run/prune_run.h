@@ -1,5 +1,5 @@
-// `gitvault backups` and `gitvault prune`: what is in a backup directory, and keeping only
-// the backups an admin wants without ever breaking one that is kept.
+// `gitvault prune`: keeping only the backups an admin wants (backup/retention_policy.h)
+// without ever breaking one that is kept.
 //
 // A backup depends on another when a repository's chain (incremental steps) names files the
 // other one wrote. Prune works on files, not on backups: it removes the records of the
@@ -19,10 +19,9 @@
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,34 +30,6 @@
 #include "backup/sink.h"
 
 namespace gitvault {
-
-struct BackupSummary {
-  std::string id;
-  BackupStatus status = BackupStatus::Running;
-  std::string started_at;
-  std::string finished_at;
-  std::size_t repositories = 0;
-  std::size_t failed = 0;
-  std::size_t pipeline = 0, legacy = 0;                 // paths used
-  std::size_t full = 0, incremental = 0, unchanged = 0;  // step kinds
-  std::uint64_t bytes = 0;                              // written by this backup
-  std::vector<std::string> needs;  // other backups whose files its chains name
-  std::vector<std::string> needs_pruned;  // of those, the ones whose record is gone (files kept)
-  std::vector<HostPart> hosts;  // a backup of several hosts: each expected host's part
-  bool from_gitaly_backup = false;  // gitaly-backup's own backup (no record, no checksums)
-  // When a deep verify last proved every file it needs (Unix time; 0: not yet, or unknown):
-  // the oldest proof among them (backup/proof_state.h).
-  std::int64_t proven_at = 0;
-  bool standalone() const { return needs.empty(); }
-};
-
-// Every backup, newest first; unreadable records are reported in `errors`. Holds the
-// directory's lock shared while it reads.
-std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* errors,
-                                        std::chrono::milliseconds lock_wait = {});
-
-// "30d", "36h", "2w", "90m", "45s" -> seconds; throws Error(Usage) otherwise.
-std::int64_t parse_duration(const std::string& text);
 
 struct PruneOptions {
   // Which backups to keep (backup/retention_policy.h, restic's rules): the bucket rules
