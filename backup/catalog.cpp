@@ -175,18 +175,29 @@ std::vector<OlderSource> older_sources(const MomentSelection& sel) {
 }
 
 MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(const RepositoryRecord&)>& wanted) {
-  std::vector<std::pair<std::int64_t, std::string>> candidates;  // (moment, id), newest first
+  // Candidates by moment, newest first. Ids that name their time are chosen from the
+  // listing alone (no record read); others by their headers.
+  std::vector<std::pair<std::int64_t, std::string>> candidates;
   std::int64_t oldest = -1;
-  for (const auto& h : read_all_headers(sink_, nullptr)) {
-    std::int64_t t = backup_time(h.id, h.started_at);
-    if (h.status == BackupStatus::Running || t < 0) continue;
+  auto consider = [&](std::int64_t t, const std::string& id) {
+    if (t < 0) return;
     if (oldest < 0 || t < oldest) oldest = t;
-    if (t <= time) candidates.push_back({t, h.id});
+    if (t <= time) candidates.push_back({t, id});
+  };
+  std::vector<std::string> ids = list_backup_ids(sink_);
+  for (const auto& id : ids) {
+    std::int64_t t = backup_time(id, "");
+    if (t >= 0) {
+      consider(t, id);
+      continue;
+    }
+    try {
+      BackupRecord h = read_record_header(sink_, id);
+      consider(backup_time(h.id, h.started_at), h.id);
+    } catch (const Error&) {
+    }
   }
-  for (const auto& id : gitaly().ids) {
-    std::int64_t t = backup_time(id, started_at_of_id(id));
-    if (t >= 0 && t <= time) candidates.push_back({t, id});
-  }
+  for (const auto& id : gitaly().ids) consider(backup_time(id, started_at_of_id(id)), id);
   std::sort(candidates.rbegin(), candidates.rend());
   if (candidates.empty())
     throw Error(ErrorCode::NotFound, "no finished backup in " + sink_.describe("") + " at or before " +
@@ -198,11 +209,13 @@ MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(co
   bool universe_closed = false;              // the records read reach a complete backup
   for (const auto& [t, id] : candidates) {
     if (universe_closed && pending.empty()) break;
-    sel.backups.push_back(read(id));
+    BackupRecord b = read(id);
+    if (b.status == BackupStatus::Running) continue;  // a run that died, or is running now
+    sel.backups.push_back(std::move(b));
     const std::size_t bi = sel.backups.size() - 1;
-    const BackupRecord& b = sel.backups[bi];
-    for (std::size_t ri = 0; ri < b.repositories.size(); ++ri) {
-      const RepositoryRecord& r = b.repositories[ri];
+    const BackupRecord& rec = sel.backups[bi];
+    for (std::size_t ri = 0; ri < rec.repositories.size(); ++ri) {
+      const RepositoryRecord& r = rec.repositories[ri];
       if (!wanted(r)) continue;
       const std::string key = r.storage + '\n' + r.relative_path;
       auto it = where.find(key);
@@ -216,8 +229,10 @@ MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(co
         pending.erase(key);
       }
     }
-    if (b.status == BackupStatus::Complete) universe_closed = true;
+    if (rec.status == BackupStatus::Complete) universe_closed = true;
   }
+  if (sel.backups.empty())
+    throw Error(ErrorCode::NotFound, "no finished backup in " + sink_.describe("") + " at or before " + format_rfc3339(time));
   return sel;
 }
 
