@@ -51,6 +51,24 @@ std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
   return ids;
 }
 
+// The record headers a night needs, newest first — the newest (the flags' remembered state),
+// back to the newest complete one (the chain bases) and, with full_every, to the newest
+// complete full one or the start of the window: a few records, however many backups there are.
+std::vector<BackupRecord> headers_a_night_needs(Sink& sink, const BackupRunOptions& o) {
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  return read_newest_headers(sink, [&](const std::vector<BackupRecord>& read) {
+    bool chain_base = false, full = false;
+    for (const auto& h : read) {
+      const bool finished = h.status == BackupStatus::Complete || h.status == BackupStatus::Partial ||
+                            h.status == BackupStatus::Incomplete;
+      chain_base = chain_base || (finished && (h.status == BackupStatus::Complete || !h.incremental));
+      full = full || (h.status == BackupStatus::Complete && !h.incremental);
+    }
+    const bool past_window = backup_time(read.back().id, read.back().started_at) < now - o.full_every_s;
+    return chain_base && (o.full_every_s <= 0 || full || past_window);
+  });
+}
+
 // Whether --incremental must start a new chain tonight: full_every is set and no complete
 // full backup started within it.
 bool full_backup_due(const BackupRunOptions& o, const std::vector<BackupRecord>& headers, RunObserver& observer) {
@@ -233,23 +251,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   if (o.id.empty()) take_free_default_id(sink, rec, observer);
   refuse_existing(sink, rec);
 
-  // The flag state is read once: every repository of this run sees the same state.
+  // The flag state and the headers a night needs, read once: every repository sees the same.
   Router router(o.flags_store);
-  // The headers a night needs, read once — the newest (the flags' remembered state), back to
-  // the newest complete one (the chain bases) and, with full_every, to the newest complete
-  // full one or the start of the window: a few records, however many backups there are.
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  std::vector<BackupRecord> headers = read_newest_headers(sink, [&](const std::vector<BackupRecord>& read) {
-    bool chain_base = false, full = false;
-    for (const auto& h : read) {
-      const bool finished = h.status == BackupStatus::Complete || h.status == BackupStatus::Partial ||
-                            h.status == BackupStatus::Incomplete;
-      chain_base = chain_base || (finished && (h.status == BackupStatus::Complete || !h.incremental));
-      full = full || (h.status == BackupStatus::Complete && !h.incremental);
-    }
-    const bool past_window = backup_time(read.back().id, read.back().started_at) < now - o.full_every_s;
-    return chain_base && (o.full_every_s <= 0 || full || past_window);
-  });
+  std::vector<BackupRecord> headers = headers_a_night_needs(sink, o);
   router.remember_from(sink, headers);
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);

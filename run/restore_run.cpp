@@ -170,6 +170,15 @@ RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
   return engines;
 }
 
+// The worker's command: backup records[0], the older ones (--at) to fall back on.
+WorkerCommand restore_worker(const RestoreRunOptions& o, const std::vector<BackupRecord>& records,
+                             const std::set<std::string>& storages) {
+  std::vector<std::string> extra;
+  if (o.verify_objects) extra.push_back("--verify-objects");
+  for (std::size_t i = 1; i < records.size(); ++i) extra.insert(extra.end(), {"--fallback-id", records[i].id});
+  return worker_command(o, "restore", records[0].id, storages, extra);
+}
+
 }  // namespace
 
 RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
@@ -223,12 +232,7 @@ RestoreRunResult run_restore(const RestoreRunOptions& o, Sink& sink) {
     }
   }
   std::optional<WorkerCommand> worker;
-  if (result.via_pipeline > 0) {
-    std::vector<std::string> extra;
-    if (o.verify_objects) extra.push_back("--verify-objects");
-    for (std::size_t i = 1; i < records.size(); ++i) extra.insert(extra.end(), {"--fallback-id", records[i].id});
-    worker = worker_command(o, "restore", rec.id, worker_storages, extra);
-  }
+  if (result.via_pipeline > 0) worker = restore_worker(o, records, worker_storages);
   RepositoryRun run("restore", "restoring", worker, observer);
 
   RepositoryRestoreOptions repo_options;
