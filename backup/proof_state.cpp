@@ -12,22 +12,27 @@ const char* const kProvenFilesName = "+gitvault/proof/proven.json";
 
 namespace {
 
-// The file's JSON, or nullopt when absent; Error(Corrupt) naming it when unreadable.
-std::optional<nlohmann::json> read_state(Sink& sink, const char* name) {
+// The file's text, or nullopt when absent.
+std::optional<std::string> read_state(Sink& sink, const char* name) {
   if (!sink.exists(name)) return std::nullopt;
-  std::string text;
   try {
-    text = read_whole(sink, name);
+    return read_whole(sink, name);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::NotFound) return std::nullopt;  // removed meanwhile
     throw;
   }
+}
+
+// Parses with `parse` the JSON object of format 1 in `text`; any problem is Error(Corrupt)
+// naming `where`.
+template <typename T>
+T parse_state(const std::string& text, const std::string& where, T (*parse)(const nlohmann::json&)) {
   try {
     nlohmann::json j = nlohmann::json::parse(text);
-    if (!j.is_object() || j.value("format", 0) != 1) throw std::runtime_error("not format 1");
-    return j;
+    if (!j.is_object() || !j.contains("format") || j["format"] != 1) throw std::runtime_error("not format 1");
+    return parse(j);
   } catch (const std::exception& e) {
-    throw Error(ErrorCode::Corrupt, sink.describe(name) + ": unreadable (" + e.what() +
+    throw Error(ErrorCode::Corrupt, where + ": unreadable (" + e.what() +
                                         "); move it aside to start the record of proofs afresh");
   }
 }
@@ -63,14 +68,13 @@ ProvenFiles parse_proven(const nlohmann::json& j) {
 
 }  // namespace
 
+DrillHistory parse_drill_history(const std::string& text, const std::string& where) {
+  return parse_state<DrillHistory>(text, where, parse_drills);
+}
+
 DrillHistory read_drill_history(Sink& sink) {
-  auto j = read_state(sink, kDrillHistoryName);
-  if (!j) return {};
-  try {
-    return parse_drills(*j);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::Corrupt, sink.describe(kDrillHistoryName) + ": unreadable (" + e.what() + ")");
-  }
+  auto text = read_state(sink, kDrillHistoryName);
+  return text ? parse_drill_history(*text, sink.describe(kDrillHistoryName)) : DrillHistory{};
 }
 
 void save_drill_history(Sink& sink, const DrillHistory& h) {
@@ -87,14 +91,13 @@ void save_drill_history(Sink& sink, const DrillHistory& h) {
   write_whole(sink, kDrillHistoryName, j.dump() + "\n");
 }
 
+ProvenFiles parse_proven_files(const std::string& text, const std::string& where) {
+  return parse_state<ProvenFiles>(text, where, parse_proven);
+}
+
 ProvenFiles read_proven_files(Sink& sink) {
-  auto j = read_state(sink, kProvenFilesName);
-  if (!j) return {};
-  try {
-    return parse_proven(*j);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(ErrorCode::Corrupt, sink.describe(kProvenFilesName) + ": unreadable (" + e.what() + ")");
-  }
+  auto text = read_state(sink, kProvenFilesName);
+  return text ? parse_proven_files(*text, sink.describe(kProvenFilesName)) : ProvenFiles{};
 }
 
 void save_proven_files(Sink& sink, const ProvenFiles& p, const std::set<ProvenKey>* still_named) {

@@ -33,6 +33,8 @@ struct DrillHistory {
 
 // Error(Corrupt) naming the file when it is there but unreadable; empty when absent.
 DrillHistory read_drill_history(Sink& sink);
+// The same from the file's text; `where` names it in the error.
+DrillHistory parse_drill_history(const std::string& text, const std::string& where);
 // Merges `h` into what is there now and writes the result.
 void save_drill_history(Sink& sink, const DrillHistory& h);
 
@@ -60,6 +62,7 @@ struct ProvenFiles {
 };
 
 ProvenFiles read_proven_files(Sink& sink);
+ProvenFiles parse_proven_files(const std::string& text, const std::string& where);
 // Merges `p` into what is there now (each file's later proof; the later cycle), keeps only
 // the files in `still_named` and the backups `p` names when it is given (a rotation that saw
 // every kept backup), and writes the result.
