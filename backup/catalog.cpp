@@ -11,6 +11,17 @@ namespace gitvault {
 
 // Reading gitvault's records: every one, their headers, and the choices made from headers.
 
+void sort_newest_first(std::vector<BackupRecord>& records) {
+  std::stable_sort(records.begin(), records.end(), [](const BackupRecord& a, const BackupRecord& b) {
+    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
+  });
+}
+
+std::int64_t backup_time(const std::string& id, const std::string& started_at) {
+  const std::string named = started_at_of_id(id);  // the id's own time, when it names one
+  return parse_rfc3339(!named.empty() ? named : started_at);
+}
+
 std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors) {
   std::vector<BackupRecord> out;
   for (const auto& id : list_backup_ids(sink)) {
@@ -20,9 +31,7 @@ std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>*
       if (errors) errors->push_back(e.what());
     }
   }
-  std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
-    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
-  });
+  sort_newest_first(out);
   return out;
 }
 
@@ -30,14 +39,12 @@ std::vector<BackupRecord> read_newest_headers(Sink& sink,
                                               const std::function<bool(const std::vector<BackupRecord>&)>& enough) {
   std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
   const bool ids_name_times = std::all_of(ids.begin(), ids.end(), [](const std::string& id) {
-    return id.size() == 14 && backup_time(id, "") >= 0;
+    return backup_time(id, "") >= 0;
   });
   std::vector<BackupRecord> out;
   if (!ids_name_times) {
     out = read_all_headers(sink, nullptr);
-    std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
-      return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
-    });
+    sort_newest_first(out);
     return out;
   }
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
@@ -139,9 +146,7 @@ BackupRecord BackupCatalog::read_header(const std::string& id) { return read_eit
 std::vector<BackupRecord> BackupCatalog::read_all(std::vector<std::string>* errors) {
   std::vector<BackupRecord> out = read_all_records(sink_, errors);
   for (const auto& id : gitaly().ids) out.push_back(gitaly_backup(id));
-  std::stable_sort(out.begin(), out.end(), [](const BackupRecord& a, const BackupRecord& b) {
-    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
-  });
+  sort_newest_first(out);
   return out;
 }
 
@@ -197,7 +202,7 @@ MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(co
     } catch (const Error&) {
     }
   }
-  for (const auto& id : gitaly().ids) consider(backup_time(id, started_at_of_id(id)), id);
+  for (const auto& id : gitaly().ids) consider(backup_time(id, ""), id);
   std::sort(candidates.rbegin(), candidates.rend());
   if (candidates.empty())
     throw Error(ErrorCode::NotFound, "no finished backup in " + sink_.describe("") + " at or before " +

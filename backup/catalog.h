@@ -30,6 +30,14 @@ std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>*
 // and sorted by start time instead. Unreadable records are passed over.
 std::vector<BackupRecord> read_newest_headers(Sink& sink,
                                               const std::function<bool(const std::vector<BackupRecord>&)>& enough);
+// The moment a backup stands for (Unix seconds): the time its id names when it names one (a UTC
+// timestamp YYYYMMDDhhmmss — every default id, the moment its run started — or gitaly's
+// <unix seconds>_<date>: started_at_of_id), else when the run started; -1 when neither says. Retention's periods and `restore --at` go by it, so a
+// history made with ids that name times (imported, or built quickly in a test) is read as
+// those times (docs/retention.md).
+std::int64_t backup_time(const std::string& id, const std::string& started_at);
+// Newest first by start time (then by id): the one order every list of backups takes.
+void sort_newest_first(std::vector<BackupRecord>& records);
 // Reads every record, newest first by start time; unreadable ones are reported in `errors`.
 std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>* errors);
 // The newest complete backup among headers already read (a run reads them once).

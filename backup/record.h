@@ -229,6 +229,8 @@ std::vector<std::string> list_backup_ids(Sink& sink);
 // pack companions, then this backup's refs and hooks. Names may repeat across steps (an
 // unchanged step's refs).
 std::vector<FileDigest> chain_files(const RepositoryRecord& r);
+// The same, each name once (what a restore reads, what proofs and sizes count).
+std::vector<FileDigest> distinct_chain_files(const RepositoryRecord& r);
 
 // Whether this backup wrote a manifest for the repository (manifest layout, backed up, and
 // not an unchanged step that wrote nothing at all).
@@ -239,11 +241,5 @@ bool valid_backup_id(const std::string& id);
 // UTC now as YYYYMMDDhhmmss, the default backup id.
 std::string default_backup_id();
 
-// The moment a backup stands for (Unix seconds): the time its id names when the id is a UTC
-// timestamp YYYYMMDDhhmmss — every default id, the moment its run started — else when the
-// run started; -1 when neither says. Retention's periods and `restore --at` go by it, so a
-// history made with ids that name times (imported, or built quickly in a test) is read as
-// those times (docs/retention.md).
-std::int64_t backup_time(const std::string& id, const std::string& started_at);
 
 }  // namespace gitvault

@@ -133,6 +133,10 @@ void CommonOptions::fill(RepositoryRunOptions& o, RunObserver& observer) const {
   if (!o.hosts.empty()) o.host = resolved_host();
   if (o.hosts.empty() && !host.empty())
     throw Error(ErrorCode::Usage, "--host needs a config whose [[storage]] tables name their hosts (and no --storage)");
+  fill_reading(o, observer);
+}
+
+void CommonOptions::fill_reading(RepositoryRunOptions& o, RunObserver& observer) const {
   o.filter = filter();
   o.observer = &observer;
   o.lock_wait = lock_wait();

@@ -74,6 +74,9 @@ struct CommonOptions {
   // Everything a backup or restore run takes from these options and the config file;
   // `observer` reports its progress.
   void fill(RepositoryRunOptions& o, RunObserver& observer) const;
+  // The same without this host's storages and hosts: for runs that only read the backup
+  // directory and the engines' settings (a drill restores into scratch storages).
+  void fill_reading(RepositoryRunOptions& o, RunObserver& observer) const;
   OutputMode output_mode() const { return json ? OutputMode::Json : OutputMode::Human; }
   // Runs `body` (which returns the exit status and fills the command's own metric families)
   // and, when a metrics file is named (--metrics-file, else [metrics] textfile), records the

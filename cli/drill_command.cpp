@@ -55,15 +55,8 @@ class DrillCommand : public Subcommand {
     if (all_ && !sample_.empty()) throw Error(ErrorCode::Usage, "give --sample or --all, not both");
     ProgressPrinter progress(stderr, opts_.output_mode());
     DrillOptions o;
+    opts_.fill_reading(o, progress);
     o.storages = live_storages();
-    o.filter = opts_.filter();
-    o.observer = &progress;
-    o.lock_wait = opts_.lock_wait();
-    o.backup_path = opts_.resolved_backup_path();
-    o.flags_store = opts_.flags_store();
-    o.worker_program = !opts_.worker.empty() ? opts_.worker : opts_.config().worker;
-    o.parallel = opts_.resolved_parallel();
-    o.parallel_storage = opts_.resolved_parallel_storage();
     o.id = id_;
     o.all = all_;
     parse_sample(sample_.empty() ? "5%" : sample_, o);

@@ -17,6 +17,21 @@ namespace fs = std::filesystem;
 
 namespace gitvault {
 
+namespace {
+
+// [retention] (and [prune], its older spelling, read first so [retention] wins).
+void read_retention(toml::table& tbl, Config& cfg) {
+  if (auto n = tbl["prune"]["keep_last"].value_exact<int64_t>()) cfg.keep_last = static_cast<int>(*n);
+  cfg.keep_within = tbl["prune"]["keep_within"].value_or(std::string());
+  for (auto [key, field] : {std::pair{"keep_last", &cfg.keep_last}, std::pair{"keep_hourly", &cfg.keep_hourly},
+                            std::pair{"keep_daily", &cfg.keep_daily}, std::pair{"keep_weekly", &cfg.keep_weekly},
+                            std::pair{"keep_monthly", &cfg.keep_monthly}, std::pair{"keep_yearly", &cfg.keep_yearly}})
+    if (auto n = tbl["retention"][key].value_exact<int64_t>()) *field = static_cast<int>(*n);
+  if (auto w = tbl["retention"]["keep_within"].value<std::string>()) cfg.keep_within = *w;
+}
+
+}  // namespace
+
 Config load_config(const std::string& path) {
   Config cfg;
   toml::table tbl;
@@ -69,13 +84,7 @@ Config load_config(const std::string& path) {
   cfg.lock_wait = tbl["locks"]["wait"].value_or(std::string());
   if (auto p = tbl["worker"]["path"].value<std::string>()) cfg.worker = resolve_file(*p);
   if (auto p = tbl["verify"]["scratch"].value<std::string>()) cfg.verify_scratch = resolve(*p);
-  if (auto n = tbl["prune"]["keep_last"].value_exact<int64_t>()) cfg.keep_last = static_cast<int>(*n);
-  cfg.keep_within = tbl["prune"]["keep_within"].value_or(std::string());
-  for (auto [key, field] : {std::pair{"keep_last", &cfg.keep_last}, std::pair{"keep_hourly", &cfg.keep_hourly},
-                            std::pair{"keep_daily", &cfg.keep_daily}, std::pair{"keep_weekly", &cfg.keep_weekly},
-                            std::pair{"keep_monthly", &cfg.keep_monthly}, std::pair{"keep_yearly", &cfg.keep_yearly}})
-    if (auto n = tbl["retention"][key].value_exact<int64_t>()) *field = static_cast<int>(*n);
-  if (auto w = tbl["retention"]["keep_within"].value<std::string>()) cfg.keep_within = *w;
+  read_retention(tbl, cfg);
   if (auto* s3 = tbl["s3"].as_table()) {
     S3Config& c = cfg.s3;
     c.endpoint = (*s3)["endpoint"].value_or(std::string());

@@ -339,11 +339,7 @@ std::vector<RotationUnit> rotation_units(const std::vector<BackupRecord>& record
   for (const auto& b : records)
     for (const auto& r : b.repositories) {
       if (!r.backed_up()) continue;
-      RotationUnit u{&b, &r, {}};
-      std::set<std::string> seen;
-      for (const auto& f : chain_files(r))
-        if (seen.insert(f.name).second) u.files.push_back(f);
-      units.push_back(std::move(u));
+      units.push_back({&b, &r, distinct_chain_files(r)});
     }
   return units;
 }
@@ -442,7 +438,9 @@ VerifyResult run_verify(const VerifyOptions& o_in, Sink& sink) {
       result.notes.push_back(std::string("the rotation starts afresh: ") + e.what());
     }
   }
-  Rotation rotation(rotating ? rotation_units(records) : std::vector<RotationUnit>{}, proofs, unix_now());
+  // A run that sees every kept backup (rotating, or --deep --all) closes a cycle's books.
+  const bool whole_cycle = rotating || (o.deep && o.all);
+  Rotation rotation(whole_cycle ? rotation_units(records) : std::vector<RotationUnit>{}, proofs, unix_now());
   RotationStatus status;
   std::vector<Item> items;
   std::vector<const RotationUnit*> unit_of;  // rotating: items[i]'s unit
@@ -468,17 +466,11 @@ VerifyResult run_verify(const VerifyOptions& o_in, Sink& sink) {
     if (rotating) {
       status.proven_this_run += rotation.proven(*unit_of[i], now);
     } else {
-      RotationUnit u{items[i].backup, items[i].repo, chain_files(*items[i].repo)};
+      RotationUnit u{items[i].backup, items[i].repo, distinct_chain_files(*items[i].repo)};
       rotation.proven(u, now);
     }
   }, time_budget);
-  if (o.deep) {
-    if (!rotating && o.all) {  // every backup seen: a whole rotation at once
-      Rotation whole(rotation_units(records), rotation.state(), now);
-      rotation = std::move(whole);
-    }
-    save_proofs(sink, rotation, rotating || o.all, status, result, rotating);
-  }
+  if (o.deep) save_proofs(sink, rotation, whole_cycle, status, result, rotating);
 
   result.exit_code = result.problems.empty() ? 0 : 1;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();

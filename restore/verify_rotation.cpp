@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include "base/error.h"
 #include "base/system.h"
@@ -46,17 +47,14 @@ namespace {
 
 ProvenKey key_of(const FileDigest& f) { return {f.name, f.sha256}; }
 
-std::string unit_order_key(const RotationUnit& u) {
-  return u.repo->storage + '\0' + u.repo->relative_path + '\0';
-}
-
 }  // namespace
 
 Rotation::Rotation(std::vector<RotationUnit> units, ProvenFiles state, std::int64_t now)
     : units_(std::move(units)), state_(std::move(state)) {
   std::stable_sort(units_.begin(), units_.end(), [](const RotationUnit& a, const RotationUnit& b) {
-    int c = unit_order_key(a).compare(unit_order_key(b));
-    return c != 0 ? c < 0 : a.backup->id > b.backup->id;  // newest backup first
+    // By storage and repository, newest backup first.
+    return std::tie(a.repo->storage, a.repo->relative_path, b.backup->id) <
+           std::tie(b.repo->storage, b.repo->relative_path, a.backup->id);
   });
   if (state_.cycle_started == 0) state_.cycle_started = now;
 }
@@ -124,7 +122,7 @@ RotationStatus Rotation::finish(RotationStatus status, std::int64_t now) {
   for (const auto& u : units_) {
     bool left = false;
     std::int64_t written = parse_rfc3339(u.backup->finished_at.empty() ? u.backup->started_at : u.backup->finished_at);
-    auto [it, fresh] = backup_min.emplace(u.backup->id, now);
+    auto it = backup_min.emplace(u.backup->id, now).first;
     for (const auto& f : u.files) {
       Proof p = state_.proof_of(key_of(f));
       it->second = std::min(it->second, p.at);

@@ -48,9 +48,7 @@ void check_scratch(const DrillOptions& o) {
 
 std::uint64_t chain_size(const RepositoryRecord& r) {
   std::uint64_t n = 0;
-  std::set<std::string> seen;
-  for (const auto& f : chain_files(r))
-    if (seen.insert(f.name).second) n += f.size;
+  for (const auto& f : distinct_chain_files(r)) n += f.size;
   return n;
 }
 

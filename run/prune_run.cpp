@@ -58,9 +58,7 @@ std::vector<BackupRecord> readable_headers_or_throw(Sink& sink) {
     }
     throw unreadable_record(describe_record(sink, id));
   }
-  std::stable_sort(headers.begin(), headers.end(), [](const BackupRecord& a, const BackupRecord& b) {
-    return a.started_at != b.started_at ? a.started_at > b.started_at : a.id > b.id;
-  });
+  sort_newest_first(headers);
   return headers;
 }
 
