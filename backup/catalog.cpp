@@ -36,14 +36,15 @@ std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>*
 }
 
 std::vector<BackupRecord> read_newest_headers(Sink& sink,
-                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough) {
+                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough,
+                                              std::vector<std::string>* unreadable) {
   std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
   const bool ids_name_times = std::all_of(ids.begin(), ids.end(), [](const std::string& id) {
     return backup_time(id, "") >= 0;
   });
   std::vector<BackupRecord> out;
   if (!ids_name_times) {
-    out = read_all_headers(sink, nullptr);
+    out = read_all_headers(sink, unreadable);
     sort_newest_first(out);
     return out;
   }
@@ -51,6 +52,7 @@ std::vector<BackupRecord> read_newest_headers(Sink& sink,
     try {
       out.push_back(read_record_header(sink, *it));
     } catch (const Error&) {
+      if (unreadable) unreadable->push_back(*it);
       continue;  // unreadable: not a candidate (verify names it)
     }
     if (enough(out)) break;
@@ -150,8 +152,30 @@ std::vector<BackupRecord> BackupCatalog::read_all(std::vector<std::string>* erro
   return out;
 }
 
+std::optional<BackupRecord> BackupCatalog::read_newest(std::vector<std::string>* errors) {
+  std::vector<std::string> unreadable;
+  std::vector<BackupRecord> headers =
+      read_newest_headers(sink_, [](const std::vector<BackupRecord>& read) { return !read.empty(); }, &unreadable);
+  for (const auto& id : unreadable) {
+    try {
+      read_record(sink_, id);
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  std::optional<std::string> best;
+  std::string best_started;
+  if (!headers.empty()) best = headers.front().id, best_started = headers.front().started_at;
+  for (const auto& id : gitaly().ids)
+    if (!best || started_at_of_id(id) > best_started) best = id, best_started = started_at_of_id(id);
+  if (!best) return std::nullopt;
+  return read(*best);
+}
+
 std::optional<std::string> BackupCatalog::newest_complete(std::vector<std::string>* unreadable) {
-  std::vector<BackupRecord> headers = read_all_headers(sink_, unreadable);
+  // Newest first, only back to the newest complete one: flat in the number of backups.
+  std::vector<BackupRecord> headers = read_newest_headers(
+      sink_, [](const std::vector<BackupRecord>& read) { return newest_complete_of(read).has_value(); }, unreadable);
   std::optional<std::string> best = newest_complete_of(headers);
   std::string best_started;
   for (const auto& h : headers)

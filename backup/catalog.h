@@ -28,8 +28,10 @@ std::vector<BackupRecord> read_all_headers(Sink& sink, std::vector<std::string>*
 // night needs the few since the newest complete backup, not a year of them. When some id
 // does not name its time (ids chosen with --id need not sort by time), every header is read
 // and sorted by start time instead. Unreadable records are passed over.
+// Ids of records it could not read on the way go to `unreadable`.
 std::vector<BackupRecord> read_newest_headers(Sink& sink,
-                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough);
+                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough,
+                                              std::vector<std::string>* unreadable = nullptr);
 // The moment a backup stands for (Unix seconds): the time its id names when it names one (a UTC
 // timestamp YYYYMMDDhhmmss — every default id, the moment its run started — or gitaly's
 // <unix seconds>_<date>: started_at_of_id), else when the run started; -1 when neither says. Retention's periods and `restore --at` go by it, so a
@@ -87,7 +89,12 @@ class BackupCatalog {
   // Every backup, newest first by start time (ids that say no time after the others);
   // unreadable gitvault records are reported in `errors`.
   std::vector<BackupRecord> read_all(std::vector<std::string>* errors);
-  // The newest backup whose status is complete; ids of unreadable records in `unreadable`.
+  // The newest backup whatever its status, read whole (its chains not read: ChainReader), or
+  // nullopt when there is none; the errors of records newer than it that cannot be read go to
+  // `errors`. Reads headers newest first only until one is readable.
+  std::optional<BackupRecord> read_newest(std::vector<std::string>* errors);
+  // The newest backup whose status is complete; ids of unreadable records newer than it in
+  // `unreadable`. Reads headers newest first only back to it.
   std::optional<std::string> newest_complete(std::vector<std::string>* unreadable);
   // gitaly-backup's backups here (listed on first use).
   const GitalyBackupIndex& gitaly();

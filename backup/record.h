@@ -8,7 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -107,6 +111,12 @@ struct RepositoryRecord {
   // repository changes. Empty: this backup.
   std::string step_backup_id;
   std::vector<ChainStep> previous_steps;  // the steps this one builds on, oldest first
+  // When not empty, the earlier steps are in the chain file of this key (chain_file_name; the
+  // backup that wrote this step) and previous_steps hold them only once ChainReader::load read
+  // them (chain_read). A record names a chain instead of repeating it (docs/backup-format.md,
+  // "Incremental chains").
+  std::string chain_in;
+  bool chain_read() const { return chain_in.empty() || previous_steps.size() + 1 == static_cast<std::size_t>(step); }
   PoolLink pool;                          // the first pool.steps of previous_steps are its pool's
   std::optional<FileDigest> bundle;
   PackCompanions pack;  // of this step's bundle, when it carries the repository's pack as it was
@@ -141,7 +151,9 @@ struct RecordSummary {
   std::size_t pipeline = 0, legacy = 0;                 // paths used
   std::size_t full = 0, incremental = 0, unchanged = 0;  // step kinds of what was backed up
   std::uint64_t bytes = 0;                              // written by this backup
-  std::vector<std::string> needs;                       // other backups whose files its chains name, sorted
+  // Other backups whose files or chain files its entries name, sorted (the backups that wrote
+  // earlier steps of a chain another backup's chain file holds are that file's `needs`).
+  std::vector<std::string> needs;
 };
 
 // One host's part of a backup of several hosts, as `backups` shows it.
@@ -204,6 +216,41 @@ std::string record_part_name(const std::string& id, const std::string& host);
 std::vector<std::string> record_files(Sink& sink, const std::string& id);
 // Where a backup's record is, for messages.
 std::string describe_record(Sink& sink, const std::string& id);
+
+// Chains (docs/backup-format.md, "Chains"): the earlier steps of a step a backup wrote are
+// kept once, in the backup's chain file, not in its record, nor again in the record of every
+// later backup that names the same step unchanged:
+//   +gitvault/chains/<id>.json              one host (key: <id>)
+//   +gitvault/chains/<id>.hosts/<host>.json  a host's part (key: <id>/<host>)
+std::string chain_key_of(const BackupRecord& record);
+std::string chain_file_name(const std::string& key);  // Error(Corrupt) for a key that is no key
+// The backup a chain key belongs to.
+std::string chain_key_backup(const std::string& key);
+// Whether a name in the backup directory is a chain file's (prune removes them like data).
+bool is_chain_file_name(const std::string& name);
+
+// Reads chain files on demand, each once (thread-safe: the worker's jobs share one).
+class ChainReader {
+ public:
+  explicit ChainReader(Sink& sink) : sink_(sink) {}
+  // Fills r.previous_steps from its chain file when they are there (chain_in) and not read
+  // yet. Throws Error(Corrupt) naming the file and the repository when the file is
+  // missing, unreadable, or has no chain of that step.
+  void load(RepositoryRecord& r);
+  // The same for every repository `wanted` accepts (every one without it).
+  void load(BackupRecord& b, const std::function<bool(const RepositoryRecord&)>& wanted = {});
+  // The earlier steps of r without changing it.
+  std::vector<ChainStep> steps_of(const RepositoryRecord& r);
+
+ private:
+  struct File {
+    std::map<std::pair<std::string, std::string>, std::pair<int, std::vector<ChainStep>>> steps;  // -> (step, chain)
+  };
+  std::shared_ptr<const File> file(const std::string& key);
+  Sink& sink_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const File>> files_;  // guarded by mu_
+};
 
 // One repository's entry as JSON (the record and the worker's log lines use the same form).
 nlohmann::json repository_to_json(const RepositoryRecord& r);

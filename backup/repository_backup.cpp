@@ -196,6 +196,7 @@ void start_full_step(RepositoryRecord& out) {
   out.kind = StepKind::Full;
   out.step = 1;
   out.previous_steps.clear();
+  out.chain_in.clear();
   out.bundle.reset();
   out.pack.reset();
   out.step_backup_id.clear();
@@ -246,6 +247,7 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
       out.kind = StepKind::Unchanged;
       out.step = same.number;
       out.previous_steps = prev->previous_steps;
+      out.chain_in = prev->chain_in;  // the chain stays where it is, named, not repeated
       out.pool = prev->pool;
       out.bundle = std::move(same.bundle);
       out.pack = std::move(same.pack);
@@ -262,14 +264,17 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
                              "): full bundle instead of an increment");
       return {};
     }
-    const std::size_t own_steps = prev->previous_steps.size() + 1 - static_cast<std::size_t>(prev->pool.steps);
+    const std::size_t own_steps = static_cast<std::size_t>(prev->step) - static_cast<std::size_t>(prev->pool.steps);
     if (options.max_chain > 0 && own_steps >= static_cast<std::size_t>(options.max_chain)) {
       out.warnings.push_back("its chain has " + std::to_string(own_steps) + " steps, the most max_chain allows: "
                              "full bundle, a new chain");
       return {};
     }
     out.kind = StepKind::Incremental;
-    out.previous_steps = prev->previous_steps;
+    if (!prev->chain_read() && !options.chain_of)
+      throw Error(ErrorCode::Internal, "the previous step's chain was not read");
+    out.previous_steps = prev->chain_read() ? prev->previous_steps : options.chain_of(*prev);
+    out.chain_in.clear();  // a new step: its chain goes to this backup's chain file
     out.pool = prev->pool;
     out.previous_steps.push_back(as_chain_step(*prev, options.previous_id));
     out.step = static_cast<int>(out.previous_steps.size()) + 1;

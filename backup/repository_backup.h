@@ -41,6 +41,9 @@ struct RepositoryBackupOptions {
   // previous step's tips, or a full bundle when some of them are gone (history rewritten).
   const RepositoryRecord* previous = nullptr;
   std::string previous_id;
+  // The earlier steps of `previous` when its record names the chain file they are in
+  // (RepositoryRecord::chain_in): read only for a repository that changed.
+  std::function<std::vector<ChainStep>(const RepositoryRecord&)> chain_of;
   // A repository whose chain already has this many steps gets a full step instead of an
   // increment (a chain of its own, short again): how long a restore's chain may grow
   // (docs/retention.md, "Frequent backups"). 0: no limit.

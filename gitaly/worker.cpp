@@ -141,7 +141,8 @@ struct FoundEntry {
 // there are any, else from the repositories' manifests (of the backup named, or +latest).
 class BackupSource {
  public:
-  BackupSource(Sink& sink, std::vector<std::string> ids) : sink_(sink), ids_(std::move(ids)), catalog_(sink) {
+  BackupSource(Sink& sink, std::vector<std::string> ids)
+      : sink_(sink), ids_(std::move(ids)), catalog_(sink), chains_(sink) {
     for (const auto& id : ids_) {
       std::optional<BackupRecord> record = read_record_if_any(id);
       if (!record) continue;
@@ -156,6 +157,10 @@ class BackupSource {
     std::string use = id.empty() ? BackupCatalog(sink).newest_complete(nullptr).value_or("") : id;
     return use.empty() ? std::vector<std::string>{} : std::vector<std::string>{use};
   }
+  // The earlier steps of an entry find returned, read from the chain file it names (a
+  // restore needs them; a night only for a repository that changed).
+  void load_chain(RepositoryRecord& r) { chains_.load(r); }
+  std::vector<ChainStep> chain_of(const RepositoryRecord& r) { return chains_.steps_of(r); }
   // Throws Error(NotFound) when no backup has anything for the repository. An entry that was
   // not backed up (failed) is returned only when no backup has one that was.
   FoundEntry find(const WorkerJob& job) {
@@ -207,6 +212,7 @@ class BackupSource {
   Sink& sink_;
   std::vector<std::string> ids_;
   BackupCatalog catalog_;
+  ChainReader chains_;
   std::vector<Indexed> records_;
 };
 
@@ -232,6 +238,13 @@ void mark_not_attempted(RepositoryRecord& rr, const std::string& why, std::strin
   rr.error = why;
   msg = "create not attempted";
   level = "warn";
+}
+
+// The entry with its earlier steps read, when it names the chain file they are in instead.
+RepositoryRecord with_chain(const RepositoryRecord& rr, BackupSource* previous) {
+  RepositoryRecord out = rr;
+  if (!out.chain_read() && previous) previous->load_chain(out);
+  return out;
 }
 
 // One create job.
@@ -277,6 +290,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
           prev = previous->find(job);
           ro.previous = &prev->repository;
           ro.previous_id = prev->backup_id;
+          ro.chain_of = [previous](const RepositoryRecord& r) { return previous->chain_of(r); };
         } catch (const Error& e) {
           if (e.code() != ErrorCode::NotFound)
             rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
@@ -284,8 +298,9 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       }
       backup_repository(repo, sink, files, ro, rr);
       // An unchanged step writes nothing at all: the record holds it, and +latest.toml
-      // already describes the same refs and files (unless only the hooks changed).
-      if (has_own_manifest(rr)) write_manifests(sink, o.id, rr);
+      // already describes the same refs and files (unless only the hooks changed). A
+      // manifest lists every step; the record names the chain file instead.
+      if (has_own_manifest(rr)) write_manifests(sink, o.id, with_chain(rr, previous));
     }
     if (rr.status != ItemStatus::Ok) {
       msg = "skipped create";
@@ -304,7 +319,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   auto result = std::make_shared<JobBoard::Result>();
   result->ok = rr.backed_up();
-  result->pool = pool_backup_of(rr, o.id, std::move(tips));
+  if (!tips.empty()) result->pool = pool_backup_of(with_chain(rr, previous), o.id, std::move(tips));
   board.finished(job, seq, std::move(result));
   json l = job_log_fields("create", job);
   l["level"] = level;
@@ -330,6 +345,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
     RepositoryRecord rr;
     try {
       rr = source.find(job).repository;
+      source.load_chain(rr);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::NotFound || !job.always_create) throw;
       std::string path = resolve_repository_path(*st, job.relative_path);

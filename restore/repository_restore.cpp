@@ -316,8 +316,12 @@ void write_alternates(const std::string& repo_dir, const std::string& text) {
 
 }  // namespace
 
-RestoredRepository restore_repository(const RepositoryRecord& rec, Sink& sink, const Storage& target,
+RestoredRepository restore_repository(const RepositoryRecord& entry, Sink& sink, const Storage& target,
                                       const RepositoryRestoreOptions& options) {
+  // An entry that names its chain file instead of repeating the chain: its earlier steps read.
+  std::optional<RepositoryRecord> loaded;
+  if (!entry.chain_read()) ChainReader(sink).load(loaded.emplace(entry));
+  const RepositoryRecord& rec = loaded ? *loaded : entry;
   if (!rec.backed_up())
     throw Error(ErrorCode::NotFound, "not in this backup (its backup failed: " + rec.error + ")");
   std::string target_path = resolve_repository_path(target, rec.relative_path);

@@ -295,11 +295,32 @@ std::vector<BackupRecord> records_to_verify(const VerifyOptions& o, Sink& sink, 
     return records;
   }
   std::vector<std::string> read_errors;
-  records = catalog.read_all(&read_errors);
+  if (o.all) {
+    records = catalog.read_all(&read_errors);
+  } else if (auto newest = catalog.read_newest(&read_errors)) {  // not every record: flat in their number
+    records.push_back(std::move(*newest));
+  }
   for (const auto& e : read_errors) result.problems.push_back({"?", "", "", "", e});
   if (records.empty() && read_errors.empty()) throw Error(ErrorCode::NotFound, "no backup in " + sink.describe(""));
-  if (!o.all && !records.empty()) records.resize(1);  // the newest
   return records;
+}
+
+// Every repository's earlier steps read from the chain file its entry names; a chain that
+// cannot be read is that repository's problem, and it is not checked further.
+void read_chains(Sink& sink, std::vector<BackupRecord>& records, VerifyResult& result) {
+  ChainReader chains(sink);
+  for (auto& b : records) {
+    auto& repos = b.repositories;
+    for (auto it = repos.begin(); it != repos.end();) {
+      try {
+        chains.load(*it);
+        ++it;
+      } catch (const Error& e) {
+        result.problems.push_back({b.id, it->storage, it->relative_path, "", e.what()});
+        it = repos.erase(it);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -429,6 +450,7 @@ VerifyResult run_verify(const VerifyOptions& o_in, Sink& sink) {
   for (const auto& n : locks.notes()) observer.note(n);
   VerifyResult result;
   std::vector<BackupRecord> records = records_to_verify(o, sink, result);
+  read_chains(sink, records, result);
 
   ProvenFiles proofs;
   if (o.deep) {

@@ -118,6 +118,7 @@ BackupRecord backup_to_drill(const DrillOptions& o, BackupCatalog& catalog, Sink
   BackupRecord rec = catalog.read(id);
   if (rec.status == BackupStatus::Running)
     throw Error(ErrorCode::Usage, "backup " + rec.id + " never finished (its run died); pick another with --id");
+  ChainReader(sink).load(rec);  // the sample goes by sizes, which are the chains'
   return rec;
 }
 

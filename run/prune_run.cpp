@@ -38,6 +38,8 @@ void names_needed_by(const BackupRecord& b, std::set<std::string>& out,
     if (has_own_manifest(r))
       out.insert(manifest_name(b.id, r.storage, r.relative_path));
   }
+  for (const auto& r : b.repositories)
+    if (!r.chain_in.empty()) out.insert(chain_file_name(r.chain_in));  // its own, and those it names
 }
 
 Error unreadable_record(const std::string& what) {
@@ -64,7 +66,9 @@ std::vector<BackupRecord> readable_headers_or_throw(Sink& sink) {
 
 BackupRecord record_of(Sink& sink, const std::string& id) {
   try {
-    return read_record(sink, id);
+    BackupRecord b = read_record(sink, id);
+    ChainReader(sink).load(b);  // what its chains need
+    return b;
   } catch (const Error& e) {
     throw unreadable_record(e.what());
   }
@@ -128,7 +132,7 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
-    if (is_gitvault_own_file(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    if (is_gitvault_own_file(f) && !is_chain_file_name(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
     sink.exists(f);  // throws for a path through a symbolic link
   }
@@ -289,6 +293,11 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
   for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
   std::size_t foreign = 0;
   for (const auto& f : all_names) {
+    if (is_chain_file_name(f) && !needed.count(f) && !candidates.count(f)) {  // a killed run's
+      plan.files.push_back(f);
+      ++plan.unreferenced;
+      continue;
+    }
     if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f) ||
         gitaly.contains(f))
       continue;

@@ -143,7 +143,7 @@ TEST_F(BigInstallation, NightsAfterAPartialBackupStayIncrementalAndRestoreAcross
   EXPECT_EQ(kinds_of(rec2), (std::map<std::string, int>{{"full", 1}, {"incremental", 1}, {"unchanged", 28}}));
   EXPECT_EQ(entry_of(rec2, repos[0])["kind"], "full");         // failed in n1: a new chain
   EXPECT_EQ(entry_of(rec2, repos[1])["kind"], "incremental");  // built on n1, a partial backup
-  EXPECT_EQ(entry_of(rec2, repos[1])["previous_steps"][0]["backup_id"], "n1");
+  EXPECT_EQ(testing::chain_steps_of(backups, entry_of(rec2, repos[1]))[0]["backup_id"], "n1");
 
   // n3 is partial again; n4 builds on n3 for the repositories n3 backed up, and on n2, the
   // newest complete backup, for the one n3 did not.
@@ -160,10 +160,10 @@ TEST_F(BigInstallation, NightsAfterAPartialBackupStayIncrementalAndRestoreAcross
   EXPECT_EQ(kinds_of(rec4), (std::map<std::string, int>{{"incremental", 2}, {"unchanged", 28}}));
   json two = entry_of(rec4, repos[2]);
   EXPECT_EQ(two["kind"], "incremental");
-  ASSERT_EQ(two["previous_steps"].size(), 1u);
-  EXPECT_EQ(two["previous_steps"][0]["backup_id"], "n1");  // n2 recorded n1's step unchanged
+  ASSERT_EQ(testing::chain_steps_of(backups, two).size(), 1u);
+  EXPECT_EQ(testing::chain_steps_of(backups, two)[0]["backup_id"], "n1");  // n2 recorded n1's step unchanged
   json three = entry_of(rec4, repos[3]);
-  EXPECT_EQ(three["previous_steps"].back()["backup_id"], "n3");
+  EXPECT_EQ(testing::chain_steps_of(backups, three).back()["backup_id"], "n3");
 
   // Restore and verify follow the chains through the partial backups; prune keeps what n4
   // needs of them.
@@ -172,6 +172,11 @@ TEST_F(BigInstallation, NightsAfterAPartialBackupStayIncrementalAndRestoreAcross
   auto p = gv({"prune", "--path", backups, "--keep-last", "1"});
   EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
   EXPECT_FALSE(path_exists(backups + "/+gitvault/backups/n3.json"));
+  // n3's chain file goes with it: n4 names its own (n4's steps) and n1's step as n2 recorded it.
+  EXPECT_FALSE(path_exists(backups + "/+gitvault/chains/n3.json"));
+  EXPECT_TRUE(path_exists(backups + "/+gitvault/chains/n4.json"));
+  EXPECT_FALSE(path_exists(backups + "/+gitvault/backups/n2.json"));
+  EXPECT_TRUE(path_exists(backups + "/+gitvault/chains/n2.json"));  // n4 names repos[1]'s step of n2 unchanged
   auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", backups, "--id", "n4"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(refs_of_all(dir_ / "restored"), state4);

@@ -79,7 +79,10 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   json app = repo_record("n2", "work/app.git");
   EXPECT_EQ(app["kind"], "incremental");
   EXPECT_EQ(app["step"], 2);
-  EXPECT_EQ(app["previous_steps"][0]["bundle"]["name"], "default/work/app.git/n1/001.bundle");
+  // The record names the chain file instead of repeating the chain (docs/backup-format.md).
+  EXPECT_EQ(app["chain"], "n2");
+  EXPECT_FALSE(app.contains("previous_steps"));
+  EXPECT_EQ(testing::chain_steps_of(dir_ / "backups", app)[0]["bundle"]["name"], "default/work/app.git/n1/001.bundle");
   EXPECT_TRUE(path_exists(dir_ / "backups/default/work/app.git/n2/002.bundle"));
   // An unchanged repository: a recorded step, nothing written, no git run.
   json project = repo_record("n2", "group/project.git");
@@ -90,7 +93,7 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   EXPECT_FALSE(path_exists(dir_ / "backups/manifests/default/group/project.git/n2.toml"));
   // The step is n1's own, recorded again: the chain does not grow on a quiet night.
   EXPECT_EQ(project["step"], 1);
-  EXPECT_TRUE(project["previous_steps"].empty()) << project.dump();
+  EXPECT_TRUE(testing::chain_steps_of(dir_ / "backups", project).empty()) << project.dump();
   EXPECT_EQ(project["bundle"]["name"], "default/group/project.git/n1/001.bundle");
   EXPECT_EQ(project["step_backup_id"], "n1");
 
@@ -104,7 +107,7 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   night("n4", true);
   app = repo_record("n4", "work/app.git");
   EXPECT_EQ(app["kind"], "incremental");
-  EXPECT_EQ(app["previous_steps"][0]["bundle"]["name"], "n3/default/work/app.bundle");
+  EXPECT_EQ(testing::chain_steps_of(dir_ / "backups", app)[0]["bundle"]["name"], "n3/default/work/app.bundle");
 
   // Only a deletion: a step with refs and no bundle.
   work("git push -q origin :refs/tags/v1");
@@ -245,9 +248,13 @@ TEST_F(Verify, BrokenChainIsRefusedByRestoreAndNamedByVerify) {
   std::string before = refs_of_all(target);
   // Drop the full step from n2's chain: its increment's prerequisites come from nowhere.
   std::string rec_path = dir_ / "backups/+gitvault/backups/n2.json";
-  json rec = json::parse(read_file(rec_path));
+  const std::string intact = read_file(rec_path);
+  json rec = json::parse(intact);
   for (auto& r : rec["repositories"])
-    if (r["relative_path"] == "work/app.git") r["previous_steps"] = json::array();
+    if (r["relative_path"] == "work/app.git") {
+      r.erase("chain");
+      r["previous_steps"] = json::array();
+    }
   testing::write_text(rec_path, rec.dump(1));
   auto r = gv({"restore", "--storage", "default=" + target, "--path", dir_ / "backups", "--id", "n2"});
   EXPECT_EQ(r.exit_code, 1);
@@ -256,6 +263,26 @@ TEST_F(Verify, BrokenChainIsRefusedByRestoreAndNamedByVerify) {
   auto v = verify("n2");
   EXPECT_EQ(v.exit_code, 1);
   EXPECT_NE(v.out.find("chain incomplete"), std::string::npos) << v.out;
+
+  // The same chain cut short in the chain file the record names: refused, the file named.
+  testing::write_text(rec_path, intact);
+  const std::string chain_path = dir_ / "backups/+gitvault/chains/n2.json";
+  json chains = json::parse(read_file(chain_path));
+  for (auto& c : chains["repositories"])
+    if (c["relative_path"] == "work/app.git") c["previous_steps"] = json::array();
+  testing::write_text(chain_path, chains.dump());
+  r = gv({"restore", "--storage", "default=" + target, "--path", dir_ / "backups", "--id", "n2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("+gitvault/chains/n2.json"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(target), before);
+  v = verify("n2");
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.out.find("+gitvault/chains/n2.json"), std::string::npos) << v.out;
+  // And gone altogether.
+  std::remove(chain_path.c_str());
+  v = verify("n2");
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_NE(v.out.find("chain file"), std::string::npos) << v.out;
 }
 
 class Prune : public Incremental {

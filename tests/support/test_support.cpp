@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/encoding.h"
 #include "base/files.h"
 
 namespace fs = std::filesystem;
@@ -127,6 +128,17 @@ std::string s3_test_url(const std::string& extra_query) {
                        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   if (!extra_query.empty()) query += (query.empty() ? "?" : "&") + extra_query;
   return url + "/" + prefix + query;
+}
+
+nlohmann::json chain_steps_of(const std::string& backups, const nlohmann::json& entry) {
+  if (!entry.contains("chain")) return entry.value("previous_steps", nlohmann::json::array());
+  if (entry.contains("previous_steps")) throw std::runtime_error("an entry names its chain file and repeats the chain");
+  std::string key = entry["chain"].get<std::string>();
+  if (auto slash = key.find('/'); slash != std::string::npos) key.replace(slash, 1, ".hosts/");
+  nlohmann::json file = parse_json_text(read_file(backups + "/+gitvault/chains/" + key + ".json"));
+  for (const auto& r : file["repositories"])
+    if (r["storage"] == entry["storage"] && r["relative_path"] == entry["relative_path"]) return r["previous_steps"];
+  throw std::runtime_error("chain file " + key + " has no chain of " + entry["relative_path"].get<std::string>());
 }
 
 }  // namespace gitvault::testing

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/process.h"
 
 namespace gitvault::testing {
@@ -45,6 +47,10 @@ CommandResult gitvault(const std::vector<std::string>& args,
 std::string gitvault_binary();
 // The source tree's tests/fixtures (the scripts that make storages with git).
 std::string fixtures_dir();
+// A record entry's earlier steps: from the chain file it names (docs/backup-format.md,
+// "Chains"; the entry then repeats none), else its own previous_steps. `backups` is the
+// backup directory.
+nlohmann::json chain_steps_of(const std::string& backups, const nlohmann::json& entry);
 
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
