@@ -66,6 +66,15 @@ bool has_gitvault_file_ending(const std::string& name) {
   return false;
 }
 
+std::vector<std::string> backup_ids_in_name(const std::string& name) {
+  std::vector<std::string> out = {name.substr(0, name.find('/')), parent_directory_name(name)};
+  if (name.rfind("manifests/", 0) == 0 && name.ends_with(".toml")) {
+    const std::string file = name.substr(name.rfind('/') + 1);
+    out.push_back(file.substr(0, file.size() - 5));
+  }
+  return out;
+}
+
 bool could_be_gitvaults(const std::string& name, const std::set<std::string>& storages,
                         const std::set<std::string>& ids) {
   if (is_gitvault_own_file(name)) return true;

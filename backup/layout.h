@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 #include <utility>
 
 #include "git/pack_files.h"
@@ -53,6 +54,10 @@ std::optional<std::pair<std::string, std::string>> repository_of_manifest_name(c
 // repository's file of either layout (<id>/<storage>/… or <storage>/…/<id>/NNN.…) with an
 // ending gitvault writes. Prune and the cleanup after a dead writer touch nothing else: a
 // bucket shared with other tools keeps their objects.
+// The backup ids a file of either layout may be named under: the first component
+// (<id>/<storage>/…), the parent directory (<storage>/…/<id>/NNN.…) and a manifest's stem
+// (manifests/…/<id>.toml). Prune keeps what a kept backup's name is among, unread.
+std::vector<std::string> backup_ids_in_name(const std::string& name);
 bool could_be_gitvaults(const std::string& name, const std::set<std::string>& storages,
                         const std::set<std::string>& ids);
 // The endings gitvault's files have (.bundle, .refs, custom_hooks.tar, .idx, .rev, .bitmap,

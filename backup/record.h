@@ -228,6 +228,11 @@ std::string chain_file_name(const std::string& key);  // Error(Corrupt) for a ke
 std::string chain_key_backup(const std::string& key);
 // Whether a name in the backup directory is a chain file's (prune removes them like data).
 bool is_chain_file_name(const std::string& name);
+// The backup a chain file belongs to (of a name is_chain_file_name accepts).
+std::string chain_file_backup(const std::string& name);
+// The other backups a chain file's chains name (its header's `needs`); Error(Corrupt) naming
+// the file when it cannot be read.
+std::vector<std::string> read_chain_file_needs(Sink& sink, const std::string& name);
 
 // Reads chain files on demand, each once (thread-safe: the worker's jobs share one).
 class ChainReader {

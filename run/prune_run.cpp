@@ -257,9 +257,81 @@ std::map<std::string, std::vector<std::string>> backups_to_keep(const std::vecto
   return keep;
 }
 
+// The backups whose files a backup's record may name: its summary's `needs` (the steps its
+// entries name and the chain files they name), and what those chain files' chains name.
+class NeedsClosure {
+ public:
+  NeedsClosure(Sink& sink, const std::vector<std::string>& all_names) : sink_(sink) {
+    for (const auto& n : all_names)
+      if (is_chain_file_name(n)) chain_files_[chain_file_backup(n)].push_back(n);
+  }
+  std::set<std::string> of(const BackupRecord& header) {
+    std::vector<std::string> direct =
+        header.summary ? header.summary->needs : summarize(record_of(sink_, header.id)).needs;  // earlier versions: read
+    std::set<std::string> out(direct.begin(), direct.end());
+    for (const auto& id : direct)
+      for (const auto& file : chain_files_[id]) {
+        auto [it, fresh] = file_needs_.try_emplace(file);
+        if (fresh) {
+          try {
+            it->second = read_chain_file_needs(sink_, file);
+          } catch (const Error& e) {
+            throw unreadable_record(e.what());
+          }
+        }
+        out.insert(it->second.begin(), it->second.end());
+      }
+    return out;
+  }
+
+ private:
+  Sink& sink_;
+  std::map<std::string, std::vector<std::string>> chain_files_;  // backup -> its chain files
+  std::map<std::string, std::vector<std::string>> file_needs_;   // chain file -> its needs
+};
+
+bool any_in(const std::set<std::string>& a, const std::set<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return b.count(x) > 0; });
+}
+
+// Which records are read whole (docs/retention.md, "Cost"): every removed one (its files are
+// the candidates), and a kept one only when it may name a file of a removed backup or of one
+// whose record is gone, or a removed one may name its files. Flat in the number of backups
+// kept: a month of 15-minute backups costs its headers, not 3,000 records.
+struct Readings {
+  std::set<std::string> kept, removed, read_kept;
+};
+
+Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, const std::set<std::string>& keep,
+                         const std::vector<std::string>& all_names) {
+  Readings out;
+  std::set<std::string> affected, needed_by_removed;
+  for (const auto& h : headers) (keep.count(h.id) ? out.kept : out.removed).insert(h.id);
+  affected = out.removed;
+  for (const auto& f : all_names)
+    for (const auto& id : backup_ids_in_name(f))
+      if (!out.kept.count(id) && !out.removed.count(id)) affected.insert(id);  // a record gone (or never written)
+  NeedsClosure closure(sink, all_names);
+  std::map<std::string, std::set<std::string>> needs;
+  for (const auto& h : headers) {
+    needs[h.id] = closure.of(h);
+    if (out.removed.count(h.id)) needed_by_removed.insert(needs[h.id].begin(), needs[h.id].end());
+  }
+  for (const auto& id : out.kept)
+    if (any_in(needs[id], affected) || needed_by_removed.count(id)) out.read_kept.insert(id);
+  return out;
+}
+
+// Files no record read names, under no kept backup's name: a killed run's, a removed
+// backup's failed repositories', a chain file no kept record names. Objects gitvault's layout
+// cannot have written are left alone (a shared bucket).
+void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
+                   const Readings& reading, const std::set<std::string>& needed,
+                   const std::set<std::string>& candidates, const GitalyFiles& gitaly, PrunePlan& plan);
+
 // Which records go, and which files with them: those only removed backups name, and those
-// no record names at all (killed runs, failed repositories). The whole plan is checked
-// before anything goes: one bad name in any record refuses it.
+// no record names at all (killed runs, failed repositories of removed backups). The whole
+// plan is checked before anything goes: one bad name in any record read refuses it.
 void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const std::set<std::string>& keep,
                    PrunePlan& plan) {
   std::set<std::string> needed, candidates;
@@ -274,14 +346,14 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
   if (!gitaly_index.ids.empty())
     plan.notes.push_back(std::to_string(gitaly_index.ids.size()) +
                          " backups written by gitaly-backup are left alone (gitvault never removes them)");
-  for (const auto& h : records) {  // headers: each record is read whole here, one at a time
-    const BackupRecord b = record_of(sink, h.id);
-    if (keep.count(b.id)) {
-      plan.keep.push_back(b.id);
-      names_needed_by(b, needed);
+  const Readings reading = records_to_read(sink, records, keep, all_names);
+  for (const auto& h : records) {  // headers: a record is read whole here only when it matters, one at a time
+    if (reading.kept.count(h.id)) {
+      plan.keep.push_back(h.id);
+      if (reading.read_kept.count(h.id)) names_needed_by(record_of(sink, h.id), needed);
     } else {
-      plan.remove.push_back(b.id);
-      names_needed_by(b, candidates, &sizes);
+      plan.remove.push_back(h.id);
+      names_needed_by(record_of(sink, h.id), candidates, &sizes);
     }
   }
   for (const auto& f : candidates)
@@ -289,19 +361,28 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
       plan.files.push_back(f);
       plan.bytes += sizes.count(f) ? sizes[f] : 0;
     }
-  std::set<std::string> storages;
-  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
+  sweep_unnamed(all_names, records, reading, needed, candidates, gitaly, plan);
+  try {
+    for (const auto& f : needed) check_sink_name(f);
+    validate_names(sink, plan.remove, plan.files);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
+  }
+}
+
+void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
+                   const Readings& reading, const std::set<std::string>& needed, const std::set<std::string>& candidates,
+                   const GitalyFiles& gitaly, PrunePlan& plan) {
+  std::set<std::string> storages, ids;
+  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end()), ids.insert(b.id);
   std::size_t foreign = 0;
   for (const auto& f : all_names) {
-    if (is_chain_file_name(f) && !needed.count(f) && !candidates.count(f)) {  // a killed run's
-      plan.files.push_back(f);
-      ++plan.unreferenced;
-      continue;
-    }
-    if (is_gitvault_own_file(f) || needed.count(f) || candidates.count(f) || repository_of_latest_manifest_name(f) ||
-        gitaly.contains(f))
-      continue;
-    if (!could_be_gitvaults(f, storages, gitvault_ids)) {
+    if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
+    if (is_chain_file_name(f) ? reading.kept.count(chain_file_backup(f)) > 0 : is_gitvault_own_file(f)) continue;
+    const auto under = backup_ids_in_name(f);
+    if (std::any_of(under.begin(), under.end(), [&](const std::string& id) { return reading.kept.count(id) > 0; }))
+      continue;  // a kept backup's (read or not)
+    if (!could_be_gitvaults(f, storages, ids)) {
       ++foreign;  // another tool's, in a shared prefix or bucket: never gitvault's to remove
       continue;
     }
@@ -311,12 +392,6 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
   if (foreign > 0)
     plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
                          " that gitvault's layout cannot have written left alone");
-  try {
-    for (const auto& f : needed) check_sink_name(f);
-    validate_names(sink, plan.remove, plan.files);
-  } catch (const Error& e) {
-    throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
-  }
 }
 
 }  // namespace

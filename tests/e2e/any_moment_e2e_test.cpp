@@ -190,5 +190,45 @@ TEST_F(AnyMoment, AQuietIncrementalOpensOnlyTheNewestRecordsNotEveryOne) {
   EXPECT_NE(opened.find("20261204110000.json"), std::string::npos) << opened;
 }
 
+// prune --dry-run decides from headers and reads a kept record only when a removed backup's
+// files may be among its names: the kept bodies here are garbage, and the plan is still made.
+TEST_F(AnyMoment, PruneReadsOnlyTheRecordsItsPlanTouchesNotEveryKeptOne) {
+  backup_at("20261204000000");
+  backup_at("20261204010000");
+  auto full = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id",
+                  "20261204020000"});  // a new chain for every repository
+  ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+  for (const char* id : {"20261204030000", "20261204040000", "20261204050000", "20261204060000", "20261204070000"})
+    backup_at(id);
+  std::map<std::string, std::string> intact;
+  for (const char* id : {"20261204030000", "20261204040000", "20261204050000", "20261204060000"}) {
+    const std::string path = dir_ / ("backups/+gitvault/backups/" + std::string(id) + ".json");
+    intact[path] = read_file(path);
+    const std::string& text = intact[path];
+    const std::size_t body = text.find("\"repositories\":[\n") + 17;
+    testing::write_text(path, text.substr(0, body) + "{not json at all\n]}\n");  // header and end intact
+  }
+  auto plan = gv({"prune", "--path", dir_ / "backups", "--dry-run", "--keep-last", "6"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_NE(plan.out.find("20261204000000"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("20261204010000"), std::string::npos) << plan.out;
+  for (const auto& [path, text] : intact) testing::write_text(path, text);
+  // The same plan carried out: the first chain goes, every kept backup stays whole.
+  auto p = gv({"prune", "--path", dir_ / "backups", "--keep-last", "6"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_FALSE(path_exists(dir_ / "backups/default/group/project.git/20261204000000"));
+  EXPECT_FALSE(path_exists(dir_ / "backups/+gitvault/chains/20261204010000.json"));
+  EXPECT_TRUE(path_exists(dir_ / "backups/+gitvault/chains/20261204070000.json"));
+  auto v = gv({"verify", "--path", dir_ / "backups", "--all"});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  // A kept backup whose chain reaches into a removed one is read: its body must parse.
+  const std::string newest = dir_ / "backups/+gitvault/backups/20261204070000.json";
+  const std::string text = read_file(newest);
+  testing::write_text(newest, text.substr(0, text.find("\"repositories\":[\n") + 17) + "{not json\n]}\n");
+  auto refused = gv({"prune", "--path", dir_ / "backups", "--dry-run", "--keep-last", "1"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  EXPECT_NE((refused.out + refused.err).find("unreadable"), std::string::npos) << refused.out << refused.err;
+}
+
 }  // namespace
 }  // namespace gitvault
