@@ -1,6 +1,7 @@
 #include "backup/catalog.h"
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -35,19 +36,13 @@ std::vector<BackupRecord> read_all_records(Sink& sink, std::vector<std::string>*
   return out;
 }
 
-std::vector<BackupRecord> read_newest_headers(Sink& sink,
-                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough,
-                                              std::vector<std::string>* unreadable) {
-  std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
-  const bool ids_name_times = std::all_of(ids.begin(), ids.end(), [](const std::string& id) {
-    return backup_time(id, "") >= 0;
-  });
-  std::vector<BackupRecord> out;
-  if (!ids_name_times) {
-    out = read_all_headers(sink, unreadable);
-    sort_newest_first(out);
-    return out;
-  }
+namespace {
+
+// Headers of `ids` (sorted, every one naming its time) newest first until `enough`; true when
+// it was enough.
+bool read_back(Sink& sink, const std::vector<std::string>& ids,
+               const std::function<bool(const std::vector<BackupRecord>&)>& enough,
+               std::vector<std::string>* unreadable, std::vector<BackupRecord>& out) {
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     try {
       out.push_back(read_record_header(sink, *it));
@@ -55,8 +50,40 @@ std::vector<BackupRecord> read_newest_headers(Sink& sink,
       if (unreadable) unreadable->push_back(*it);
       continue;  // unreadable: not a candidate (verify names it)
     }
-    if (enough(out)) break;
+    if (enough(out)) return true;
   }
+  return false;
+}
+
+bool all_name_times(const std::vector<std::string>& ids) {
+  return std::all_of(ids.begin(), ids.end(), [](const std::string& id) { return backup_time(id, "") >= 0; });
+}
+
+}  // namespace
+
+std::vector<BackupRecord> read_newest_headers(Sink& sink,
+                                              const std::function<bool(const std::vector<BackupRecord>&)>& enough,
+                                              std::vector<std::string>* unreadable) {
+  // The last three days first: a night, a restore or a verify of the newest usually finds what
+  // it needs there, and object storage then lists a page of ids instead of a year of them.
+  const std::string window = utc_compact_of(static_cast<std::int64_t>(std::time(nullptr)) - 3 * 86400);
+  {
+    std::vector<std::string> recent = list_backup_ids_after(sink, window), unreadable_recent;
+    std::vector<BackupRecord> out;
+    if (!recent.empty() && all_name_times(recent) && read_back(sink, recent, enough, &unreadable_recent, out)) {
+      if (unreadable) unreadable->insert(unreadable->end(), unreadable_recent.begin(), unreadable_recent.end());
+      return out;
+    }
+  }
+  std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
+  const bool ids_name_times = all_name_times(ids);
+  std::vector<BackupRecord> out;
+  if (!ids_name_times) {
+    out = read_all_headers(sink, unreadable);
+    sort_newest_first(out);
+    return out;
+  }
+  read_back(sink, ids, enough, unreadable, out);
   return out;
 }
 

@@ -276,6 +276,9 @@ BackupRecord parse_record(const std::string& text, const std::string& where);
 BackupRecord parse_record_header(const std::string& text, const std::string& where);
 // Every backup id with a record, oldest first (ids sort by time).
 std::vector<std::string> list_backup_ids(Sink& sink);
+// Those that sort after `after` (one listing request on object storage however many
+// backups there are, when few are newer).
+std::vector<std::string> list_backup_ids_after(Sink& sink, const std::string& after);
 
 // Every file a repository's restore needs, in order: each step's bundle (if any) and its
 // pack companions, then this backup's refs and hooks. Names may repeat across steps (an

@@ -412,10 +412,14 @@ bool S3Sink::exists(const std::string& name) {
   return client().head(key(name)).has_value();
 }
 
-std::vector<std::string> S3Sink::list(const std::string& prefix) {
+std::vector<std::string> S3Sink::list(const std::string& prefix) { return list_after(prefix, ""); }
+
+std::vector<std::string> S3Sink::list_after(const std::string& prefix, const std::string& after) {
   std::string p = key(prefix);
   if (!p.empty()) p += "/";
-  s3::Listing l = client().list(p, "/");
+  // Keys sort as names do for every name encode_name leaves as it is (ids, record names); the
+  // filter below keeps the answer exact for the others.
+  s3::Listing l = client().list(p, "/", after.empty() ? "" : p + encode_name(after));
   std::vector<std::string> out;
   for (const auto& o : l.objects) out.push_back(decode_name(o.key.substr(p.size())));
   for (auto cp : l.common_prefixes) {
@@ -425,6 +429,7 @@ std::vector<std::string> S3Sink::list(const std::string& prefix) {
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (!after.empty()) out.erase(out.begin(), std::upper_bound(out.begin(), out.end(), after));
   return out;
 }
 

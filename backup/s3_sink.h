@@ -30,6 +30,7 @@ class S3Sink : public Sink {
   FilePeek peek(const std::string& name, std::size_t head, std::size_t tail) override;  // ranged GETs
   bool exists(const std::string& name) override;
   std::vector<std::string> list(const std::string& prefix) override;
+  std::vector<std::string> list_after(const std::string& prefix, const std::string& after) override;
   void remove(const std::string& name) override;
   void remove_many(const std::vector<std::string>& names) override;
   void sync() override {}  // a completed PUT or upload is durable when it returns

@@ -448,6 +448,13 @@ FileDigest write_whole(Sink& sink, const std::string& name, const std::string& d
   return w.commit();
 }
 
+std::vector<std::string> Sink::list_after(const std::string& prefix, const std::string& after) {
+  std::vector<std::string> out = list(prefix);
+  std::sort(out.begin(), out.end());
+  out.erase(out.begin(), std::upper_bound(out.begin(), out.end(), after));
+  return out;
+}
+
 FilePeek Sink::peek(const std::string& name, std::size_t head, std::size_t tail) {
   FilePeek out;
   std::string all = read_whole(*this, name);

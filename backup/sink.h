@@ -88,6 +88,9 @@ class Sink {
   virtual bool exists(const std::string& name) = 0;
   // Names of the entries directly inside directory `prefix` ("" for the top).
   virtual std::vector<std::string> list(const std::string& prefix) = 0;
+  // The same, only names that sort after `after` (byte order): object storage asks the
+  // server to start there (a night lists the newest records, not a year of them).
+  virtual std::vector<std::string> list_after(const std::string& prefix, const std::string& after);
   virtual void remove(const std::string& name) = 0;  // missing is fine
   // Removes every name (missing ones are fine); object storage: batch deletes.
   virtual void remove_many(const std::vector<std::string>& names) {
@@ -176,6 +179,9 @@ class SinkWrapper : public Sink {
   }
   bool exists(const std::string& name) override { return target_.exists(name); }
   std::vector<std::string> list(const std::string& prefix) override { return target_.list(prefix); }
+  std::vector<std::string> list_after(const std::string& prefix, const std::string& after) override {
+    return target_.list_after(prefix, after);
+  }
   void remove(const std::string& name) override { target_.remove(name); }
   void remove_many(const std::vector<std::string>& names) override { target_.remove_many(names); }
   void remove_empty_parents(const std::string& name) override { target_.remove_empty_parents(name); }

@@ -85,8 +85,10 @@ std::string utc_now_rfc3339() {
   return out;
 }
 
-std::string utc_now_compact() {
-  std::time_t t = std::time(nullptr);
+std::string utc_now_compact() { return utc_compact_of(static_cast<std::int64_t>(std::time(nullptr))); }
+
+std::string utc_compact_of(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];

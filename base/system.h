@@ -23,6 +23,7 @@ std::string format_rfc3339(std::int64_t t);
 std::int64_t parse_rfc3339(const std::string& s);
 // UTC now as YYYYMMDDhhmmss (the default backup id).
 std::string utc_now_compact();
+std::string utc_compact_of(std::int64_t unix_seconds);  // YYYYMMDDhhmmss, UTC
 // Whether a process with this pid exists on this machine (EPERM counts as alive).
 bool process_alive(long pid);
 

@@ -519,12 +519,13 @@ void Client::remove_many(const std::vector<std::string>& keys) {
   flush();
 }
 
-Listing Client::list(const std::string& prefix, const std::string& delimiter) {
+Listing Client::list(const std::string& prefix, const std::string& delimiter, const std::string& start_after) {
   Listing out;
   std::string token;
   for (;;) {
     Query q = {{"list-type", "2"}, {"prefix", prefix}, {"encoding-type", "url"}};
     if (!delimiter.empty()) q.push_back({"delimiter", delimiter});
+    if (!start_after.empty() && token.empty()) q.push_back({"start-after", start_after});
     if (!token.empty()) q.push_back({"continuation-token", token});
     Response r = expect("GET", "", q, {}, "");
     auto doc = parse_xml(r.body, "listing " + describe(prefix));

@@ -148,8 +148,9 @@ class Client {
   void remove(const std::string& key);                        // absent is fine
   void remove_many(const std::vector<std::string>& keys);     // batch delete, 1000 per request
 
-  // Under `prefix`; with a delimiter, the common prefixes too. Every page.
-  Listing list(const std::string& prefix, const std::string& delimiter = "");
+  // Under `prefix`; with a delimiter, the common prefixes too. Every page; with
+  // `start_after`, only keys after it (ListObjectsV2 start-after).
+  Listing list(const std::string& prefix, const std::string& delimiter = "", const std::string& start_after = "");
 
   std::string create_upload(const std::string& key);
   // Returns the part's ETag.

@@ -87,6 +87,19 @@ TEST_P(SinkConformance, ListShowsCommittedEntriesOnly) {
   EXPECT_TRUE(sink_->list("nothing-here").empty());
 }
 
+// A night lists only the newest records: names after a given one, entries and folders alike.
+TEST_P(SinkConformance, ListAfterGivesOnlyTheNamesThatSortAfterIt) {
+  for (const char* n : {"ids/20261101000000.json", "ids/20261102000000.json", "ids/20261103000000.json",
+                        "ids/20261103000000.hosts/a.json", "ids/20261104000000.json"})
+    write_whole(*sink_, n, "x");
+  EXPECT_EQ(sink_->list_after("ids", "20261102000000.json"),
+            (std::vector<std::string>{"20261103000000.hosts", "20261103000000.json", "20261104000000.json"}));
+  EXPECT_EQ(sink_->list_after("ids", "20261102"), (std::vector<std::string>{"20261102000000.json", "20261103000000.hosts",
+                                                                             "20261103000000.json", "20261104000000.json"}));
+  EXPECT_TRUE(sink_->list_after("ids", "20261104000000.json").empty());
+  EXPECT_EQ(sink_->list_after("ids", "").size(), 5u);
+}
+
 TEST_P(SinkConformance, RemoveDeletesAndMissingIsFine) {
   write_whole(*sink_, "r", "1");
   sink_->remove("r");

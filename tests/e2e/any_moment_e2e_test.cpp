@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
+#include "base/system.h"
+#include "s3/client.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {
@@ -228,6 +231,51 @@ TEST_F(AnyMoment, PruneReadsOnlyTheRecordsItsPlanTouchesNotEveryKeptOne) {
   auto refused = gv({"prune", "--path", dir_ / "backups", "--dry-run", "--keep-last", "1"});
   EXPECT_NE(refused.exit_code, 0) << refused.out;
   EXPECT_NE((refused.out + refused.err).find("unreadable"), std::string::npos) << refused.out << refused.err;
+}
+
+// On object storage a quiet incremental's requests do not grow with the number of backups:
+// it lists the ids of the last days (ListObjectsV2 start-after), not a year of them (a page
+// per thousand). 1,100 older records are added between two quiet runs, counted at a proxy.
+TEST_F(AnyMoment, AQuietIncrementalOnObjectStorageMakesNoMoreRequestsAfterAThousandMoreBackups) {
+  GITVAULT_REQUIRE_S3(url);
+  const s3::Url where = s3::parse_url(url);
+  testing::FaultProxy proxy(testing::FaultProxy::port_of(where.endpoint.url), 0);
+  const std::string via = proxy.s3_url(where.endpoint.bucket, where.prefix);
+  long long bytes = 0;
+  auto night = [&] {
+    const int before = proxy.requests();
+    const long long bytes_before = proxy.answered_bytes();
+    auto b = gv({"backup", "--incremental", "--storage", "default=" + (dir_ / "storage"), "--path", via});
+    EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+    bytes = proxy.answered_bytes() - bytes_before;
+    return proxy.requests() - before;
+  };
+  night();  // full
+  night();  // quiet
+  const int few = night();
+  const long long few_bytes = bytes;
+  s3::Client client(where.endpoint, s3::credentials_from_environment());
+  const std::string records = where.prefix + "/+gitvault/backups/";
+  const s3::Listing listed = client.list(records);
+  ASSERT_FALSE(listed.objects.empty());
+  const std::string first = listed.objects.front().key;
+  const std::string text = client.get(first).value_or("");
+  const std::string first_id = first.substr(records.size(), first.size() - records.size() - 5);
+  const std::int64_t year_ago = static_cast<std::int64_t>(std::time(nullptr)) - 400 * 86400;
+  for (int i = 0; i < 1100; ++i) {
+    const std::string id = utc_compact_of(year_ago + i * 900);
+    std::string copy = text;
+    copy.replace(copy.find("\"id\":\"" + first_id), 6 + first_id.size(), "\"id\":\"" + id);
+    client.put(records + id + ".json", copy);
+  }
+  const int many = night();
+  // The same requests, give or take a lease renewal; and what they read did not grow by the
+  // listing of 1,100 more ids (about 150 KB of XML).
+  EXPECT_LE(many, few + 1) << few << " requests with 3 backups, " << many << " with 1,103";
+  EXPECT_LT(bytes, few_bytes + 30000) << few_bytes << " bytes read with 3 backups, " << bytes << " with 1,103";
+  auto all = gv({"backups", "--path", url});
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_NE(all.out.find(utc_compact_of(year_ago)), std::string::npos);  // every backup is still there for the rest
 }
 
 }  // namespace

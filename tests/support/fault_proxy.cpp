@@ -190,6 +190,7 @@ void FaultProxy::serve(int client) {
       write_all(client, std::string_view(answer).substr(0, answer.size() / 2));
       break;
     }
+    answered_bytes_ += static_cast<long long>(answer.size());
     write_all(client, answer);
     break;  // the answer says Connection: close
   }

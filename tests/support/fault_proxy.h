@@ -38,6 +38,8 @@ class FaultProxy {
   }
 
   int requests() const { return requests_; }
+  // Bytes of the answers passed on whole (headers and bodies): what a run read, listings too.
+  long long answered_bytes() const { return answered_bytes_; }
   // While stalled, every request is held, unanswered, until the stall ends.
   void stall(bool on) { stalled_ = on; }
   // While on, every partial answer (206) loses the second half of its body, with a
@@ -62,6 +64,7 @@ class FaultProxy {
   std::atomic<int> stall_at_{0};
   std::atomic<bool> short_ranges_{false};
   std::atomic<int> requests_{0}, answered_503_{0}, answered_500_{0}, closed_before_{0}, cut_off_{0};
+  std::atomic<long long> answered_bytes_{0};
   std::atomic<int> faults_{0};
   std::thread acceptor_;
   std::vector<std::thread> connections_;  // only the acceptor thread touches it until the destructor
