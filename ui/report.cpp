@@ -24,7 +24,11 @@ std::string restorable(const BackupSummary& b) {
   if (b.status != BackupStatus::Complete) return "only its ok repositories";
   if (b.standalone()) return "on its own";
   std::string s = "with the files of";
-  for (const auto& n : b.needs) s += " " + n;
+  if (b.needs.size() > 5) {  // a month of 15-minute backups: hundreds of them, said in one line
+    s += " " + std::to_string(b.needs.size()) + " earlier backups, " + b.needs.front() + " to " + b.needs.back();
+  } else {
+    for (const auto& n : b.needs) s += " " + n;
+  }
   if (!b.needs_pruned.empty()) s += " (pruned backups' files kept)";
   return s;
 }
