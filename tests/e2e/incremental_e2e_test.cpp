@@ -83,6 +83,12 @@ TEST_F(Incremental, WeekOfNightsEveryNightRestoresWhicheverPathWroteIt) {
   EXPECT_EQ(app["chain"], "n2");
   EXPECT_FALSE(app.contains("previous_steps"));
   EXPECT_EQ(testing::chain_steps_of(dir_ / "backups", app)[0]["bundle"]["name"], "default/work/app.git/n1/001.bundle");
+  // Format 2 (an older gitvault refuses it rather than restore a chain of one step), needs
+  // as one string; the full backup before it names no chain file and stays format 1.
+  json n2 = json::parse(read_file(dir_ / "backups/+gitvault/backups/n2.json"));
+  EXPECT_EQ(n2["format"], 2);
+  EXPECT_EQ(n2["summary"]["needs"], "n1");
+  EXPECT_EQ(json::parse(read_file(dir_ / "backups/+gitvault/backups/n1.json"))["format"], 1);
   EXPECT_TRUE(path_exists(dir_ / "backups/default/work/app.git/n2/002.bundle"));
   // An unchanged repository: a recorded step, nothing written, no git run.
   json project = repo_record("n2", "group/project.git");
