@@ -129,6 +129,9 @@ TEST_P(SeveralHosts, TwoHostsWriteOneBackupThatIsCompleteOnlyWhenBothHaveFinishe
   auto sink = open_sink(destination_);
   EXPECT_TRUE(record_files(*sink, "n1").empty());
   EXPECT_EQ(record_files(*sink, "n2").size(), 2u);
+  // Each host's increments keep their earlier steps in that host's chain file of n2.
+  EXPECT_TRUE(sink->exists("+gitvault/chains/n2.hosts/gitaly-a.json"));
+  EXPECT_TRUE(sink->exists("+gitvault/chains/n2.hosts/gitaly-b.json"));
   deep = gv({"verify", "--config", config_, "--all", "--deep"});
   EXPECT_EQ(deep.exit_code, 0) << deep.out << deep.err;
 }
