@@ -85,7 +85,10 @@ class JobBoard {
  public:
   struct Result {
     bool ok = false;
-    std::optional<PoolBackup> pool;  // create: what a fork builds on
+    // create: the repository's entry and tips, from which a fork builds on it when it is a
+    // pool (pool_of_job: only then is its chain read, when its record names a chain file).
+    RepositoryRecord entry;
+    std::vector<std::string> tips;
   };
   // Numbers the job; the first job of a repository is the one others wait for.
   std::size_t read(const WorkerJob& job) {
@@ -216,16 +219,24 @@ class BackupSource {
   std::vector<Indexed> records_;
 };
 
+// The entry with its earlier steps read, when it names the chain file they are in instead.
+RepositoryRecord with_chain(const RepositoryRecord& rr, BackupSource* previous) {
+  RepositoryRecord out = rr;
+  if (!out.chain_read() && previous) previous->load_chain(out);
+  return out;
+}
+
 // A fork network's member: the pool it borrows objects from, as this run backed it up, when
 // it did (before this job); otherwise nullopt, with a warning saying why (manifest layout only:
 // chains need it).
 std::optional<PoolBackup> pool_of_job(const Options& o, const Storage& storage, const std::string& path,
-                                      JobBoard& board, std::size_t seq, RepositoryRecord& rr) {
+                                      JobBoard& board, std::size_t seq, BackupSource* previous, RepositoryRecord& rr) {
   if (o.layout != Layout::Manifest) return std::nullopt;
   const std::string pool = borrowed_objects_repository(storage, path);
   if (pool.empty()) return std::nullopt;
   auto done = board.wait_for(storage.name, pool, seq);
-  if (done && done->pool) return done->pool;
+  if (done && !done->tips.empty())
+    if (auto backup = pool_backup_of(with_chain(done->entry, previous), o.id, done->tips)) return backup;
   rr.warnings.push_back("its pool " + pool + (done ? " has no backup in this run" : " was not backed up before it in this run") +
                         ": a full, self-contained bundle");
   return std::nullopt;
@@ -240,11 +251,17 @@ void mark_not_attempted(RepositoryRecord& rr, const std::string& why, std::strin
   level = "warn";
 }
 
-// The entry with its earlier steps read, when it names the chain file they are in instead.
-RepositoryRecord with_chain(const RepositoryRecord& rr, BackupSource* previous) {
-  RepositoryRecord out = rr;
-  if (!out.chain_read() && previous) previous->load_chain(out);
-  return out;
+// The repository's entry in the backups an incremental create builds on; none for a new
+// repository, and a warning (a full bundle) when they cannot be read.
+std::optional<FoundEntry> previous_entry(BackupSource* previous, const WorkerJob& job, RepositoryRecord& rr) {
+  if (!previous) return std::nullopt;
+  try {
+    return previous->find(job);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::NotFound)
+      rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
+  }
+  return std::nullopt;
 }
 
 // One create job.
@@ -276,7 +293,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
                                     : manifest_layout_files(o.id, job.storage, job.relative_path, step);
       };
       RepositoryBackupOptions ro;
-      const std::optional<PoolBackup> pool = pool_of_job(o, *st, path, board, seq, rr);
+      const std::optional<PoolBackup> pool = pool_of_job(o, *st, path, board, seq, previous, rr);
       ro.pool = pool ? &*pool : nullptr;
       ro.tips_out = &tips;
       ro.pack_threads = git_threads_per_job(o.parallel);
@@ -284,17 +301,11 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       ro.keep_pack_index = true;
       ro.small_increments_in_process = true;
       ro.max_chain = o.max_chain;
-      std::optional<FoundEntry> prev;
-      if (previous) {
-        try {
-          prev = previous->find(job);
-          ro.previous = &prev->repository;
-          ro.previous_id = prev->backup_id;
-          ro.chain_of = [previous](const RepositoryRecord& r) { return previous->chain_of(r); };
-        } catch (const Error& e) {
-          if (e.code() != ErrorCode::NotFound)
-            rr.warnings.push_back(std::string("previous backup unreadable (") + e.what() + "): full bundle");
-        }
+      const std::optional<FoundEntry> prev = previous_entry(previous, job, rr);
+      if (prev) {
+        ro.previous = &prev->repository;
+        ro.previous_id = prev->backup_id;
+        ro.chain_of = [previous](const RepositoryRecord& r) { return previous->chain_of(r); };
       }
       backup_repository(repo, sink, files, ro, rr);
       // An unchanged step writes nothing at all: the record holds it, and +latest.toml
@@ -317,10 +328,6 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
     }
   }
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto result = std::make_shared<JobBoard::Result>();
-  result->ok = rr.backed_up();
-  if (!tips.empty()) result->pool = pool_backup_of(with_chain(rr, previous), o.id, std::move(tips));
-  board.finished(job, seq, std::move(result));
   json l = job_log_fields("create", job);
   l["level"] = level;
   l["msg"] = msg;
@@ -328,6 +335,11 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
   l["bytes"] = rr.bytes;
   if (!rr.error.empty()) l["error"] = rr.error;
   l["repository"] = repository_to_json(rr);
+  auto result = std::make_shared<JobBoard::Result>();
+  result->ok = rr.backed_up();
+  result->tips = std::move(tips);
+  result->entry = std::move(rr);
+  board.finished(job, seq, std::move(result));
   logger.log(l);
 }
 
