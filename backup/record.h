@@ -228,11 +228,8 @@ std::string chain_file_name(const std::string& key);  // Error(Corrupt) for a ke
 std::string chain_key_backup(const std::string& key);
 // Whether a name in the backup directory is a chain file's (prune removes them like data).
 bool is_chain_file_name(const std::string& name);
-// The backup a chain file belongs to (of a name is_chain_file_name accepts).
-std::string chain_file_backup(const std::string& name);
-// The other backups a chain file's chains name (its header's `needs`); Error(Corrupt) naming
-// the file when it cannot be read.
-std::vector<std::string> read_chain_file_needs(Sink& sink, const std::string& name);
+// The key of a chain file (of a name is_chain_file_name accepts).
+std::string chain_key_of_file(const std::string& name);
 
 // Reads chain files on demand, each once (thread-safe: the worker's jobs share one).
 class ChainReader {
@@ -242,13 +239,16 @@ class ChainReader {
   // yet. Throws Error(Corrupt) naming the file and the repository when the file is
   // missing, unreadable, or has no chain of that step.
   void load(RepositoryRecord& r);
-  // The same for every repository `wanted` accepts (every one without it).
-  void load(BackupRecord& b, const std::function<bool(const RepositoryRecord&)>& wanted = {});
+  // The same for every repository of the record.
+  void load(BackupRecord& b);
   // The earlier steps of r without changing it.
   std::vector<ChainStep> steps_of(const RepositoryRecord& r);
+  // The other backups a chain file's chains name (its header's `needs`).
+  std::vector<std::string> needs_of(const std::string& key);
 
  private:
   struct File {
+    std::vector<std::string> needs;
     std::map<std::pair<std::string, std::string>, std::pair<int, std::vector<ChainStep>>> steps;  // -> (step, chain)
   };
   std::shared_ptr<const File> file(const std::string& key);

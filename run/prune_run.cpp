@@ -37,9 +37,8 @@ void names_needed_by(const BackupRecord& b, std::set<std::string>& out,
     }
     if (has_own_manifest(r))
       out.insert(manifest_name(b.id, r.storage, r.relative_path));
-  }
-  for (const auto& r : b.repositories)
     if (!r.chain_in.empty()) out.insert(chain_file_name(r.chain_in));  // its own, and those it names
+  }
 }
 
 Error unreadable_record(const std::string& what) {
@@ -261,33 +260,31 @@ std::map<std::string, std::vector<std::string>> backups_to_keep(const std::vecto
 // entries name and the chain files they name), and what those chain files' chains name.
 class NeedsClosure {
  public:
-  NeedsClosure(Sink& sink, const std::vector<std::string>& all_names) : sink_(sink) {
+  NeedsClosure(Sink& sink, const std::vector<std::string>& all_names) : sink_(sink), chains_(sink) {
     for (const auto& n : all_names)
-      if (is_chain_file_name(n)) chain_files_[chain_file_backup(n)].push_back(n);
+      if (is_chain_file_name(n)) {
+        const std::string key = chain_key_of_file(n);
+        chain_keys_[chain_key_backup(key)].push_back(key);
+      }
   }
   std::set<std::string> of(const BackupRecord& header) {
     std::vector<std::string> direct =
         header.summary ? header.summary->needs : summarize(record_of(sink_, header.id)).needs;  // earlier versions: read
     std::set<std::string> out(direct.begin(), direct.end());
     for (const auto& id : direct)
-      for (const auto& file : chain_files_[id]) {
-        auto [it, fresh] = file_needs_.try_emplace(file);
-        if (fresh) {
-          try {
-            it->second = read_chain_file_needs(sink_, file);
-          } catch (const Error& e) {
-            throw unreadable_record(e.what());
-          }
+      for (const auto& key : chain_keys_[id]) try {
+          const std::vector<std::string> needs = chains_.needs_of(key);  // each file read once
+          out.insert(needs.begin(), needs.end());
+        } catch (const Error& e) {
+          throw unreadable_record(e.what());
         }
-        out.insert(it->second.begin(), it->second.end());
-      }
     return out;
   }
 
  private:
   Sink& sink_;
-  std::map<std::string, std::vector<std::string>> chain_files_;  // backup -> its chain files
-  std::map<std::string, std::vector<std::string>> file_needs_;   // chain file -> its needs
+  ChainReader chains_;
+  std::map<std::string, std::vector<std::string>> chain_keys_;  // backup -> the keys of its chain files
 };
 
 bool any_in(const std::set<std::string>& a, const std::set<std::string>& b) {
@@ -326,8 +323,30 @@ Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, c
 // backup's failed repositories', a chain file no kept record names. Objects gitvault's layout
 // cannot have written are left alone (a shared bucket).
 void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
-                   const Readings& reading, const std::set<std::string>& needed,
-                   const std::set<std::string>& candidates, const GitalyFiles& gitaly, PrunePlan& plan);
+                   const Readings& reading, const std::set<std::string>& needed, const std::set<std::string>& candidates,
+                   const GitalyFiles& gitaly, PrunePlan& plan) {
+  std::set<std::string> storages, ids = reading.kept;
+  ids.insert(reading.removed.begin(), reading.removed.end());
+  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
+  std::size_t foreign = 0;
+  for (const auto& f : all_names) {
+    if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
+    if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
+      continue;
+    const auto under = backup_ids_in_name(f);
+    if (std::any_of(under.begin(), under.end(), [&](const std::string& id) { return reading.kept.count(id) > 0; }))
+      continue;  // a kept backup's (read or not)
+    if (!could_be_gitvaults(f, storages, ids)) {
+      ++foreign;  // another tool's, in a shared prefix or bucket: never gitvault's to remove
+      continue;
+    }
+    plan.files.push_back(f);
+    ++plan.unreferenced;
+  }
+  if (foreign > 0)
+    plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
+                         " that gitvault's layout cannot have written left alone");
+}
 
 // Which records go, and which files with them: those only removed backups name, and those
 // no record names at all (killed runs, failed repositories of removed backups). The whole
@@ -368,30 +387,6 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
   } catch (const Error& e) {
     throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
   }
-}
-
-void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
-                   const Readings& reading, const std::set<std::string>& needed, const std::set<std::string>& candidates,
-                   const GitalyFiles& gitaly, PrunePlan& plan) {
-  std::set<std::string> storages, ids;
-  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end()), ids.insert(b.id);
-  std::size_t foreign = 0;
-  for (const auto& f : all_names) {
-    if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
-    if (is_chain_file_name(f) ? reading.kept.count(chain_file_backup(f)) > 0 : is_gitvault_own_file(f)) continue;
-    const auto under = backup_ids_in_name(f);
-    if (std::any_of(under.begin(), under.end(), [&](const std::string& id) { return reading.kept.count(id) > 0; }))
-      continue;  // a kept backup's (read or not)
-    if (!could_be_gitvaults(f, storages, ids)) {
-      ++foreign;  // another tool's, in a shared prefix or bucket: never gitvault's to remove
-      continue;
-    }
-    plan.files.push_back(f);
-    ++plan.unreferenced;
-  }
-  if (foreign > 0)
-    plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
-                         " that gitvault's layout cannot have written left alone");
 }
 
 }  // namespace
