@@ -70,21 +70,25 @@ std::vector<BackupRecord> read_newest_headers(Sink& sink,
   // The last three days first: a night, a restore or a verify of the newest usually finds what
   // it needs there, and object storage then lists a page of ids instead of a year of them.
   const std::string window = utc_compact_of(static_cast<std::int64_t>(std::time(nullptr)) - 3 * 86400);
-  {
-    std::vector<std::string> recent = list_backup_ids_after(sink, window), unreadable_recent;
-    std::vector<BackupRecord> out;
-    if (!recent.empty() && all_name_times(recent) && read_back(sink, recent, enough, &unreadable_recent, out)) {
-      if (unreadable) unreadable->insert(unreadable->end(), unreadable_recent.begin(), unreadable_recent.end());
-      return out;
-    }
+  const std::vector<std::string> recent = list_backup_ids_after(sink, window);
+  const bool recent_read = !recent.empty() && all_name_times(recent);
+  std::vector<std::string> unreadable_recent;
+  std::vector<BackupRecord> out;
+  if (recent_read && read_back(sink, recent, enough, &unreadable_recent, out)) {
+    if (unreadable) unreadable->insert(unreadable->end(), unreadable_recent.begin(), unreadable_recent.end());
+    return out;
   }
   std::vector<std::string> ids = list_backup_ids(sink);  // sorted: by time when every id names one
-  const bool ids_name_times = all_name_times(ids);
-  std::vector<BackupRecord> out;
-  if (!ids_name_times) {
+  if (!all_name_times(ids)) {
     out = read_all_headers(sink, unreadable);
     sort_newest_first(out);
     return out;
+  }
+  if (recent_read) {  // those headers are read already: go on below them
+    if (unreadable) unreadable->insert(unreadable->end(), unreadable_recent.begin(), unreadable_recent.end());
+    ids.erase(std::lower_bound(ids.begin(), ids.end(), window), ids.end());
+  } else {
+    out.clear();
   }
   read_back(sink, ids, enough, unreadable, out);
   return out;
