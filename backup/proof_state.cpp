@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/encoding.h"
 #include "base/error.h"
 
 namespace gitvault {
@@ -47,22 +48,22 @@ void keep_later(std::map<K, std::int64_t>& into, const std::map<K, std::int64_t>
 
 DrillHistory parse_drills(const nlohmann::json& j) {
   DrillHistory h;
-  h.last_success = j.value("last_success", std::int64_t{0});
-  h.last_run = j.value("last_run", std::int64_t{0});
+  h.last_success = json_integer_or<std::int64_t>(j, "last_success", 0);
+  h.last_run = json_integer_or<std::int64_t>(j, "last_run", 0);
   for (const auto& e : j.at("drilled"))
-    h.drilled[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = e.at(2).get<std::int64_t>();
+    h.drilled[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = json_integer<std::int64_t>(e.at(2), "drilled");
   return h;
 }
 
 ProvenFiles parse_proven(const nlohmann::json& j) {
   ProvenFiles p;
-  p.cycle = j.value("cycle", std::int64_t{1});
-  p.cycle_started = j.value("cycle_started", std::int64_t{0});
-  p.last_cycle_completed = j.value("last_cycle_completed", std::int64_t{0});
+  p.cycle = json_integer_or<std::int64_t>(j, "cycle", 1);
+  p.cycle_started = json_integer_or<std::int64_t>(j, "cycle_started", 0);
+  p.last_cycle_completed = json_integer_or<std::int64_t>(j, "last_cycle_completed", 0);
   for (const auto& e : j.at("files"))
-    p.files[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = {e.at(2).get<std::int64_t>(),
-                                                                          e.at(3).get<std::int64_t>()};
-  for (const auto& [id, t] : j.at("backups").items()) p.backups[id] = t.get<std::int64_t>();
+    p.files[{e.at(0).get<std::string>(), e.at(1).get<std::string>()}] = {json_integer<std::int64_t>(e.at(2), "files"),
+                                                                          json_integer<std::int64_t>(e.at(3), "files")};
+  for (const auto& [id, t] : j.at("backups").items()) p.backups[id] = json_integer<std::int64_t>(t, "backups");
   return p;
 }
 

@@ -12,10 +12,16 @@
 // Readers that go through parse_json_text() get the exact bytes back.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "base/error.h"
 
 namespace gitvault {
 
@@ -38,5 +44,28 @@ std::string to_json_text(const nlohmann::json& j, int indent = -1);
 nlohmann::json parse_json_text(std::string_view text);
 // Restores the exact bytes of "_raw" members of an already parsed document, in place.
 void restore_raw_strings(nlohmann::json& j);
+
+// An integer read from parsed JSON, checked: Error(Corrupt) naming `what` when j is not an
+// integer or does not fit T. (nlohmann's get<T> converts a float such as 1e54, or a number
+// past T's range, with undefined behaviour; every reader of a file, line or answer that
+// another program or a damaged disk may have written goes through these instead.)
+template <typename T>
+T json_integer(const nlohmann::json& j, std::string_view what) {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+  bool fits = false;
+  if (j.is_number_unsigned()) fits = std::in_range<T>(j.get<std::uint64_t>());
+  else if (j.is_number_integer()) fits = std::in_range<T>(j.get<std::int64_t>());
+  if (!fits) {
+    std::string found = j.is_number() ? j.dump() : std::string("a ") + j.type_name();
+    throw Error(ErrorCode::Corrupt, std::string(what) + ": expected an integer that fits, found " + found);
+  }
+  return j.is_number_unsigned() ? static_cast<T>(j.get<std::uint64_t>()) : static_cast<T>(j.get<std::int64_t>());
+}
+// Member `key` of object j as json_integer, or `fallback` when j has no such member.
+template <typename T>
+T json_integer_or(const nlohmann::json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  return it == j.end() ? fallback : json_integer<T>(*it, key);
+}
 
 }  // namespace gitvault

@@ -109,11 +109,11 @@ LockHolder holder_from_json_text(const std::string& text, const std::string& whe
     h.command = j.value("command", "");
     h.detail = j.value("detail", "");
     h.mode = j.value("mode", "") == "exclusive" ? LockMode::Exclusive : LockMode::Shared;
-    h.pid = j.value("pid", 0L);
+    h.pid = json_integer_or<long>(j, "pid", 0);
     h.host = j.value("host", "");
     h.started_at = j.value("started_at", "");
     h.scope = j.value("scope", "");
-    h.ttl_seconds = j.value("ttl_seconds", 0);
+    h.ttl_seconds = json_integer_or<int>(j, "ttl_seconds", 0);
   } catch (const std::exception&) {
     h = LockHolder{};
     h.command = "(unreadable " + where + ")";

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/encoding.h"
 #include "base/error.h"
 #include "gitaly/protocol.h"
 #include "s3/client.h"
@@ -120,7 +121,13 @@ void RepositoryRun::on_worker_line(const nlohmann::json& line) {
   // Thrown out of the worker's output: run_process stops the worker.
   if (const std::string stop = stop_reason(); !stop.empty()) throw Error(ErrorCode::Io, stop);
   std::lock_guard<std::mutex> lock(mu_);
-  if (line.value("msg", "") == "finished") worker_peak_rss_kib_ = line.value("peak_rss_kib", 0L);
+  if (line.value("msg", "") == "finished") {
+    try {  // a measurement: an unreadable one is not worth stopping the worker for
+      worker_peak_rss_kib_ = json_integer_or<long>(line, "peak_rss_kib", 0);
+    } catch (const Error&) {
+      worker_peak_rss_kib_ = 0;
+    }
+  }
   if (!engines_) return;
   auto it = with_worker_.find(job_key(line));
   if (it == with_worker_.end()) return;

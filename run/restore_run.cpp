@@ -9,6 +9,7 @@
 
 #include "backup/catalog.h"
 #include "backup/run_locks.h"
+#include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "base/system.h"
@@ -152,7 +153,7 @@ RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
       out.status = ItemStatus::Failed;
       out.error = line.value("error", "");
     }
-    out.bytes = line.value("bytes", std::uint64_t{0});
+    out.bytes = json_integer_or<std::uint64_t>(line, "bytes", 0);
     out.seconds = line.value("duration_seconds", 0.0);
     pools.fork(line.contains("linked_pool"), line.value("pool_pulled_in", false), result);
     return out;
