@@ -16,7 +16,7 @@
 
 #include "backup/gitaly_backups.h"
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

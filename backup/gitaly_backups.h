@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

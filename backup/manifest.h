@@ -8,7 +8,7 @@
 #include <string>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

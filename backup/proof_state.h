@@ -18,7 +18,7 @@
 #include <string>
 #include <utility>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

@@ -19,7 +19,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "backup/layout.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "git/pack_files.h"
 #include "base/run_observer.h"
 #include "flags/feature_flags.h"

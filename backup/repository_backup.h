@@ -9,7 +9,7 @@
 
 #include "backup/layout.h"
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "git/storage.h"
 
 namespace gitvault {

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "base/system.h"
+#include "backup/layout.h"
 #include "base/encoding.h"
 #include "base/error.h"
+#include "base/system.h"
 
 namespace gitvault {
 
@@ -44,7 +45,7 @@ RunLocks::RunLocks(Sink& sink, LockMode sink_mode, const std::vector<Storage>& s
     // theirs here. Prune, alone in the directory, removes every unfinished write.
     notes_.push_back("what the run that died left half-written stays until the next `gitvault prune` removes it");
   } else if (sink_mode == LockMode::Exclusive && sink_lock_->writer_died()) {
-    std::size_t n = sink.remove_unfinished_writes();
+    std::size_t n = sink.remove_unfinished_writes(has_gitvault_file_ending);
     notes_.push_back("removed " + std::to_string(n) + " temporary file" + (n == 1 ? "" : "s") +
                      " left by the run that died");
   }

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "base/run_lock.h"
 #include "git/storage.h"
 

@@ -2,7 +2,7 @@
 #include "backup/catalog.h"
 #include "run/backups_run.h"
 #include "backup/run_locks.h"
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "ui/report.h"

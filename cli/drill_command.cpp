@@ -1,7 +1,7 @@
 // `gitvault drill`: run/drill_run.h.
 #include <filesystem>
 
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"

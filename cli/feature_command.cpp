@@ -5,7 +5,7 @@
 
 #include "backup/catalog.h"
 #include "backup/record.h"
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "cli/subcommand.h"

@@ -1,7 +1,7 @@
 // `gitvault prune`: run/prune_run.h (prune_backups).
 #include "run/prune_run.h"
 #include "base/system.h"
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"

@@ -1,5 +1,5 @@
 // `gitvault restore`: run/restore_run.h.
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/error.h"
 #include "cli/common_options.h"
 #include "cli/subcommand.h"

@@ -2,7 +2,7 @@
 #include <filesystem>
 #include <tuple>
 
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/system.h"
 #include "base/error.h"
 #include "cli/common_options.h"

@@ -32,6 +32,143 @@ void read_retention(toml::table& tbl, Config& cfg) {
 
 }  // namespace
 
+namespace {
+
+enum class Kind { String, Integer, Boolean, Duration };  // Duration: "30s", "10m", "2h", "7d", "2w"
+
+struct Key {
+  const char* name;
+  Kind kind;
+  std::int64_t min = 0, max = 0;  // integers: the allowed range (max 0: no limit)
+};
+
+// Every key gitvault.toml may hold, by table ("storage" is the array of [[storage]] tables).
+const std::map<std::string, std::vector<Key>>& schema() {
+  static const std::map<std::string, std::vector<Key>> s = {
+      {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
+      {"backup",
+       {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::Duration}, {"max_chain", Kind::Integer, 0, 100000}}},
+      {"flags", {{"db", Kind::String}}},
+      {"limits",
+       {{"parallel", Kind::Integer, 0, 1024},
+        {"parallel_storage", Kind::Integer, 0, 1024},
+        {"pack_threads", Kind::Integer, 0, 1024},
+        {"index_threads", Kind::Integer, 0, 1024}}},
+      {"locks", {{"wait", Kind::Duration}}},
+      {"worker", {{"path", Kind::String}}},
+      {"verify", {{"scratch", Kind::String}}},
+      {"prune", {{"keep_last", Kind::Integer, 1, 100000}, {"keep_within", Kind::Duration}}},
+      {"retention",
+       {{"keep_last", Kind::Integer, -1, 1000000},
+        {"keep_hourly", Kind::Integer, -1, 1000000},
+        {"keep_daily", Kind::Integer, -1, 1000000},
+        {"keep_weekly", Kind::Integer, -1, 1000000},
+        {"keep_monthly", Kind::Integer, -1, 1000000},
+        {"keep_yearly", Kind::Integer, -1, 1000000},
+        {"keep_within", Kind::Duration}}},
+      {"metrics", {{"textfile", Kind::String}}},
+      {"s3",
+       {{"endpoint", Kind::String},
+        {"region", Kind::String},
+        {"use_path_style", Kind::Boolean},
+        {"part_size", Kind::Integer, 5 << 20, 5LL << 30},
+        {"parts_in_flight", Kind::Integer, 1, 64},
+        {"request_timeout", Kind::Integer, 1, 86400},
+        {"dead_after", Kind::Integer, 1, 86400},
+        {"ca_file", Kind::String},
+        {"allow_whole_bucket", Kind::Boolean},
+        {"allow_insecure_http", Kind::Boolean},
+        {"access_key_id", Kind::String},
+        {"secret_access_key", Kind::String}}},
+  };
+  return s;
+}
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::String: return "a string";
+    case Kind::Integer: return "an integer";
+    case Kind::Boolean: return "true or false";
+    case Kind::Duration: return "a duration such as \"30s\", \"10m\", \"2h\", \"7d\" or \"2w\"";
+  }
+  return "?";
+}
+
+bool is_duration(const std::string& s) {
+  std::size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  return i > 0 && i <= 12 && i + 1 == s.size() && std::string("smhdw").find(s[i]) != std::string::npos;
+}
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+void check_table(const toml::table& t, const std::string& table, const std::string& where,
+                 std::vector<ConfigProblem>& out) {
+  const auto& keys = schema().at(table);
+  for (const auto& [k, v] : t) {
+    const std::string key(k.str());
+    auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& x) { return key == x.name; });
+    if (it == keys.end()) {
+      std::string known;
+      for (const auto& x : keys) known += (known.empty() ? "" : ", ") + std::string(x.name);
+      out.push_back({line_of(v), "unknown key '" + key + "' in " + where + " (known: " + known + ")"});
+      continue;
+    }
+    const bool ok = it->kind == Kind::String     ? v.is_string()
+                    : it->kind == Kind::Integer  ? v.is_integer()
+                    : it->kind == Kind::Duration ? v.is_string() && is_duration(*v.value<std::string>())
+                                                 : v.is_boolean();
+    if (!ok) {
+      out.push_back({line_of(v), where + " " + key + " must be " + kind_name(it->kind)});
+      continue;
+    }
+    if (it->kind == Kind::Integer && it->max > 0) {
+      std::int64_t n = *v.value<std::int64_t>();
+      if (n < it->min || n > it->max)
+        out.push_back({line_of(v), where + " " + key + " = " + std::to_string(n) + " is out of range (" +
+                                       std::to_string(it->min) + " to " + std::to_string(it->max) + ")"});
+    }
+  }
+}
+
+// Every unknown table or key, value of the wrong type or out of range, by line.
+std::vector<ConfigProblem> schema_problems(const toml::table& tbl) {
+  std::vector<ConfigProblem> out;
+  for (const auto& [k, v] : tbl) {
+    const std::string key(k.str());
+    if (key == "encryption") {
+      out.push_back({line_of(v), "[encryption]: this gitvault cannot seal backups yet (docs/encryption.md); it refuses "
+                                 "the file rather than write backups in the clear"});
+      continue;
+    }
+    if (!schema().count(key)) {
+      out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
+                                 "[limits], [locks], [metrics], [prune], [retention], [s3], [verify], [worker])"});
+      continue;
+    }
+    if (key == "storage") {
+      const toml::array* arr = v.as_array();
+      if (!arr) {
+        out.push_back({line_of(v), "storage must be an array of tables ([[storage]])"});
+        continue;
+      }
+      for (const auto& node : *arr) {
+        if (const toml::table* t = node.as_table())
+          check_table(*t, "storage", "[[storage]]", out);
+        else
+          out.push_back({line_of(node), "each [[storage]] must be a table"});
+      }
+    } else if (const toml::table* t = v.as_table()) {
+      check_table(*t, key, "[" + key + "]", out);
+    } else {
+      out.push_back({line_of(v), "'" + key + "' must be a table ([" + key + "])"});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Config load_config(const std::string& path) {
   Config cfg;
   toml::table tbl;
@@ -40,6 +177,15 @@ Config load_config(const std::string& path) {
   } catch (const toml::parse_error& e) {
     std::string where = e.source().begin ? ":" + std::to_string(e.source().begin.line) : "";
     throw Error(ErrorCode::Config, "config " + path + where + ": " + std::string(e.description()));
+  }
+  // A key this version does not know is refused, not ignored: a typo would otherwise change
+  // nothing without a word, and a table a newer version needs (say [encryption]) would be
+  // dropped by an older one that then writes what the table was there to prevent.
+  if (auto problems = schema_problems(tbl); !problems.empty()) {
+    std::string what;
+    for (const auto& p : problems)
+      what += (what.empty() ? "" : "; ") + path + (p.line > 0 ? ":" + std::to_string(p.line) : "") + ": " + p.what;
+    throw Error(ErrorCode::Config, what + " (the config is refused: gitvault config check --config " + path + ")");
   }
   auto fail = [&](const std::string& why) { return Error(ErrorCode::Config, "config " + path + ": " + why); };
   fs::path base = fs::absolute(path).parent_path();
@@ -152,107 +298,6 @@ std::string with_s3_config(const std::string& location, const S3Config& s3) {
   return out;
 }
 
-namespace {
-
-enum class Kind { String, Integer, Boolean, Duration };  // Duration: "30s", "10m", "2h", "7d", "2w"
-
-struct Key {
-  const char* name;
-  Kind kind;
-  std::int64_t min = 0, max = 0;  // integers: the allowed range (max 0: no limit)
-};
-
-// Every key gitvault.toml may hold, by table ("storage" is the array of [[storage]] tables).
-const std::map<std::string, std::vector<Key>>& schema() {
-  static const std::map<std::string, std::vector<Key>> s = {
-      {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
-      {"backup",
-       {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::Duration}, {"max_chain", Kind::Integer, 0, 100000}}},
-      {"flags", {{"db", Kind::String}}},
-      {"limits",
-       {{"parallel", Kind::Integer, 0, 1024},
-        {"parallel_storage", Kind::Integer, 0, 1024},
-        {"pack_threads", Kind::Integer, 0, 1024},
-        {"index_threads", Kind::Integer, 0, 1024}}},
-      {"locks", {{"wait", Kind::Duration}}},
-      {"worker", {{"path", Kind::String}}},
-      {"verify", {{"scratch", Kind::String}}},
-      {"prune", {{"keep_last", Kind::Integer, 1, 100000}, {"keep_within", Kind::Duration}}},
-      {"retention",
-       {{"keep_last", Kind::Integer, -1, 1000000},
-        {"keep_hourly", Kind::Integer, -1, 1000000},
-        {"keep_daily", Kind::Integer, -1, 1000000},
-        {"keep_weekly", Kind::Integer, -1, 1000000},
-        {"keep_monthly", Kind::Integer, -1, 1000000},
-        {"keep_yearly", Kind::Integer, -1, 1000000},
-        {"keep_within", Kind::Duration}}},
-      {"metrics", {{"textfile", Kind::String}}},
-      {"s3",
-       {{"endpoint", Kind::String},
-        {"region", Kind::String},
-        {"use_path_style", Kind::Boolean},
-        {"part_size", Kind::Integer, 5 << 20, 5LL << 30},
-        {"parts_in_flight", Kind::Integer, 1, 64},
-        {"request_timeout", Kind::Integer, 1, 86400},
-        {"dead_after", Kind::Integer, 1, 86400},
-        {"ca_file", Kind::String},
-        {"allow_whole_bucket", Kind::Boolean},
-        {"allow_insecure_http", Kind::Boolean},
-        {"access_key_id", Kind::String},
-        {"secret_access_key", Kind::String}}},
-  };
-  return s;
-}
-
-const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::String: return "a string";
-    case Kind::Integer: return "an integer";
-    case Kind::Boolean: return "true or false";
-    case Kind::Duration: return "a duration such as \"30s\", \"10m\", \"2h\", \"7d\" or \"2w\"";
-  }
-  return "?";
-}
-
-bool is_duration(const std::string& s) {
-  std::size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  return i > 0 && i <= 12 && i + 1 == s.size() && std::string("smhdw").find(s[i]) != std::string::npos;
-}
-
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
-
-void check_table(const toml::table& t, const std::string& table, const std::string& where,
-                 std::vector<ConfigProblem>& out) {
-  const auto& keys = schema().at(table);
-  for (const auto& [k, v] : t) {
-    const std::string key(k.str());
-    auto it = std::find_if(keys.begin(), keys.end(), [&](const Key& x) { return key == x.name; });
-    if (it == keys.end()) {
-      std::string known;
-      for (const auto& x : keys) known += (known.empty() ? "" : ", ") + std::string(x.name);
-      out.push_back({line_of(v), "unknown key '" + key + "' in " + where + " (known: " + known + ")"});
-      continue;
-    }
-    const bool ok = it->kind == Kind::String     ? v.is_string()
-                    : it->kind == Kind::Integer  ? v.is_integer()
-                    : it->kind == Kind::Duration ? v.is_string() && is_duration(*v.value<std::string>())
-                                                 : v.is_boolean();
-    if (!ok) {
-      out.push_back({line_of(v), where + " " + key + " must be " + kind_name(it->kind)});
-      continue;
-    }
-    if (it->kind == Kind::Integer && it->max > 0) {
-      std::int64_t n = *v.value<std::int64_t>();
-      if (n < it->min || n > it->max)
-        out.push_back({line_of(v), where + " " + key + " = " + std::to_string(n) + " is out of range (" +
-                                       std::to_string(it->min) + " to " + std::to_string(it->max) + ")"});
-    }
-  }
-}
-
-}  // namespace
-
 std::vector<ConfigProblem> check_config(const std::string& path) {
   std::vector<ConfigProblem> out;
   toml::table tbl;
@@ -262,31 +307,7 @@ std::vector<ConfigProblem> check_config(const std::string& path) {
     out.push_back({static_cast<int>(e.source().begin.line), std::string(e.description())});
     return out;
   }
-  for (const auto& [k, v] : tbl) {
-    const std::string key(k.str());
-    if (!schema().count(key)) {
-      out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
-                                 "[limits], [locks], [metrics], [prune], [retention], [s3], [verify], [worker])"});
-      continue;
-    }
-    if (key == "storage") {
-      const toml::array* arr = v.as_array();
-      if (!arr) {
-        out.push_back({line_of(v), "storage must be an array of tables ([[storage]])"});
-        continue;
-      }
-      for (const auto& node : *arr) {
-        if (const toml::table* t = node.as_table())
-          check_table(*t, "storage", "[[storage]]", out);
-        else
-          out.push_back({line_of(node), "each [[storage]] must be a table"});
-      }
-    } else if (const toml::table* t = v.as_table()) {
-      check_table(*t, key, "[" + key + "]", out);
-    } else {
-      out.push_back({line_of(v), "'" + key + "' must be a table ([" + key + "])"});
-    }
-  }
+  out = schema_problems(tbl);
   if (out.empty()) {
     try {
       load_config(path);

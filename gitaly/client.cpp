@@ -34,7 +34,7 @@ bool WorkerJobQueue::next(WorkerJob& out) {
 }
 
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args,
-                         const std::vector<WorkerJob>& jobs, const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::vector<WorkerJob>& jobs, const std::function<void(const WorkerAnswer&)>& on_line,
                          const std::function<void(const std::string&)>& on_text) {
   WorkerJobQueue queue;
   for (const auto& j : jobs) queue.push(j);
@@ -43,7 +43,7 @@ ProcessResult run_worker(const std::string& program, const std::vector<std::stri
 }
 
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args, WorkerJobQueue& jobs,
-                         const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::function<void(const WorkerAnswer&)>& on_line,
                          const std::function<void(const std::string&)>& on_text,
                          const std::vector<std::pair<std::string, std::string>>& env) {
   ProcessSpec spec;
@@ -60,16 +60,14 @@ ProcessResult run_worker(const std::string& program, const std::vector<std::stri
   std::string pending;
   auto handle = [&](const std::string& line) {
     if (line.empty()) return;
-    nlohmann::json j;
+    WorkerAnswer answer;
     try {
-      j = parse_json_text(line);
-    } catch (const std::exception&) {
-      j = nullptr;
+      answer = parse_worker_answer(line);
+    } catch (const Error&) {
+      on_text(line);  // not an answer: shown as the worker's own words
+      return;
     }
-    if (!j.is_object())
-      on_text(line);
-    else
-      on_line(j);
+    on_line(answer);
   };
   spec.stdout_consumer = [&](const char* data, std::size_t size) {
     pending.append(data, size);

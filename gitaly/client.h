@@ -36,12 +36,12 @@ class WorkerJobQueue {
 // is never before the queue is closed (or the worker dies).
 // `env` is added to the worker's environment.
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args, WorkerJobQueue& jobs,
-                         const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::function<void(const WorkerAnswer&)>& on_line,
                          const std::function<void(const std::string&)>& on_text,
                          const std::vector<std::pair<std::string, std::string>>& env = {});
 // The same with every job known up front.
 ProcessResult run_worker(const std::string& program, const std::vector<std::string>& args,
-                         const std::vector<WorkerJob>& jobs, const std::function<void(const nlohmann::json&)>& on_line,
+                         const std::vector<WorkerJob>& jobs, const std::function<void(const WorkerAnswer&)>& on_line,
                          const std::function<void(const std::string&)>& on_text);
 
 // $GITVAULT_WORKER, else gitaly-backup next to the running executable, else from PATH.

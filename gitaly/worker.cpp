@@ -17,7 +17,7 @@
 
 #include "backup/catalog.h"
 #include "backup/layout.h"
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "backup/manifest.h"
 #include "base/scheduler.h"
 #include "backup/record.h"
@@ -41,9 +41,9 @@ using Options = WorkerOptions;
 class Logger {
  public:
   explicit Logger(std::FILE* out) : out_(out) {}
-  void log(json line) {
-    line["time"] = utc_now_rfc3339();
-    std::string text = to_json_text(line) + "\n";
+  void log(WorkerAnswer answer) {
+    answer.time = utc_now_rfc3339();
+    std::string text = format_worker_answer(answer) + "\n";
     std::lock_guard<std::mutex> lock(mu_);
     if (std::fwrite(text.data(), 1, text.size(), out_) != text.size() || std::fflush(out_) != 0)
       reader_gone_ = true;  // whoever drives us is gone (EPIPE): stop taking new jobs
@@ -244,11 +244,23 @@ std::optional<PoolBackup> pool_of_job(const Options& o, const Storage& storage, 
 
 // The destination stopped answering (`why`): the repository is not attempted, said once at
 // the end of the run (run_worker_jobs) instead of each repository retrying on its own.
-void mark_not_attempted(RepositoryRecord& rr, const std::string& why, std::string& msg, std::string& level) {
+void mark_not_attempted(RepositoryRecord& rr, const std::string& why, WorkerAnswer::Kind& kind, std::string& level) {
   rr.status = ItemStatus::NotAttempted;
   rr.error = why;
-  msg = "create not attempted";
+  kind = WorkerAnswer::Kind::NotAttempted;
   level = "warn";
+}
+
+// The start of every answer about a job.
+WorkerAnswer answer_about(const std::string& command, const WorkerJob& job, WorkerAnswer::Kind kind,
+                          const std::string& level) {
+  WorkerAnswer a;
+  a.kind = kind;
+  a.command = command;
+  a.level = level;
+  a.names_job = true;
+  a.job = job;
+  return a;
 }
 
 // The repository's entry in the backups an incremental create builds on; none for a new
@@ -268,17 +280,18 @@ std::optional<FoundEntry> previous_entry(BackupSource* previous, const WorkerJob
 void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& logger, JobBoard& board,
                 const WorkerJob& job, std::size_t seq) {
   auto t0 = std::chrono::steady_clock::now();
-  logger.log([&] { json l = job_log_fields("create", job); l["level"] = "info"; l["msg"] = "started create"; return l; }());
+  logger.log(answer_about("create", job, WorkerAnswer::Kind::Started, "info"));
   RepositoryRecord rr;
   rr.storage = job.storage;
   rr.relative_path = job.relative_path;
   rr.project_path = job.project_path;
   rr.engine = Engine::Pipeline;
   rr.layout = o.layout;
-  std::string msg = "completed create", level = "info";
+  WorkerAnswer::Kind kind = WorkerAnswer::Kind::Completed;
+  std::string level = "info";
   std::vector<std::string> tips;
   if (std::string dead = sink.unreachable(); !dead.empty()) {
-    mark_not_attempted(rr, dead, msg, level);
+    mark_not_attempted(rr, dead, kind, level);
   } else try {
     const Storage* st = find_storage(o.storages, job.storage);
     if (!st) throw Error(ErrorCode::Config, "unknown storage '" + job.storage + "'");
@@ -314,27 +327,25 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       if (has_own_manifest(rr)) write_manifests(sink, o.id, with_chain(rr, previous));
     }
     if (rr.status != ItemStatus::Ok) {
-      msg = "skipped create";
+      kind = WorkerAnswer::Kind::Skipped;
       level = "warn";
     }
   } catch (const std::exception& e) {
     rr.mark_failed(e.what());
     if (std::string gone = sink.unreachable(); !gone.empty()) {  // it died under this job
-      mark_not_attempted(rr, gone, msg, level);
+      mark_not_attempted(rr, gone, kind, level);
     } else {
-      msg = "create failed";
+      kind = WorkerAnswer::Kind::Failed;
       level = "error";
       logger.failure(job.relative_path, job.project_path, rr.error);
     }
   }
   rr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  json l = job_log_fields("create", job);
-  l["level"] = level;
-  l["msg"] = msg;
-  l["duration_seconds"] = rr.seconds;
-  l["bytes"] = rr.bytes;
-  if (!rr.error.empty()) l["error"] = rr.error;
-  l["repository"] = repository_to_json(rr);
+  WorkerAnswer l = answer_about("create", job, kind, level);
+  l.duration_seconds = rr.seconds;
+  l.bytes = rr.bytes;
+  l.error = rr.error;
+  l.repository = repository_to_json(rr);
   auto result = std::make_shared<JobBoard::Result>();
   result->ok = rr.backed_up();
   result->tips = std::move(tips);
@@ -346,8 +357,9 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
 void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& logger, JobBoard& board,
                  const WorkerJob& job, std::size_t seq) {
   auto t0 = std::chrono::steady_clock::now();
-  logger.log([&] { json l = job_log_fields("restore", job); l["level"] = "info"; l["msg"] = "started restore"; return l; }());
-  std::string msg = "completed restore", level = "info", error;
+  logger.log(answer_about("restore", job, WorkerAnswer::Kind::Started, "info"));
+  WorkerAnswer::Kind kind = WorkerAnswer::Kind::Completed;
+  std::string level = "info", error;
   std::uint64_t bytes = 0;
   bool ok = false;
   RestoredRepository restored;
@@ -364,7 +376,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
       if (!path_exists(path)) {
         init_bare_repository(path);
         logger.restored(job.storage);
-        msg = "skipped restore";
+        kind = WorkerAnswer::Kind::Skipped;
         level = "warn";
         error = std::string(e.what()) + "; created an empty repository (always_create)";
       }
@@ -383,7 +395,7 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
       logger.restored(job.storage);
     }
   } catch (const std::exception& e) {
-    msg = "restore failed";
+    kind = WorkerAnswer::Kind::Failed;
     level = "error";
     error = e.what();
     logger.failure(job.relative_path, job.project_path, error);
@@ -391,14 +403,12 @@ void run_restore(const Options& o, Sink& sink, BackupSource& source, Logger& log
   auto result = std::make_shared<JobBoard::Result>();
   result->ok = ok;
   board.finished(job, seq, std::move(result));
-  json l = job_log_fields("restore", job);
-  l["level"] = level;
-  l["msg"] = msg;
-  if (!restored.linked_pool.empty()) l["linked_pool"] = restored.linked_pool;
-  if (restored.pool_pulled_in) l["pool_pulled_in"] = true;
-  l["duration_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  l["bytes"] = bytes;
-  if (!error.empty()) l["error"] = error;
+  WorkerAnswer l = answer_about("restore", job, kind, level);
+  l.linked_pool = restored.linked_pool;
+  l.pool_pulled_in = restored.pool_pulled_in;
+  l.duration_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  l.bytes = bytes;
+  l.error = error;
   logger.log(l);
 }
 
@@ -431,8 +441,13 @@ void read_and_run_jobs(const Options& o, std::istream& in, Sink& sink, BackupSou
         board.finished(job, seq, nullptr);  // no-op when the job said its result; never left waiting
       });
     } catch (const std::exception& e) {
-      logger.log({{"command", o.command}, {"level", "error"}, {"msg", "invalid job"}, {"error", e.what()},
-                  {"line", line_no}});
+      WorkerAnswer a;
+      a.kind = WorkerAnswer::Kind::InvalidJob;
+      a.command = o.command;
+      a.level = "error";
+      a.error = e.what();
+      a.line = line_no;
+      logger.log(a);
       logger.failure("stdin line " + std::to_string(line_no), "", e.what());
     }
   }
@@ -518,8 +533,13 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
     }
   }
   auto failures = logger.failures();
-  logger.log({{"command", o.command}, {"level", "info"}, {"msg", "finished"}, {"failures", failures.size()},
-              {"peak_rss_kib", peak_rss_kib()}});
+  WorkerAnswer end;
+  end.kind = WorkerAnswer::Kind::Finished;
+  end.command = o.command;
+  end.level = "info";
+  end.failures = failures.size();
+  end.peak_rss_kib = peak_rss_kib();
+  logger.log(end);
   if (failures.empty()) return 0;
   std::fprintf(err, "%s: pipeline: %zu failures encountered:\n", o.command.c_str(), failures.size());
   for (const auto& f : failures) std::fprintf(err, "%s\n", printable(f).c_str());

@@ -22,7 +22,7 @@
 #include <functional>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "git/storage.h"
 
 namespace gitvault {

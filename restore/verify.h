@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "base/run_observer.h"
 #include "restore/verify_rotation.h"
 

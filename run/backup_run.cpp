@@ -117,10 +117,10 @@ RepositoryRun::Engines backup_engines(Sink& sink, const std::vector<Repository>&
         rec.repositories[i]);
     return outcome_of(rec.repositories[i]);
   };
-  engines.worker_result = [&rec](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
-    if (!line.contains("repository")) return std::nullopt;
+  engines.worker_result = [&rec](std::size_t i, const WorkerAnswer& line) -> std::optional<JobOutcome> {
+    if (line.repository.is_null()) return std::nullopt;
     RepositoryRecord& rr = rec.repositories[i];
-    RepositoryRecord done = repository_from_json(line["repository"]);
+    RepositoryRecord done = repository_from_json(line.repository);
     done.engine = rr.engine;
     done.reason = rr.reason;
     done.project_path = rr.project_path;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "run/restore_run.h"
 
 namespace gitvault {

@@ -407,7 +407,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   plan.notes = locks.notes();
   finish_interrupted_prune(sink, o, plan);
   // Alone as a writer: what killed runs left unfinished (multipart uploads) can go.
-  if (!o.dry_run) plan.unfinished_writes = sink.remove_unfinished_writes();
+  if (!o.dry_run) plan.unfinished_writes = sink.remove_unfinished_writes(has_gitvault_file_ending);
 
   auto records = readable_headers_or_throw(sink);  // newest first, headers only
   plan.reasons = backups_to_keep(records, o);

@@ -27,7 +27,7 @@
 
 #include "backup/record.h"
 #include "backup/retention_policy.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 namespace gitvault {
 

@@ -51,7 +51,7 @@ RepositoryRun::RepositoryRun(std::string verb, std::string doing, std::optional<
   lanes_.submit(kWorkerLane, [this] {
     try {
       worker_end_ = run_worker(
-          worker_->program, worker_->args, queue_, [this](const nlohmann::json& line) { on_worker_line(line); },
+          worker_->program, worker_->args, queue_, [this](const WorkerAnswer& line) { on_worker_line(line); },
           [this](const std::string& text) { observer_.worker_text(text); }, worker_->env);
     } catch (const std::exception& e) {
       worker_end_.exit_code = -1;
@@ -117,19 +117,14 @@ void RepositoryRun::run(const std::vector<EngineJob>& jobs, const Engines& engin
   engines_ = nullptr;
 }
 
-void RepositoryRun::on_worker_line(const nlohmann::json& line) {
+void RepositoryRun::on_worker_line(const WorkerAnswer& line) {
   // Thrown out of the worker's output: run_process stops the worker.
   if (const std::string stop = stop_reason(); !stop.empty()) throw Error(ErrorCode::Io, stop);
   std::lock_guard<std::mutex> lock(mu_);
-  if (line.value("msg", "") == "finished") {
-    try {  // a measurement: an unreadable one is not worth stopping the worker for
-      worker_peak_rss_kib_ = json_integer_or<long>(line, "peak_rss_kib", 0);
-    } catch (const Error&) {
-      worker_peak_rss_kib_ = 0;
-    }
-  }
+  if (line.kind == WorkerAnswer::Kind::Finished) worker_peak_rss_kib_ = line.peak_rss_kib;
   if (!engines_) return;
-  auto it = with_worker_.find(job_key(line));
+  if (!line.names_job) return;
+  auto it = with_worker_.find(job_key(line.job.storage, line.job.relative_path));
   if (it == with_worker_.end()) return;
   std::size_t i = it->second;
   std::optional<JobOutcome> outcome;

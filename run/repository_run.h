@@ -82,7 +82,7 @@ class RepositoryRun {
     std::function<JobOutcome(std::size_t job)> legacy;
     // Reads a worker log line about job i: its outcome when the line is the worker's last word
     // on it, nullopt for any other line. An exception fails that job with its message.
-    std::function<std::optional<JobOutcome>(std::size_t job, const nlohmann::json& line)> worker_result;
+    std::function<std::optional<JobOutcome>(std::size_t job, const WorkerAnswer& line)> worker_result;
     // Called exactly once per job with its outcome, never two at a time.
     std::function<void(std::size_t job, const JobOutcome& outcome)> done;
   };
@@ -109,7 +109,7 @@ class RepositoryRun {
   void set_stop_check(std::function<std::string()> check) { stop_check_ = std::move(check); }
 
  private:
-  void on_worker_line(const nlohmann::json& line);
+  void on_worker_line(const WorkerAnswer& line);
   void finish_locked(std::size_t job, JobOutcome outcome);  // requires mu_
 
   const std::string verb_;

@@ -145,17 +145,17 @@ RepositoryRun::Engines restore_engines(const RestoreRunOptions& o, Sink& sink,
     return out;
   };
   engines.worker_result = [&pools, &result, restored](std::size_t i,
-                                                      const nlohmann::json& line) -> std::optional<JobOutcome> {
-    std::string msg = line.value("msg", "");
-    if (msg != "completed restore" && msg != "restore failed" && msg != "skipped restore") return std::nullopt;
+                                                      const WorkerAnswer& line) -> std::optional<JobOutcome> {
+    using Kind = WorkerAnswer::Kind;
+    if (line.kind != Kind::Completed && line.kind != Kind::Failed && line.kind != Kind::Skipped) return std::nullopt;
     JobOutcome out = restored(i);
-    if (msg == "restore failed") {
+    if (line.kind == Kind::Failed) {
       out.status = ItemStatus::Failed;
-      out.error = line.value("error", "");
+      out.error = line.error;
     }
-    out.bytes = json_integer_or<std::uint64_t>(line, "bytes", 0);
-    out.seconds = line.value("duration_seconds", 0.0);
-    pools.fork(line.contains("linked_pool"), line.value("pool_pulled_in", false), result);
+    out.bytes = line.bytes;
+    out.seconds = line.duration_seconds;
+    pools.fork(!line.linked_pool.empty(), line.pool_pulled_in, result);
     return out;
   };
   engines.done = [&selected, &pools, &result](std::size_t i, const JobOutcome& out) {

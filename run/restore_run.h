@@ -13,7 +13,7 @@
 
 #include "backup/catalog.h"
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "base/run_observer.h"
 #include "git/storage.h"
 #include "run/repository_run.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "backup/record.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "flags/feature_flags.h"
 
 namespace gitvault {

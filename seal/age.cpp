@@ -8,7 +8,9 @@
 
 #include "base/encoding.h"
 #include "base/error.h"
+#include "seal/bech32.h"
 #include "seal/crypto.h"
+#include "seal/signing.h"
 
 namespace gitvault {
 namespace {
@@ -20,82 +22,6 @@ constexpr std::size_t kTag = crypto_aead_chacha20poly1305_ietf_ABYTES;
 constexpr std::size_t kMaxHeader = 1 << 20;  // far more than any list of recipients needs
 constexpr std::string_view kRecipientHrp = "age";
 constexpr std::string_view kIdentityHrp = "age-secret-key-";
-
-// ---- Bech32 (BIP 173), the text form of age's keys: an encoding, not cryptography ----
-
-constexpr std::string_view kBech32Chars = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
-std::uint32_t bech32_polymod(const std::vector<std::uint8_t>& values) {
-  static constexpr std::uint32_t kGen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
-  std::uint32_t chk = 1;
-  for (std::uint8_t v : values) {
-    std::uint32_t top = chk >> 25;
-    chk = ((chk & 0x1ffffff) << 5) ^ v;
-    for (int i = 0; i < 5; ++i)
-      if ((top >> i) & 1) chk ^= kGen[i];
-  }
-  return chk;
-}
-
-std::vector<std::uint8_t> bech32_hrp_expand(std::string_view hrp) {
-  std::vector<std::uint8_t> out;
-  for (char c : hrp) out.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) >> 5));
-  out.push_back(0);
-  for (char c : hrp) out.push_back(static_cast<std::uint8_t>(static_cast<unsigned char>(c) & 31));
-  return out;
-}
-
-std::string bech32_encode(std::string_view hrp, const unsigned char* data, std::size_t size) {
-  std::vector<std::uint8_t> five;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::size_t i = 0; i < size; ++i) {
-    acc = (acc << 8) | data[i];
-    bits += 8;
-    while (bits >= 5) five.push_back(static_cast<std::uint8_t>((acc >> (bits -= 5)) & 31));
-  }
-  if (bits > 0) five.push_back(static_cast<std::uint8_t>((acc << (5 - bits)) & 31));
-  std::vector<std::uint8_t> values = bech32_hrp_expand(hrp);
-  values.insert(values.end(), five.begin(), five.end());
-  values.insert(values.end(), 6, 0);
-  std::uint32_t mod = bech32_polymod(values) ^ 1;
-  std::string out(hrp);
-  out += '1';
-  for (std::uint8_t v : five) out += kBech32Chars[v];
-  for (int i = 0; i < 6; ++i) out += kBech32Chars[(mod >> (5 * (5 - i))) & 31];
-  return out;
-}
-
-// The 32 bytes of a Bech32 string with human-readable part `hrp`, or an empty result.
-std::string bech32_decode_32(std::string_view text, std::string_view hrp) {
-  bool has_lower = std::any_of(text.begin(), text.end(), [](char c) { return c >= 'a' && c <= 'z'; });
-  bool has_upper = std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-  if (has_lower && has_upper) return {};
-  std::string s(text);
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::size_t sep = s.rfind('1');
-  if (sep == std::string::npos || s.substr(0, sep) != hrp || s.size() - sep - 1 < 6) return {};
-  std::vector<std::uint8_t> five;
-  for (std::size_t i = sep + 1; i < s.size(); ++i) {
-    std::size_t v = kBech32Chars.find(s[i]);
-    if (v == std::string_view::npos) return {};
-    five.push_back(static_cast<std::uint8_t>(v));
-  }
-  std::vector<std::uint8_t> values = bech32_hrp_expand(hrp);
-  values.insert(values.end(), five.begin(), five.end());
-  if (bech32_polymod(values) != 1) return {};
-  five.resize(five.size() - 6);
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (std::uint8_t v : five) {
-    acc = (acc << 5) | v;
-    bits += 5;
-    if (bits >= 8) out += static_cast<char>((acc >> (bits -= 8)) & 0xff);
-  }
-  if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0) return {};  // padding must be short and zero
-  return out.size() == 32 ? out : std::string{};
-}
 
 // ---- base64 as age writes it: standard alphabet, no padding, canonical ----
 
@@ -307,6 +233,13 @@ std::vector<AgeIdentity> parse_age_identities(std::string_view file_text, std::s
   return out;
 }
 
+std::vector<AgeIdentity> read_age_identity_file(const std::string& path) {
+  std::string text = read_secret_file(path, "identity file");
+  std::vector<AgeIdentity> ids = parse_age_identities(text, "identity file " + path);
+  sodium_memzero(text.data(), text.size());
+  return ids;
+}
+
 // ---- header ----
 
 AgeHeader parse_age_header(std::string_view bytes, std::string_view where_view) {
@@ -487,26 +420,9 @@ std::string age_encrypt(std::string_view plaintext, const std::vector<AgeRecipie
   return out;
 }
 
-namespace {
-class StringReader : public ByteReader {
- public:
-  StringReader(std::string_view s, std::string name) : s_(s), name_(std::move(name)) {}
-  std::size_t read(void* buf, std::size_t size) override {
-    std::size_t n = std::min(size, s_.size());
-    std::memcpy(buf, s_.data(), n);
-    s_.remove_prefix(n);
-    return n;
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  std::string_view s_;
-  std::string name_;
-};
-}  // namespace
 
 std::string age_decrypt(std::string_view sealed, const std::vector<AgeIdentity>& identities, std::string_view where) {
-  AgeDecryptingReader r(std::make_unique<StringReader>(sealed, std::string(where)), identities);
+  AgeDecryptingReader r(std::make_unique<StringReader>(std::string(sealed), std::string(where)), identities);
   std::string out;
   char buf[64 * 1024];
   while (std::size_t n = r.read(buf, sizeof buf)) out.append(buf, n);

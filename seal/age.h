@@ -52,6 +52,10 @@ std::vector<AgeRecipient> parse_age_recipients(std::string_view file_text, std::
 // An identity file as `age -i` reads it (age-keygen's output): AGE-SECRET-KEY-1… lines,
 // blank and '#' lines skipped. Error(Config) naming `where` and the line (never the key).
 std::vector<AgeIdentity> parse_age_identities(std::string_view file_text, std::string_view where);
+// The identities in a key file, read as ssh reads a private key: refused (Error(Config),
+// naming the file and its mode) unless only its owner can read it (seal/signing.h
+// read_secret_file); Error(NotFound) when there is no such file.
+std::vector<AgeIdentity> read_age_identity_file(const std::string& path);
 
 // Encrypts a stream to recipients: the header and the payload nonce are written at
 // construction, then 64 KiB chunks as the plaintext arrives; finish() writes the last one.
@@ -115,8 +119,8 @@ struct AgeHeader {
   std::size_t mac_input = 0;  // bytes of the header the MAC covers (through "---")
   std::size_t size = 0;       // bytes of the header, through its last newline
 };
-// Parses the header at the start of `bytes`; std::nullopt-like empty size 0 is never
-// returned: a header that does not end within `bytes` is Error(Corrupt) ("truncated").
+// Parses the header at the start of `bytes`; one that does not end within `bytes` is
+// Error(Corrupt) ("truncated").
 AgeHeader parse_age_header(std::string_view bytes, std::string_view where);
 
 // Whole-buffer forms, for small files and tests.

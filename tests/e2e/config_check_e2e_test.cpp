@@ -2,6 +2,8 @@
 // its line, and a good one passes.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "tests/support/test_support.h"
 
 namespace gitvault {
@@ -76,6 +78,43 @@ TEST(ConfigKeys, PruneTakesItsRetentionFromTheConfig) {
   ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
   EXPECT_NE(p.out.find("removed backup b1"), std::string::npos) << p.out;
   EXPECT_NE(p.out.find("1 backups kept"), std::string::npos) << p.out;
+}
+
+// Not only `config check`: every command refuses a config with a table or key it does not
+// know, before any work (exit 2, naming file, line and key) — a typo must not go unnoticed,
+// and an [encryption] table must never end in backups written in the clear.
+TEST(ConfigKeys, EveryCommandRefusesUnknownTablesAndKeysBeforeAnyWork) {
+  ScratchDir dir;
+  testing::make_fixture_storage(dir / "storage", 5);
+  const std::string good = "[[storage]]\nname = \"default\"\npath = \"storage\"\n[backup]\npath = \"backups\"\n";
+  testing::write_text(dir / "good.toml", good);
+  std::vector<std::pair<std::string, std::string>> env = {{"GITVAULT_FLAGS_DB", dir / "flags/flags.db"}};
+  auto b = testing::gitvault({"backup", "--config", dir / "good.toml", "--id", "b1"}, env);
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  struct Bad {
+    std::string file, text, names;
+  };
+  const std::string key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+  std::vector<Bad> bads{
+      {"typo.toml", good + "[limits]\nparralel = 4\n", ":7: unknown key 'parralel' in [limits]"},
+      {"sealed.toml", good + "[encryption]\nrecipients = [\"" + key + "\"]\n", ":6: [encryption]"},
+      {"table.toml", good + "[retain]\nkeep = 3\n", ":6: unknown table or key 'retain'"},
+  };
+  for (const auto& bad : bads) {
+    testing::write_text(dir / bad.file, bad.text);
+    const std::string f = dir / bad.file;
+    for (std::vector<std::string> cmd : {std::vector<std::string>{"backup", "--id", "b2"}, {"restore"},
+                                         {"verify"}, {"backups"}, {"prune", "--keep-last", "1"}, {"drill", "--all"}}) {
+      const std::string what = cmd[0];
+      cmd.insert(cmd.end(), {"--config", f});
+      auto r = testing::gitvault(cmd, env);
+      EXPECT_EQ(r.exit_code, 2) << what << " " << bad.file << ": " << r.out << r.err;
+      EXPECT_NE(r.err.find(f + bad.names), std::string::npos) << what << ": " << r.err;
+    }
+  }
+  // nothing was done: no second backup, b1 still there
+  EXPECT_FALSE(std::filesystem::exists(dir / "backups/+gitvault/backups/b2.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "backups/+gitvault/backups/b1.json"));
 }
 
 }  // namespace

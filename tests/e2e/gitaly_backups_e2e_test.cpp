@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/files.h"
 #include "tests/support/test_support.h"
 

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "run/prune_run.h"
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "base/files.h"
 #include "tests/support/test_support.h"
 

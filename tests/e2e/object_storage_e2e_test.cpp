@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/files.h"
 #include "tests/support/fault_proxy.h"
 #include "tests/support/test_support.h"

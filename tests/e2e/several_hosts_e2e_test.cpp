@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "backup/record.h"
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 #include "base/files.h"
 #include "tests/support/test_support.h"
 

@@ -11,21 +11,6 @@
 namespace gitvault {
 namespace {
 
-class StringReader : public ByteReader {
- public:
-  explicit StringReader(std::string s) : s_(std::move(s)) {}
-  std::size_t read(void* buf, std::size_t size) override {
-    std::size_t n = std::min(size, s_.size() - pos_);
-    std::memcpy(buf, s_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  std::string s_, name_ = "test.bundle";
-  std::size_t pos_ = 0;
-};
 
 TEST(BundleHeader, ParsesWhatGitBundleCreateWrites) {
   testing::ScratchDir dir;
@@ -46,7 +31,7 @@ TEST(BundleHeader, FormatThenParseKeepsPrerequisitesAndRefs) {
   BundleHeader h;
   h.prerequisites = {std::string(40, '1')};
   h.refs = {{std::string(40, 'a'), "HEAD"}, {std::string(40, 'b'), "refs/heads/main"}};
-  StringReader r(format_bundle_header(h) + "PACK....");
+  StringReader r(format_bundle_header(h) + "PACK....", "test.bundle");
   std::string rest;
   BundleHeader p = read_bundle_header(r, rest);
   EXPECT_EQ(p.prerequisites, h.prerequisites);
@@ -58,7 +43,7 @@ TEST(BundleHeader, RejectsNonBundleTruncatedHeaderAndMissingPack) {
   std::string ok_header = "# v2 git bundle\n" + std::string(40, 'a') + " refs/heads/main\n\n";
   for (const std::string& bad : {std::string("not a bundle at all"), std::string("# v2 git bundle\n") + std::string(40, 'a'),
                                 ok_header, ok_header + "PA", std::string("# v2 git bundle\nxyz refs/heads/main\n\nPACK")}) {
-    StringReader r(bad);
+    StringReader r(bad, "test.bundle");
     std::string rest;
     try {
       read_bundle_header(r, rest);

@@ -10,7 +10,7 @@
 #include "backup/record.h"
 #include "base/error.h"
 #include "base/files.h"
-#include "tests/backup/faulty_sink.h"
+#include "tests/destination/faulty_sink.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {

@@ -39,8 +39,8 @@ WorkerCommand answering_worker(const std::string& then = "exit 0") {
   return {"/bin/sh", {"-c", "sed -u 's/}$/,\"msg\":\"answered\"}/'; " + then}, {}};
 }
 
-std::optional<JobOutcome> read_answer(std::size_t, const nlohmann::json& line) {
-  if (line.value("msg", "") != "answered") return std::nullopt;
+std::optional<JobOutcome> read_answer(std::size_t, const WorkerAnswer& line) {
+  if (line.other_msg != "answered") return std::nullopt;
   JobOutcome o;
   o.bytes = 7;
   return o;
@@ -143,7 +143,7 @@ TEST(RepositoryRun, AnUnreadableAnswerFailsOnlyItsJob) {
   Outcomes got(jobs.size());
   RepositoryRun run("test", "testing", answering_worker(), observer);
   RepositoryRun::Engines engines;
-  engines.worker_result = [](std::size_t i, const nlohmann::json& line) -> std::optional<JobOutcome> {
+  engines.worker_result = [](std::size_t i, const WorkerAnswer& line) -> std::optional<JobOutcome> {
     if (i == 0) throw std::runtime_error("no repository entry");
     return read_answer(i, line);
   };

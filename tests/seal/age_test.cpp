@@ -49,29 +49,13 @@ Vector read_vector(const std::string& path) {
   return v;
 }
 
-class StringReader : public ByteReader {
- public:
-  explicit StringReader(std::string s) : s_(std::move(s)) {}
-  std::size_t read(void* buf, std::size_t size) override {
-    std::size_t n = std::min(size, s_.size() - at_);
-    std::memcpy(buf, s_.data() + at_, n);
-    at_ += n;
-    return n;
-  }
-  const std::string& name() const override { return name_; }
-
- private:
-  std::string s_;
-  std::size_t at_ = 0;
-  std::string name_ = "vector";
-};
 
 // What decrypting `file` does: "success" (the plaintext in *plain), "no match" (Config),
 // "header failure" (Corrupt before any payload) or "payload failure" (Corrupt while reading).
 std::string outcome_of(const std::string& file, const std::vector<AgeIdentity>& ids, std::string* plain) {
   std::unique_ptr<AgeDecryptingReader> r;
   try {
-    r = std::make_unique<AgeDecryptingReader>(std::make_unique<StringReader>(file), ids);
+    r = std::make_unique<AgeDecryptingReader>(std::make_unique<StringReader>(file, "vector"), ids);
   } catch (const Error& e) {
     if (e.code() == ErrorCode::Config) return "no match";
     EXPECT_EQ(e.code(), ErrorCode::Corrupt) << e.what();
@@ -168,6 +152,27 @@ TEST(Age, KeysFromAgeKeygenParseAndAnIdentityGivesTheRecipientAgeKeygenPrints) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Config);
     EXPECT_EQ(std::string(e.what()).find(secret.substr(15, 20)), std::string::npos) << e.what();
+  }
+}
+
+TEST(Age, AnIdentityFileOthersCanReadIsRefusedNamingItsMode) {
+  ScratchDir dir;
+  Keys k = keygen(dir, "key");  // age-keygen writes it 0600
+  EXPECT_EQ(read_age_identity_file(k.key_file).at(0).recipient().text(), k.recipient);
+  sh("chmod 640 " + k.key_file);
+  try {
+    read_age_identity_file(k.key_file);
+    FAIL() << "an identity file the group can read was used";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Config);
+    EXPECT_NE(std::string(e.what()).find("mode 0640"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("AGE-SECRET-KEY"), std::string::npos) << e.what();
+  }
+  try {
+    read_age_identity_file(dir / "absent");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::NotFound);
   }
 }
 

@@ -1,4 +1,4 @@
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +10,6 @@
 #include <mutex>
 #include <thread>
 
-#include "backup/layout.h"
 #include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
@@ -469,14 +468,13 @@ void S3Sink::remove_many(const std::vector<std::string>& names) {
   client().remove_many(keys);
 }
 
-std::size_t S3Sink::remove_unfinished_writes() {
+std::size_t S3Sink::remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) {
   check_lease();
   std::string p = key("");
   if (!p.empty()) p += "/";
   std::size_t n = 0;
   for (const auto& u : client().list_uploads(p)) {
-    // Only uploads of names gitvault writes: another tool's upload in a shared bucket is not ours.
-    if (!has_gitvault_file_ending(decode_name(u.key.substr(p.size())))) continue;
+    if (!ours(decode_name(u.key.substr(p.size())))) continue;
     client().abort_upload(u.key, u.upload_id);
     ++n;
   }

@@ -1,7 +1,7 @@
 // The sink: the one interface through which everything a backup writes (and a restore
 // reads) goes. Names are relative, '/'-separated ("20240101000000/default/group/p.bundle").
 // LocalSink keeps them in a directory; an object-storage sink will implement the same
-// contract, and tests/backup/sink_conformance_test.cpp is the suite every sink must pass.
+// contract, and tests/destination/sink_conformance_test.cpp is the suite every sink must pass.
 //
 // Contract:
 //  - create(name) returns a writer; nothing is visible under `name` until commit() returns.
@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -46,7 +47,7 @@ class SinkLock {
   virtual std::vector<std::string> unreadable_holders() const { return {}; }
   // Why this run no longer holds the lock (a lease that could not be renewed in time, or that
   // another run took over), empty while it does. Once lost, the sink refuses every write and
-  // removal, so no record can say complete (backup/s3_sink.h); a local lock is never lost.
+  // removal, so no record can say complete (destination/s3_sink.h); a local lock is never lost.
   virtual std::string lost() const { return ""; }
 };
 
@@ -111,8 +112,9 @@ class Sink {
   virtual std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
                                          LockName name = LockName::Directory) = 0;
   // Removes what writers that never committed left behind (local: "*.tmp-*" files; object
-  // storage: unfinished multipart uploads). Only under the exclusive lock. Returns how many.
-  virtual std::size_t remove_unfinished_writes() = 0;
+  // storage: unfinished multipart uploads of names `ours` accepts — another tool's upload
+  // in a shared bucket is not gitvault's). Only under the exclusive lock. Returns how many.
+  virtual std::size_t remove_unfinished_writes(const std::function<bool(const std::string& name)>& ours) = 0;
   // Every committed name under `prefix` ("" for all), recursively, in no particular order.
   virtual std::vector<std::string> list_recursive(const std::string& prefix) = 0;
   // Why the destination cannot be used any more — object storage that stopped answering
@@ -141,7 +143,7 @@ class LocalSink : public Sink {
   std::string describe(const std::string& name) const override;
   std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
                                  LockName name = LockName::Directory) override;
-  std::size_t remove_unfinished_writes() override;
+  std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
   // The root is gone, or is another directory than the first time it was asked (the file
   // system under it was unmounted: a stale NFS mount point).
@@ -191,7 +193,9 @@ class SinkWrapper : public Sink {
                                  LockName name = LockName::Directory) override {
     return target_.lock(me, wait, name);
   }
-  std::size_t remove_unfinished_writes() override { return target_.remove_unfinished_writes(); }
+  std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) override {
+    return target_.remove_unfinished_writes(ours);
+  }
   std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }
   std::string unreachable() override { return target_.unreachable(); }
 

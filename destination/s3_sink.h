@@ -1,5 +1,5 @@
 // A backup destination in S3-compatible object storage (s3://bucket/prefix), with the
-// contract of backup/sink.h and its conformance suite:
+// contract of destination/sink.h and its conformance suite:
 //  - create() streams: bytes are buffered up to one part (part_size); a file that stays
 //    smaller is one PUT at commit, a larger one a multipart upload whose parts go out as
 //    they fill, so memory stays at one part per writer. commit() completes the upload, so
@@ -10,13 +10,13 @@
 //  - lock() is the lease of docs/locking.md: lease objects under +gitvault/holders/, the
 //    exclusive one created with If-None-Match: *, renewed by a thread while the run lives,
 //    expiry judged by the server's clock; an expired lease is a dead run's and is taken over.
-//  - remove_unfinished_writes() aborts the multipart uploads left under the prefix.
+//  - remove_unfinished_writes(ours) aborts the multipart uploads left under the prefix.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "s3/client.h"
 
 namespace gitvault {
@@ -37,7 +37,7 @@ class S3Sink : public Sink {
   std::string describe(const std::string& name) const override;
   std::unique_ptr<SinkLock> lock(const LockHolder& me, std::chrono::milliseconds wait,
                                  LockName name = LockName::Directory) override;
-  std::size_t remove_unfinished_writes() override;
+  std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
 
   // The destination stopped answering (s3::DestinationHealth), or "".

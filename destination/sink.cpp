@@ -1,4 +1,4 @@
-#include "backup/sink.h"
+#include "destination/sink.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -327,7 +327,7 @@ std::vector<std::string> LocalSink::list_recursive(const std::string& prefix) {
   return out;
 }
 
-std::size_t LocalSink::remove_unfinished_writes() {
+std::size_t LocalSink::remove_unfinished_writes(const std::function<bool(const std::string&)>&) {
   int fd = open_dir("", false);
   if (fd < 0) return 0;
   std::vector<std::string> removed;

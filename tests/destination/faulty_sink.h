@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "backup/sink.h"
+#include "destination/sink.h"
 #include "base/error.h"
 
 namespace gitvault::testing {

@@ -1,12 +1,12 @@
-// The contract every sink must meet (see backup/sink.h). A new sink (object storage)
+// The contract every sink must meet (see destination/sink.h). A new sink (object storage)
 // adds itself to INSTANTIATE_TEST_SUITE_P below and must pass unchanged.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <functional>
 
-#include "backup/s3_sink.h"
-#include "backup/sink.h"
+#include "destination/s3_sink.h"
+#include "destination/sink.h"
 #include "base/error.h"
 #include "tests/support/test_support.h"
 

@@ -1,6 +1,6 @@
 // The S3 sink beyond the shared conformance suite, on the real Ceph RADOS Gateway of
 // scripts/s3-server: multipart uploads, names of any bytes, unfinished uploads, the lease.
-#include "backup/s3_sink.h"
+#include "destination/s3_sink.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +14,8 @@
 
 namespace gitvault {
 namespace {
+
+bool any_name(const std::string&) { return true; }
 
 std::string random_bytes(std::size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -37,7 +39,7 @@ TEST(S3Sink, ALargeFileGoesUpInPartsAndComesBackWhole) {
   }
   EXPECT_EQ(read_whole(*sink, "big/file.bundle"), data);
   // Nothing half-uploaded is left behind under the prefix.
-  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
+  EXPECT_EQ(sink->remove_unfinished_writes(any_name), 0u);
 }
 
 // Several parts of one file go up at once (parts_in_flight), each on a connection of its own,
@@ -58,7 +60,7 @@ TEST(S3Sink, PartsGoingUpSideBySideThroughFaultsStillMakeTheWholeFile) {
   EXPECT_EQ(check_file(*direct_sink, d), "");
   EXPECT_EQ(read_whole(*direct_sink, "big/side-by-side.bundle"), data);
   EXPECT_GT(proxy.answered_503() + proxy.answered_500() + proxy.closed_before_forwarding() + proxy.cut_off_answers(), 2);
-  EXPECT_EQ(direct_sink->remove_unfinished_writes(), 0u);
+  EXPECT_EQ(direct_sink->remove_unfinished_writes(any_name), 0u);
 }
 
 TEST(S3Sink, AnAbandonedLargeWriterAbortsItsUpload) {
@@ -70,7 +72,7 @@ TEST(S3Sink, AnAbandonedLargeWriterAbortsItsUpload) {
     w->write(part.data(), part.size());
   }
   EXPECT_FALSE(sink->exists("big/abandoned.bundle"));
-  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);  // already aborted
+  EXPECT_EQ(sink->remove_unfinished_writes(any_name), 0u);  // already aborted
 }
 
 TEST(S3Sink, UnfinishedUploadsOfAKilledRunAreAbortedByTheNextWriter) {
@@ -81,8 +83,12 @@ TEST(S3Sink, UnfinishedUploadsOfAKilledRunAreAbortedByTheNextWriter) {
   s3::Client client(s3::parse_url(testing::s3_test_url()).endpoint, s3::credentials_from_environment());
   std::string id = client.create_upload(s3.key("20261123000000/default/p.bundle"));
   client.upload_part(s3.key("20261123000000/default/p.bundle"), id, 1, "partial");
-  EXPECT_EQ(sink->remove_unfinished_writes(), 1u);
-  EXPECT_EQ(sink->remove_unfinished_writes(), 0u);
+  // and another tool's upload in the same bucket, which is not gitvault's to abort
+  std::string other = client.create_upload(s3.key("other-tool/upload.dat"));
+  auto bundles = [](const std::string& name) { return name.ends_with(".bundle"); };
+  EXPECT_EQ(sink->remove_unfinished_writes(bundles), 1u);
+  EXPECT_EQ(sink->remove_unfinished_writes(bundles), 0u);
+  EXPECT_EQ(sink->remove_unfinished_writes(any_name), 1u);  // the other tool's, now
 }
 
 TEST(S3Sink, NamesOfAnyBytesAreKeptExactly) {
