@@ -320,4 +320,24 @@ MomentSelection BackupCatalog::at(std::int64_t time, const std::function<bool(co
   return sel;
 }
 
+NeedsClosure::NeedsClosure(Sink& sink, const std::vector<std::string>& names) : sink_(sink), chains_(sink) {
+  for (const auto& n : names)
+    if (is_chain_file_name(n)) {
+      const std::string key = chain_key_of_file(n);
+      chain_keys_[chain_key_backup(key)].push_back(key);
+    }
+}
+
+std::set<std::string> NeedsClosure::of(const BackupRecord& header) {
+  std::vector<std::string> direct =
+      header.summary ? header.summary->needs : summarize(read_record(sink_, header.id)).needs;  // older: read
+  std::set<std::string> out(direct.begin(), direct.end());
+  for (const auto& id : direct)
+    for (const auto& key : chain_keys_[id]) {
+      const std::vector<std::string> needs = chains_.needs_of(key);  // each file read once
+      out.insert(needs.begin(), needs.end());
+    }
+  return out;
+}
+
 }  // namespace gitvault

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,24 @@ struct OlderSource {
   std::int64_t moment = 0;  // that backup's moment (Unix seconds)
 };
 std::vector<OlderSource> older_sources(const MomentSelection& sel);
+
+// Every backup a backup's files need — the backups whose steps its chains hold: its
+// header's `needs` and the `needs` of those backups' chain files, each chain file read once
+// (docs/backup-format.md, "Incremental chains"). What prune keeps and what a night on a
+// locked destination keeps locked.
+class NeedsClosure {
+ public:
+  // `names`: the destination's names as listed (those under +gitvault/chains/ are used).
+  NeedsClosure(Sink& sink, const std::vector<std::string>& names);
+  // Throws Error naming a chain file that cannot be read; a header without `needs` (an older
+  // gitvault's) has its record read.
+  std::set<std::string> of(const BackupRecord& header);
+
+ private:
+  Sink& sink_;
+  ChainReader chains_;
+  std::map<std::string, std::vector<std::string>> chain_keys_;  // backup -> the keys of its chain files
+};
 
 class BackupCatalog {
  public:

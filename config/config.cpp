@@ -78,6 +78,8 @@ const std::map<std::string, std::vector<Key>>& schema() {
         {"ca_file", Kind::String},
         {"allow_whole_bucket", Kind::Boolean},
         {"allow_insecure_http", Kind::Boolean},
+        {"object_lock", Kind::String},
+        {"lock_for", Kind::Duration},
         {"access_key_id", Kind::String},
         {"secret_access_key", Kind::String}}},
   };
@@ -243,6 +245,12 @@ Config load_config(const std::string& path) {
     if (auto p = (*s3)["ca_file"].value<std::string>()) c.ca_file = resolve_file(*p);
     if (auto b = (*s3)["allow_whole_bucket"].value_exact<bool>()) c.allow_whole_bucket = *b;
     if (auto b = (*s3)["allow_insecure_http"].value_exact<bool>()) c.allow_insecure_http = *b;
+    c.object_lock = (*s3)["object_lock"].value_or(std::string());
+    c.lock_for = (*s3)["lock_for"].value_or(std::string());
+    if (!c.object_lock.empty() && c.object_lock != "governance" && c.object_lock != "compliance")
+      throw fail("[s3] object_lock must be \"governance\" or \"compliance\"");
+    if (c.object_lock.empty() != c.lock_for.empty())
+      throw fail("[s3] object_lock and lock_for go together (object_lock = \"governance\", lock_for = \"35d\")");
     c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
     c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
     if (!c.secret_access_key.empty()) {
@@ -262,7 +270,13 @@ std::vector<std::string> expected_hosts(const Config& config) {
 }
 
 std::string with_s3_config(const std::string& location, const S3Config& s3) {
-  if (location.rfind("s3://", 0) != 0) return location;
+  if (location.rfind("s3://", 0) != 0) {
+    if (!s3.object_lock.empty())
+      throw Error(ErrorCode::Config, "[s3] object_lock is set but the backup path " + location +
+                                         " is a directory, which gitvault cannot lock: use an s3:// bucket with "
+                                         "Object Lock (docs/object-storage.md, \"Local destinations\")");
+    return location;
+  }
   std::string out = location;
   auto has = [&](const std::string& key) {
     auto q = out.find('?');
@@ -295,6 +309,8 @@ std::string with_s3_config(const std::string& location, const S3Config& s3) {
   add("ca_file", ca);
   if (s3.allow_whole_bucket) add("allow_whole_bucket", *s3.allow_whole_bucket ? "true" : "false");
   if (s3.allow_insecure_http) add("allow_insecure_http", *s3.allow_insecure_http ? "true" : "false");
+  add("object_lock", s3.object_lock);
+  add("lock_for", s3.lock_for);
   return out;
 }
 

@@ -32,6 +32,8 @@ struct S3Config {
   std::string ca_file;
   std::optional<bool> allow_whole_bucket;
   std::optional<bool> allow_insecure_http;
+  std::string object_lock;  // "governance" or "compliance"
+  std::string lock_for;     // "35d"
   std::string access_key_id;
   std::string secret_access_key;
 };
@@ -70,7 +72,8 @@ Config load_config(const std::string& path);
 std::vector<std::string> expected_hosts(const Config& config);
 
 // An s3:// location with the [s3] values it does not state itself added as URL parameters
-// (so that a worker given the URL sees the same destination); any other location as it is.
+// (so that a worker given the URL sees the same destination); any other location as it is,
+// except that [s3] object_lock with a local directory is Error(Config): it cannot be locked.
 std::string with_s3_config(const std::string& location, const S3Config& s3);
 
 }  // namespace gitvault

@@ -73,7 +73,7 @@ class S3Writer : public SinkWriter {
   void commit() override {
     check_lease_();
     if (upload_id_.empty()) {
-      client_.put(key_, buffer_);  // small: one PUT
+      client_.put(key_, buffer_, retention());  // small: one PUT
     } else {
       if (!buffer_.empty()) send_part();
       while (!in_flight_.empty()) collect_oldest();
@@ -89,7 +89,7 @@ class S3Writer : public SinkWriter {
   // in memory in all. A part that failed fails the write that waits for it.
   void send_part() {
     check_lease_();
-    if (upload_id_.empty()) upload_id_ = client_.create_upload(key_);
+    if (upload_id_.empty()) upload_id_ = client_.create_upload(key_, retention());
     const int number = ++parts_;
     if (url_.parts_in_flight <= 1) {
       etags_.push_back(client_.upload_part(key_, upload_id_, number, buffer_));
@@ -104,6 +104,17 @@ class S3Writer : public SinkWriter {
       s3::Client own(endpoint, credentials);
       return own.upload_part(key, id, number, *data);
     }));
+  }
+  // With Object Lock configured, every object is written locked for lock_for from when its
+  // write began (docs/object-storage.md, "Object Lock").
+  const s3::Retention* retention() {
+    if (url_.object_lock.empty()) return nullptr;
+    if (!retention_)
+      retention_ = s3::Retention{url_.object_lock, std::chrono::duration_cast<std::chrono::seconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                           .count() +
+                                                       url_.lock_for};
+    return &*retention_;
   }
   void collect_oldest() {
     std::future<std::string> part = std::move(in_flight_.front());
@@ -122,6 +133,7 @@ class S3Writer : public SinkWriter {
   std::deque<std::future<std::string>> in_flight_;  // parts going up, oldest first
   std::vector<std::string> etags_;
   bool committed_ = false;
+  std::optional<s3::Retention> retention_;
 };
 
 class S3Reader : public ByteReader {
@@ -484,6 +496,20 @@ std::size_t S3Sink::remove_unfinished_writes(const std::function<bool(const std:
 // The first request of every run: a destination that cannot be used stops the run before
 // any work (Error(Config), exit 2), saying which: endpoint unreachable, bucket missing, or
 // credentials refused (the client's own wording for 401/403).
+void S3Sink::extend_lock(const std::string& name, std::int64_t until) {
+  if (url_.object_lock.empty()) return;
+  check_lease();
+  s3::Client& c = client();
+  const std::string k = key(name);
+  try {
+    c.put_retention(k, {url_.object_lock, until});  // one request when it extends
+  } catch (const Error&) {
+    // Refused: a lock that reaches further already (the server never shortens one) is fine.
+    if (auto now = c.get_retention(k); now && now->until >= until) return;
+    throw;
+  }
+}
+
 void S3Sink::check_usable() {
   s3::Response r;
   try {
@@ -499,6 +525,13 @@ void S3Sink::check_usable() {
     throw Error(ErrorCode::Config, "GET " + describe("") + ": HTTP " + std::to_string(r.status) +
                                        " (wrong region or addressing style? use_path_style=true for radosgw)");
   client().checked(std::move(r), "GET", "", {200});  // 401/403 and any other: named, with its status
+  if (!url_.object_lock.empty() && !client().object_lock_enabled())
+    throw Error(ErrorCode::Config,
+                "object_lock is set but bucket '" + url_.endpoint.bucket + "' has no Object Lock: every backup "
+                "would be deletable by the keys that wrote it. Object Lock can only be enabled when a bucket is "
+                "created: create one with it (aws s3api create-bucket --bucket NAME "
+                "--object-lock-enabled-for-bucket; it is versioned) and point the backup path there, or remove "
+                "object_lock (docs/object-storage.md, \"Object Lock\")");
 }
 
 std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait, LockName name) {

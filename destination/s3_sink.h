@@ -42,6 +42,10 @@ class S3Sink : public Sink {
 
   // The destination stopped answering (s3::DestinationHealth), or "".
   std::string unreachable() override;
+  std::int64_t lock_for() const override { return url_.object_lock.empty() ? 0 : url_.lock_for; }
+  // PutObjectRetention in the configured mode: one request; when the server refuses because
+  // the lock reaches further already (it never shortens one), that is success.
+  void extend_lock(const std::string& name, std::int64_t until) override;
 
   // The object key of a sink name (bytes that are not UTF-8, control characters and '%'
   // as %XX: object keys must be UTF-8).

@@ -121,6 +121,15 @@ class Sink {
   // (s3::DestinationHealth), a local directory that is gone or was unmounted — or empty while
   // it can. Cheap: a run asks before each repository and stops instead of failing each one.
   virtual std::string unreachable() { return ""; }
+  // Object Lock (docs/object-storage.md): how long every object written is locked, in
+  // seconds; 0 when this destination does not lock (a directory, a bucket without object_lock).
+  virtual std::int64_t lock_for() const { return 0; }
+  // Extends the lock of `name` (its current version) to `until`, Unix seconds; destinations
+  // that do not lock: nothing. Throws Error naming the object when the server refuses.
+  virtual void extend_lock(const std::string& name, std::int64_t until) {
+    (void)name;
+    (void)until;
+  }
 };
 
 // A directory on a local file system. Directories are created 0700, files 0600.
@@ -198,6 +207,8 @@ class SinkWrapper : public Sink {
   }
   std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }
   std::string unreachable() override { return target_.unreachable(); }
+  std::int64_t lock_for() const override { return target_.lock_for(); }
+  void extend_lock(const std::string& name, std::int64_t until) override { target_.extend_lock(name, until); }
 
  private:
   Sink& target_;

@@ -10,6 +10,7 @@
 
 #include "backup/catalog.h"
 #include "backup/layout.h"
+#include "backup/object_locks.h"
 #include "backup/repository_backup.h"
 #include "backup/run_locks.h"
 #include "base/error.h"
@@ -160,6 +161,22 @@ void finish_record(Sink& sink, BackupRunResult& result) {
   }
 }
 
+// On a destination that locks what it writes, what this backup needs stays locked as long as
+// it (backup/object_locks.h). A failure leaves the backup partial: it is never called complete
+// while it depends on an object that can be deleted.
+void keep_what_it_needs_locked(Sink& sink, BackupRunResult& result, RunObserver& observer) {
+  if (sink.lock_for() <= 0) return;
+  try {
+    LockExtension ext = keep_needs_locked(sink, result.record, parse_rfc3339(result.record.started_at));
+    if (!ext.backups.empty())
+      observer.note("Object Lock: " + std::to_string(ext.objects) + " objects of " + std::to_string(ext.backups.size()) +
+                    " earlier backup(s) this one needs extended (" + ext.backups.front() +
+                    (ext.backups.size() > 1 ? " … " + ext.backups.back() : "") + ")");
+  } catch (const std::exception& e) {
+    result.failures.push_back({"-", "-", "", std::string("cannot keep the earlier backups this one needs locked: ") + e.what()});
+  }
+}
+
 // A backup id is written once: by one host, or once by each host of several.
 void refuse_existing(Sink& sink, const BackupRecord& rec) {
   if (sink.exists("backup_ids/" + rec.id))  // gitaly-backup's marker of its own backup
@@ -294,6 +311,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   report_not_attempted(result);
   result.worker_peak_rss_kib = run.worker_peak_rss_kib();
   if (std::string why = run.worker_failure(); !why.empty()) result.failures.push_back({"*", "*", "", why});
+  keep_what_it_needs_locked(sink, result, observer);
 
   finish_record(sink, result);
   if (!rec.hosts.empty()) {

@@ -14,6 +14,7 @@
 #include "backup/proof_state.h"
 #include "backup/gitaly_backups.h"
 #include "backup/layout.h"
+#include "backup/object_locks.h"
 #include "backup/manifest.h"
 #include "backup/run_locks.h"
 #include "base/encoding.h"
@@ -131,7 +132,7 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
-    if (is_gitvault_own_file(f) && !is_chain_file_name(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    if (is_gitvault_own_file(f) && !is_chain_file_name(f) && lock_mark_backup(f).empty()) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
     sink.exists(f);  // throws for a path through a symbolic link
   }
@@ -256,37 +257,6 @@ std::map<std::string, std::vector<std::string>> backups_to_keep(const std::vecto
   return keep;
 }
 
-// The backups whose files a backup's record may name: its summary's `needs` (the steps its
-// entries name and the chain files they name), and what those chain files' chains name.
-class NeedsClosure {
- public:
-  NeedsClosure(Sink& sink, const std::vector<std::string>& all_names) : sink_(sink), chains_(sink) {
-    for (const auto& n : all_names)
-      if (is_chain_file_name(n)) {
-        const std::string key = chain_key_of_file(n);
-        chain_keys_[chain_key_backup(key)].push_back(key);
-      }
-  }
-  std::set<std::string> of(const BackupRecord& header) {
-    std::vector<std::string> direct =
-        header.summary ? header.summary->needs : summarize(record_of(sink_, header.id)).needs;  // earlier versions: read
-    std::set<std::string> out(direct.begin(), direct.end());
-    for (const auto& id : direct)
-      for (const auto& key : chain_keys_[id]) try {
-          const std::vector<std::string> needs = chains_.needs_of(key);  // each file read once
-          out.insert(needs.begin(), needs.end());
-        } catch (const Error& e) {
-          throw unreadable_record(e.what());
-        }
-    return out;
-  }
-
- private:
-  Sink& sink_;
-  ChainReader chains_;
-  std::map<std::string, std::vector<std::string>> chain_keys_;  // backup -> the keys of its chain files
-};
-
 bool any_in(const std::set<std::string>& a, const std::set<std::string>& b) {
   return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return b.count(x) > 0; });
 }
@@ -311,7 +281,11 @@ Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, c
   NeedsClosure closure(sink, all_names);
   std::map<std::string, std::set<std::string>> needs;
   for (const auto& h : headers) {
-    needs[h.id] = closure.of(h);
+    try {
+      needs[h.id] = closure.of(h);
+    } catch (const Error& e) {
+      throw unreadable_record(e.what());
+    }
     if (out.removed.count(h.id)) needed_by_removed.insert(needs[h.id].begin(), needs[h.id].end());
   }
   for (const auto& id : out.kept)
@@ -329,8 +303,16 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
   ids.insert(reading.removed.begin(), reading.removed.end());
   for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
   std::size_t foreign = 0;
+  std::set<std::string> needed_ids;  // backups some of whose files stay
+  for (const auto& n : needed)
+    for (auto& id : backup_ids_in_name(n)) needed_ids.insert(std::move(id));
   for (const auto& f : all_names) {
     if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
+    if (const std::string id = lock_mark_backup(f); !id.empty()) {
+      // the lock ledger's entry of a backup none of whose files stays
+      if (!reading.kept.count(id) && !needed_ids.count(id)) plan.files.push_back(f);
+      continue;
+    }
     if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
       continue;
     const auto under = backup_ids_in_name(f);

@@ -420,8 +420,47 @@ Response Client::checked(Response r, const std::string& method, const std::strin
                   (denied ? " (check the S3 credentials and the bucket's permissions)" : ""));
 }
 
-void Client::put(const std::string& key, std::string_view data) {
-  expect("PUT", key, {}, {"Content-Type: application/octet-stream", "Content-MD5: " + md5_base64(data)}, data);
+namespace {
+std::vector<std::string> lock_headers(const Retention* lock) {
+  if (!lock) return {};
+  return {"x-amz-object-lock-mode: " + lock->mode, "x-amz-object-lock-retain-until-date: " + format_rfc3339(lock->until)};
+}
+}  // namespace
+
+void Client::put(const std::string& key, std::string_view data, const Retention* lock) {
+  std::vector<std::string> headers = {"Content-Type: application/octet-stream", "Content-MD5: " + md5_base64(data)};
+  for (auto& h : lock_headers(lock)) headers.push_back(std::move(h));
+  expect("PUT", key, {}, headers, data);
+}
+
+bool Client::object_lock_enabled() {
+  Response r = expect("GET", "", {{"object-lock", ""}}, {}, "", {200, 404});
+  if (r.status == 404) return false;  // ObjectLockConfigurationNotFoundError
+  auto doc = parse_xml(r.body, "the Object Lock configuration of " + describe(""));
+  return std::string(doc.child("ObjectLockConfiguration").child_value("ObjectLockEnabled")) == "Enabled";
+}
+
+void Client::put_retention(const std::string& key, const Retention& retention) {
+  pugi::xml_document doc;
+  auto root = doc.append_child("Retention");
+  root.append_attribute("xmlns") = "http://s3.amazonaws.com/doc/2006-03-01/";
+  root.append_child("Mode").text().set(retention.mode.c_str());
+  root.append_child("RetainUntilDate").text().set(format_rfc3339(retention.until).c_str());
+  std::ostringstream body;
+  doc.save(body, "", pugi::format_raw | pugi::format_no_declaration);
+  const std::string text = body.str();
+  expect("PUT", key, {{"retention", ""}}, {"Content-Type: application/xml", "Content-MD5: " + md5_base64(text)}, text);
+}
+
+std::optional<Retention> Client::get_retention(const std::string& key) {
+  Response r = expect("GET", key, {{"retention", ""}}, {}, "", {200, 404});
+  if (r.status == 404) return std::nullopt;  // no retention (or no such key: NoSuchKey)
+  auto doc = parse_xml(r.body, "the retention of " + describe(key));
+  auto node = doc.child("Retention");
+  Retention out{node.child_value("Mode"), parse_rfc3339(node.child_value("RetainUntilDate"))};
+  if (out.mode.empty() || out.until < 0)
+    throw Error(ErrorCode::Io, "GET " + describe(key) + "?retention: no mode or date in the answer");
+  return out;
 }
 
 bool Client::put_if_absent(const std::string& key, std::string_view data) {
@@ -543,8 +582,10 @@ Listing Client::list(const std::string& prefix, const std::string& delimiter, co
   return out;
 }
 
-std::string Client::create_upload(const std::string& key) {
-  Response r = expect("POST", key, {{"uploads", ""}}, {"Content-Type: application/octet-stream"}, "");
+std::string Client::create_upload(const std::string& key, const Retention* lock) {
+  std::vector<std::string> headers = {"Content-Type: application/octet-stream"};
+  for (auto& h : lock_headers(lock)) headers.push_back(std::move(h));
+  Response r = expect("POST", key, {{"uploads", ""}}, headers, "");
   auto doc = parse_xml(r.body, "starting an upload of " + describe(key));
   std::string id = doc.child("InitiateMultipartUploadResult").child_value("UploadId");
   if (id.empty()) throw Error(ErrorCode::Io, "POST " + describe(key) + "?uploads: no UploadId in the answer");
@@ -689,6 +730,14 @@ Url parse_url(const std::string& url) {
       out.parts_in_flight = std::atoi(v.c_str());
       if (out.parts_in_flight < 1 || out.parts_in_flight > 64)
         throw Error(ErrorCode::Usage, url + ": parts_in_flight must be between 1 and 64");
+    } else if (k == "object_lock") {
+      std::string mode = v;
+      for (char& c : mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (mode != "GOVERNANCE" && mode != "COMPLIANCE")
+        throw Error(ErrorCode::Usage, url + ": object_lock must be governance or compliance");
+      out.object_lock = mode;
+    } else if (k == "lock_for") {
+      out.lock_for = parse_duration(v);
     } else if (k == "lease_seconds") {
       out.lease_seconds = std::atoi(v.c_str());
       if (out.lease_seconds < 3) throw Error(ErrorCode::Usage, url + ": lease_seconds must be at least 3");
@@ -704,7 +753,7 @@ Url parse_url(const std::string& url) {
       if (v != "true" && v != "false") throw Error(ErrorCode::Usage, url + ": " + k + " must be true or false");
       (k == "allow_whole_bucket" ? out.allow_whole_bucket : out.allow_insecure_http) = v == "true";
     } else {
-      throw Error(ErrorCode::Usage, url + ": unknown parameter '" + k + "' (endpoint, region, use_path_style)");
+      throw Error(ErrorCode::Usage, url + ": unknown parameter '" + k + "' (endpoint, region, use_path_style, object_lock, lock_for, ...)");
     }
   }
   out.endpoint.health = std::make_shared<DestinationHealth>(std::chrono::seconds(dead_after));
@@ -719,6 +768,9 @@ Url parse_url(const std::string& url) {
                 url + ": endpoint " + out.endpoint.url + " is plain http to another machine — every repository "
                     "and any session token would cross the network in the clear, and records could be rewritten "
                     "on the way. Use https://, or set allow_insecure_http = true to accept that risk");
+  if (out.object_lock.empty() != (out.lock_for == 0))
+    throw Error(ErrorCode::Usage, url + ": object_lock and lock_for go together (object_lock = \"governance\" or "
+                                        "\"compliance\", lock_for = \"35d\")");
   return out;
 }
 

@@ -98,6 +98,13 @@ struct Upload {
   std::string key;
   std::string upload_id;
 };
+// S3 Object Lock retention of one object version (docs/object-storage.md, "Object Lock"):
+// until `until` (the server's clock) no key can delete or change that version; GOVERNANCE
+// can be lifted by a user with s3:BypassGovernanceRetention, COMPLIANCE by nobody.
+struct Retention {
+  std::string mode;  // "GOVERNANCE" or "COMPLIANCE"
+  std::int64_t until = 0;  // Unix time, seconds
+};
 
 class Client {
  public:
@@ -123,7 +130,8 @@ class Client {
   // `r` when its status is one of `ok`; else the Error expect() throws.
   Response checked(Response r, const std::string& method, const std::string& key, const std::vector<long>& ok) const;
 
-  void put(const std::string& key, std::string_view data);
+  // With `lock`, the object is written with that retention (Object Lock headers).
+  void put(const std::string& key, std::string_view data, const Retention* lock = nullptr);
   // PUT with If-None-Match: * — false when the key exists already (412).
   bool put_if_absent(const std::string& key, std::string_view data);
   // nullopt when absent.
@@ -152,7 +160,15 @@ class Client {
   // `start_after`, only keys after it (ListObjectsV2 start-after).
   Listing list(const std::string& prefix, const std::string& delimiter = "", const std::string& start_after = "");
 
-  std::string create_upload(const std::string& key);
+  std::string create_upload(const std::string& key, const Retention* lock = nullptr);
+  // Whether the bucket has Object Lock enabled (GetObjectLockConfiguration); such a bucket
+  // is versioned.
+  bool object_lock_enabled();
+  // Sets the retention of the current version of `key` (PutObjectRetention): a later date
+  // extends a lock; an earlier one is refused by the server unless GOVERNANCE is bypassed.
+  void put_retention(const std::string& key, const Retention& retention);
+  // The retention of the current version of `key`; nullopt when it has none.
+  std::optional<Retention> get_retention(const std::string& key);
   // Returns the part's ETag.
   std::string upload_part(const std::string& key, const std::string& upload_id, int part_number, std::string_view data);
   // Idempotent: a retry whose first attempt completed the upload (its answer lost) finds
@@ -188,6 +204,10 @@ struct Url {
   bool allow_whole_bucket = false;
   // allow_insecure_http=true: an http:// endpoint that is not this machine (refused without it).
   bool allow_insecure_http = false;
+  // object_lock=governance|compliance and lock_for=DURATION: every object a backup writes is
+  // locked that long in that mode (Object Lock; the bucket must have it enabled).
+  std::string object_lock;  // "GOVERNANCE", "COMPLIANCE" or "" (none)
+  std::int64_t lock_for = 0;  // seconds
 };
 // Throws Error(Usage) for anything else, for a URL without a prefix (unless
 // allow_whole_bucket=true) and for a plain http:// endpoint on another machine (unless

@@ -12,6 +12,7 @@
 #include "destination/s3_sink.h"
 #include "base/files.h"
 #include "tests/support/fault_proxy.h"
+#include "tests/support/storage_fixture.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {
@@ -20,23 +21,7 @@ namespace {
 using testing::ScratchDir;
 using testing::sh;
 
-class ObjectStorage : public ::testing::Test {
- protected:
-  void SetUp() override { testing::make_fixture_storage(dir_ / "storage", 50); }
-  testing::CommandResult gv(std::vector<std::string> args) {
-    return testing::gitvault(args, {{"GITVAULT_FLAGS_DB", dir_ / "flags/flags.db"}});
-  }
-  void flag(const std::string& value) {
-    auto r = gv({"feature", "set", "gitaly_backup", value});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-  }
-  std::string refs_of_all(const std::string& storage_dir) {
-    return sh("cd " + storage_dir +
-              " && for r in $(find . -path ./+gitvault -prune -o -name '*.git' -type d -prune -print | sort); do echo $r; "
-              "git --git-dir=$r show-ref --head; git --git-dir=$r symbolic-ref -q HEAD; done");
-  }
-  ScratchDir dir_;
-};
+class ObjectStorage : public testing::StorageFixture {};
 
 TEST_F(ObjectStorage, EveryCommandWorksOnBothPathsThroughAnS3Destination) {
   GITVAULT_REQUIRE_S3(url);

@@ -115,8 +115,9 @@ bool running_in_ci() {
   return ci && std::string(ci) == "true";
 }
 
-std::string s3_test_url(const std::string& extra_query) {
-  const char* base = std::getenv("GITVAULT_TEST_S3_URL");
+namespace {
+std::string fresh_prefix_url(const char* variable, const std::string& extra_query) {
+  const char* base = std::getenv(variable);
   if (!base || !*base) return "";
   static std::atomic<int> n{0};
   std::string url = base, query;
@@ -128,6 +129,13 @@ std::string s3_test_url(const std::string& extra_query) {
                        std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
   if (!extra_query.empty()) query += (query.empty() ? "?" : "&") + extra_query;
   return url + "/" + prefix + query;
+}
+}  // namespace
+
+std::string s3_test_url(const std::string& extra_query) { return fresh_prefix_url("GITVAULT_TEST_S3_URL", extra_query); }
+
+std::string s3_locked_test_url(const std::string& extra_query) {
+  return fresh_prefix_url("GITVAULT_TEST_S3_LOCKED_URL", extra_query);
 }
 
 nlohmann::json chain_steps_of(const std::string& backups, const nlohmann::json& entry) {

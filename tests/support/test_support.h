@@ -62,6 +62,8 @@ std::vector<std::string> temp_files_under(const std::string& dir);
 // Empty when no server was started — then the test is skipped, except under CI=true,
 // where it fails: CI always has the server.
 std::string s3_test_url(const std::string& extra_query = "");
+// The same in the server's versioned bucket with Object Lock enabled.
+std::string s3_locked_test_url(const std::string& extra_query = "");
 // Skips (or under CI fails) the calling test when there is no S3 server; use as
 // `GITVAULT_REQUIRE_S3(url);`.
 #define GITVAULT_REQUIRE_S3(url)                                                             \

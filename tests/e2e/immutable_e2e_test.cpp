@@ -1,0 +1,206 @@
+// Immutable backups (#21) on the real Ceph RADOS Gateway of scripts/s3-server, in its
+// versioned bucket with Object Lock: every object a backup writes is locked, on both paths,
+// and the keys that wrote it cannot delete it; a lock asked of a bucket without Object Lock
+// is refused before anything is written.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "base/system.h"
+#include "s3/client.h"
+#include "tests/support/storage_fixture.h"
+#include "tests/support/test_support.h"
+
+namespace gitvault {
+namespace {
+
+using testing::ScratchDir;
+using testing::sh;
+
+class ImmutableBackups : public testing::StorageFixture {
+ protected:
+  void SetUp() override { testing::make_fixture_storage(dir_ / "storage", 20); }
+};
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool is_lock_object(const std::string& name) {
+  return name.rfind("+gitvault/holders/", 0) == 0 || name.rfind("+gitvault/pins/", 0) == 0 ||
+         name.rfind("+gitvault/lock.exclusive", 0) == 0;
+}
+
+TEST_F(ImmutableBackups, EveryObjectOfABackupIsLockedOnBothPathsAndTheWritersKeysCannotDeleteIt) {
+  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=2h");
+  if (url.empty()) {
+    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
+  }
+  const std::string storage = "default=" + (dir_ / "storage");
+  const std::int64_t t0 = now_seconds();
+  flag("false");
+  auto full = gv({"backup", "--storage", storage, "--path", url, "--id", "l1"});
+  ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+  // a commit pushed during the day: the night writes an increment
+  sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && git clone -q storage/group/project.git w "
+     "&& cd w && echo night > night.txt && git add night.txt && git commit -qm night && git push -q origin HEAD:locked-night");
+  flag("true");
+  auto night = gv({"backup", "--storage", storage, "--path", url, "--id", "p2", "--incremental", "--previous-id", "l1"});
+  ASSERT_EQ(night.exit_code, 0) << night.out << night.err;
+  const std::int64_t t1 = now_seconds();
+
+  s3::Url u = s3::parse_url(url);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  std::size_t locked = 0, bundles = 0;
+  bool night_bundle = false;
+  std::string a_bundle;
+  for (const auto& o : client.list(u.prefix + "/").objects) {
+    const std::string name = o.key.substr(u.prefix.size() + 1);
+    if (is_lock_object(name)) continue;
+    auto r = client.get_retention(o.key);
+    ASSERT_TRUE(r.has_value()) << name << " was written without a lock";
+    EXPECT_EQ(r->mode, "GOVERNANCE") << name;
+    EXPECT_GE(r->until, t0 + 7200 - 60) << name;
+    // the night's own objects for its lock; the full backup's, which the night needs, extended
+    // by it to twice the lock (ImmutableBackups.ANightExtends…)
+    EXPECT_LE(r->until, t1 + (name.find("p2") == std::string::npos ? 2 : 1) * 7200 + 60) << name;
+    ++locked;
+    if (name.ends_with(".bundle")) {
+      ++bundles;
+      night_bundle = night_bundle || name.find("/p2/") != std::string::npos;
+      a_bundle = o.key;
+    }
+  }
+  EXPECT_GE(bundles, 3u);          // the full bundles of the repositories that have refs
+  EXPECT_TRUE(night_bundle) << "the night's increment was not listed";
+  EXPECT_GT(locked, bundles);  // records, refs, manifests too
+
+  // The keys that wrote the backup cannot remove a locked version.
+  s3::Response head = client.send("HEAD", a_bundle, {}, {}, "");
+  const std::string version = head.header("x-amz-version-id");
+  ASSERT_FALSE(version.empty());
+  s3::Response del = client.send("DELETE", a_bundle, {{"versionId", version}}, {}, "");
+  EXPECT_EQ(del.status, 403) << del.body;
+  EXPECT_NE(del.body.find("AccessDenied"), std::string::npos) << del.body;
+
+  // and what they wrote restores exactly; prune and a deep verify work on the locked bucket
+  auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
+  auto p = gv({"prune", "--path", url, "--keep-last", "1"});
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  auto v = gv({"verify", "--path", url, "--deep"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+}
+
+// The ledger's entries ("+gitvault/locks/<id>.<until>") of one backup, latest date.
+std::int64_t ledger_date(s3::Client& client, const s3::Url& u, const std::string& id) {
+  std::int64_t latest = 0;
+  for (const auto& o : client.list(u.prefix + "/+gitvault/locks/" + id + ".").objects)
+    latest = std::max<std::int64_t>(latest, std::stoll(o.key.substr(o.key.rfind('.') + 1)));
+  return latest;
+}
+
+std::string bundle_of(s3::Client& client, const s3::Url& u, const std::string& id) {
+  for (const auto& o : client.list(u.prefix + "/").objects)
+    if (o.key.ends_with(".bundle") && o.key.find("/" + id + "/") != std::string::npos) return o.key;
+  return "";
+}
+
+// A night that builds on earlier steps keeps them locked as long as itself: it extends the
+// objects of each backup it needs whose lock falls short (to twice the lock from its start),
+// and a night soon after, whose lock those extensions cover, extends nothing again.
+TEST_F(ImmutableBackups, ANightExtendsTheLocksOfTheStepsItNeedsOnlyWhenTheyFallShort) {
+  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=10s");
+  if (url.empty()) {
+    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
+  }
+  s3::Url u = s3::parse_url(url);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  const std::string storage = "default=" + (dir_ / "storage");
+  auto push = [&](const std::string& branch) {
+    sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && rm -rf w && git clone -q " +
+       "storage/group/project.git w && cd w && echo " + branch + " > " + branch + ".txt && git add . && git commit -qm " +
+       branch + " && git push -q origin HEAD:" + branch);
+  };
+  flag("true");
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "n1"}).exit_code, 0);
+  const std::string base = bundle_of(client, u, "n1");
+  ASSERT_FALSE(base.empty());
+  const std::int64_t first = client.get_retention(base)->until;
+  // its ledger entry: no later than the lock its objects were written with
+  EXPECT_GT(ledger_date(client, u, "n1"), 0);
+  EXPECT_LE(ledger_date(client, u, "n1"), first);
+
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // n1's lock now ends before n2's would
+  push("two");
+  auto n2 = gv({"backup", "--storage", storage, "--path", url, "--id", "n2", "--incremental"});
+  ASSERT_EQ(n2.exit_code, 0) << n2.out << n2.err;
+  EXPECT_NE(n2.err.find("earlier backup(s) this one needs extended (n1)"), std::string::npos) << n2.err;
+  const std::int64_t extended = client.get_retention(base)->until;
+  const std::int64_t n2_own = ledger_date(client, u, "n2");
+  EXPECT_GE(extended, n2_own + 10 - 1) << "n1's bundle is not locked past n2's own lock by a lock's length";
+  EXPECT_GT(extended, first);
+  EXPECT_EQ(ledger_date(client, u, "n1"), extended);
+
+  push("three");
+  auto n3 = gv({"backup", "--storage", storage, "--path", url, "--id", "n3", "--incremental"});
+  ASSERT_EQ(n3.exit_code, 0) << n3.out << n3.err;
+  EXPECT_EQ(client.get_retention(base)->until, extended) << "n1 extended again within its extension";
+  EXPECT_EQ(n3.err.find("(n1"), std::string::npos) << n3.err;
+  const std::string step2 = bundle_of(client, u, "n2");
+  ASSERT_FALSE(step2.empty());
+  EXPECT_GE(client.get_retention(step2)->until, ledger_date(client, u, "n3"));  // n2's step covers n3's lock
+
+  // A full backup needs none of them: prune removes them and their ledger entries (a delete
+  // marker each: the locked versions stay until their locks end), and keeps the new one's.
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "n4"}).exit_code, 0);
+  auto p = gv({"prune", "--path", url, "--keep-last", "1"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  for (const char* gone : {"n1", "n2", "n3"}) EXPECT_EQ(ledger_date(client, u, gone), 0) << gone;
+  EXPECT_GT(ledger_date(client, u, "n4"), 0);
+  auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
+}
+
+TEST_F(ImmutableBackups, ALockAskedOfABucketWithoutObjectLockIsRefusedBeforeAnythingIsWritten) {
+  GITVAULT_REQUIRE_S3(plain);
+  std::string url = testing::s3_test_url("object_lock=compliance&lock_for=35d");
+  auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", url, "--id", "b1"});
+  EXPECT_EQ(b.exit_code, 2) << b.out << b.err;
+  EXPECT_NE(b.err.find("has no Object Lock"), std::string::npos) << b.err;
+  EXPECT_NE(b.err.find("--object-lock-enabled-for-bucket"), std::string::npos) << b.err;
+  s3::Url u = s3::parse_url(url);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  EXPECT_TRUE(client.list(u.prefix + "/").objects.empty()) << "written before the refusal";
+
+  // The two settings go together, and a mode is one of the two S3 knows.
+  for (const char* query : {"object_lock=governance", "lock_for=35d", "object_lock=forever&lock_for=35d"}) {
+    auto r = gv({"backups", "--path", testing::s3_test_url(query)});
+    EXPECT_EQ(r.exit_code, 2) << query << r.err;
+    EXPECT_NE(r.err.find("object_lock"), std::string::npos) << query << r.err;
+  }
+  ScratchDir cfg;
+  testing::write_text(cfg / "gitvault.toml", "[[storage]]\nname = \"default\"\npath = \"" + (dir_ / "storage") +
+                                                 "\"\n[backup]\npath = \"" + url.substr(0, url.find('?')) +
+                                                 "\"\n[s3]\nobject_lock = \"governance\"\n");
+  auto c = gv({"backups", "--config", cfg / "gitvault.toml"});
+  EXPECT_EQ(c.exit_code, 2) << c.err;
+  EXPECT_NE(c.err.find("object_lock and lock_for go together"), std::string::npos) << c.err;
+  // A lock asked for a local directory is refused, not silently dropped.
+  testing::write_text(cfg / "local.toml", "[[storage]]\nname = \"default\"\npath = \"" + (dir_ / "storage") +
+                                              "\"\n[backup]\npath = \"" + (cfg / "backups") +
+                                              "\"\n[s3]\nobject_lock = \"governance\"\nlock_for = \"35d\"\n");
+  auto l = gv({"backup", "--config", cfg / "local.toml", "--id", "b1"});
+  EXPECT_EQ(l.exit_code, 2) << l.out << l.err;
+  EXPECT_NE(l.err.find("cannot lock"), std::string::npos) << l.err;
+  EXPECT_FALSE(std::filesystem::exists(cfg / "backups/+gitvault/backups/b1.json"));
+}
+
+}  // namespace
+}  // namespace gitvault
