@@ -15,6 +15,7 @@ class BackupsCommand : public Subcommand {
   explicit BackupsCommand(CLI::App& app)
       : cmd_(app.add_subcommand("backups", "List the backups in a backup directory, newest first")) {
     opts_.add_backup_directory_options(*cmd_);
+    opts_.add_as_of_option(*cmd_);
     cmd_->add_option("--at", at_,
                      "Say what `restore --at TIME` would take: the backup at the moment, and the repositories older "
                      "backups bring because it did not back them up");
@@ -30,6 +31,7 @@ class BackupsCommand : public Subcommand {
   int list(std::vector<MetricFamily>& metrics) {
     ProgressPrinter progress(stderr, opts_.output_mode());
     auto destination = open_sink(opts_.resolved_backup_path());
+    report_reading_as_of(stderr, *destination);
     Sink& sink = *destination;
     if (!at_.empty()) {
       const std::int64_t at = parse_moment(at_);

@@ -197,6 +197,12 @@ std::string CommonOptions::resolved_host() const {
   return me;
 }
 
+void CommonOptions::add_as_of_option(CLI::App& cmd) {
+  cmd.add_option("--as-of", as_of,
+                 "Read the destination as it stood at TIME (object versions of a bucket with Object Lock): what was "
+                 "deleted or overwritten since is not seen; same TIME forms as --at");
+}
+
 std::string CommonOptions::resolved_backup_path() const {
   std::string path = !backup_path.empty() ? backup_path : config().backup_path;
   if (path.empty())
@@ -204,7 +210,12 @@ std::string CommonOptions::resolved_backup_path() const {
   // [s3]'s keys stay in memory: the sink reads them, the worker is handed them, no other
   // child sees them (s3/client.h, credentials_from_environment).
   s3::set_configured_credentials({config().s3.access_key_id, config().s3.secret_access_key, ""});
-  return with_s3_config(path, config().s3);
+  path = with_s3_config(path, config().s3);
+  if (as_of.empty()) return path;
+  if (path.rfind("s3://", 0) != 0)
+    throw Error(ErrorCode::Usage, "--as-of reads object versions: only an s3:// destination (a versioned bucket, as "
+                                  "Object Lock makes it) keeps them, not " + path);
+  return path + (path.find('?') == std::string::npos ? "?" : "&") + "as_of=" + std::to_string(parse_moment(as_of));
 }
 
 PathFilter CommonOptions::filter() const {

@@ -35,6 +35,7 @@ struct CommonOptions {
   std::string worker;
   int parallel = 0;
   int parallel_storage = -1;
+  std::string as_of;  // --as-of TIME
 
   void add_config_option(CLI::App& cmd);
   void add_storage_options(CLI::App& cmd);  // --config and --storage
@@ -49,6 +50,9 @@ struct CommonOptions {
   void add_engine_options(CLI::App& cmd);
   // Backup and restore: storages, path, filters, --json, --wait and the engine options.
   void add_repository_run_options(CLI::App& cmd);
+  // --as-of TIME: the readers (backups, verify, restore) read the destination as it stood
+  // then, from object versions (destination/as_of_sink.h).
+  void add_as_of_option(CLI::App& cmd);
 
   // Storages from --storage, else from the config file: of a config naming the host of each
   // storage, this host's (--host, else [backup] host, else the machine's host name). Throws
@@ -60,6 +64,7 @@ struct CommonOptions {
   std::string resolved_host() const;
   // --path, else [backup] path of the config file, with [s3]'s settings for an s3:// one
   // (and its keys exported, config/config.h). Throws Error(Usage) when neither.
+  // With --as-of, an s3:// path reads as of that time (as_of=); any other path is refused.
   std::string resolved_backup_path() const;
   PathFilter filter() const;
   // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).

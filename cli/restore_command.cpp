@@ -15,6 +15,7 @@ class RestoreCommand : public Subcommand {
       : cmd_(app.add_subcommand("restore", "Restore repositories from a backup, verified, without "
                                            "touching a repository whose backup is bad")) {
     opts_.add_repository_run_options(*cmd_);
+    opts_.add_as_of_option(*cmd_);
     cmd_->add_option("--id", id_, "Backup id (default: the newest complete backup)");
     cmd_->add_option("--at", at_,
                      "Restore as of TIME (2026-12-04T14:00:00Z, local 2026-12-04 14:00, or 2h ago): each repository from "
@@ -45,6 +46,7 @@ class RestoreCommand : public Subcommand {
     o.verify_objects = verify_objects_;
     auto destination = open_sink(o.backup_path);
     Sink& sink = *destination;
+    report_reading_as_of(stderr, sink);
     RestoreRunResult result = run_restore(o, sink);
     report_restore(stdout, opts_.output_mode(), result);
     metrics = restore_metrics(result);

@@ -19,6 +19,7 @@ class VerifyCommand : public Subcommand {
       : cmd_(app.add_subcommand("verify", "Check a backup without a storage: files, checksums, manifests, chains "
                                           "(--deep: also index every chain into a scratch repository)")) {
     opts_.add_backup_directory_options(*cmd_);
+    opts_.add_as_of_option(*cmd_);
     cmd_->add_option("--id", ids_, "Backup id to verify (repeatable; default: the newest backup)");
     cmd_->add_flag("--all", all_, "Verify every backup in the directory");
     cmd_->add_flag("--deep", deep_, "Also restore every repository into a scratch repository and check it");
@@ -64,6 +65,7 @@ class VerifyCommand : public Subcommand {
     o.observer = &progress;
     o.lock_wait = opts_.lock_wait();
     auto destination = open_sink(opts_.resolved_backup_path());
+    report_reading_as_of(stderr, *destination);
     Sink& sink = *destination;
     VerifyResult result = run_verify(o, sink);
     report_verify(stdout, opts_.output_mode(), result);

@@ -1,5 +1,7 @@
 #include "destination/s3_sink.h"
 
+#include "destination/as_of_sink.h"
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -141,13 +143,15 @@ class S3Reader : public ByteReader {
   // `first`: the first chunk; every later one is pinned to its ETag (If-Match) and must be
   // exactly as long as asked for, so a reader never splices two versions of an object or
   // takes a short answer for its end.
-  S3Reader(s3::Client& client, std::string key, std::string name, std::uint64_t chunk, s3::Client::RangeRead first)
+  S3Reader(s3::Client& client, std::string key, std::string name, std::uint64_t chunk, s3::Client::RangeRead first,
+           std::string version_id = "")
       : client_(client), key_(std::move(key)), name_(std::move(name)), chunk_(chunk), buffer_(std::move(first.data)),
-        etag_(std::move(first.etag)), size_(first.object_size), next_offset_(buffer_.size()) {}
+        etag_(std::move(first.etag)), version_id_(std::move(version_id)), size_(first.object_size),
+        next_offset_(buffer_.size()) {}
   std::size_t read(void* buf, std::size_t size) override {
     if (pos_ == buffer_.size()) {
       if (next_offset_ >= size_) return 0;
-      auto got = client_.read_range(key_, next_offset_, chunk_, etag_);
+      auto got = client_.read_range(key_, next_offset_, chunk_, etag_, version_id_);
       if (!got) throw Error(ErrorCode::NotFound, name_ + ": removed while being read");
       if (got->object_size != size_)
         throw Error(ErrorCode::Io, name_ + ": its size changed while being read (" + std::to_string(size_) + " -> " +
@@ -170,6 +174,7 @@ class S3Reader : public ByteReader {
   const std::uint64_t chunk_;
   std::string buffer_;
   const std::string etag_;
+  const std::string version_id_;  // a version of the object (AsOfSink), or "" for the current one
   const std::uint64_t size_;
   std::size_t pos_ = 0;
   std::uint64_t next_offset_;
@@ -394,6 +399,44 @@ std::unique_ptr<ByteReader> S3Sink::open(const std::string& name) {
   return std::make_unique<S3Reader>(client(), key(name), describe(name), url_.part_size, std::move(*first));
 }
 
+std::vector<s3::ObjectVersion> S3Sink::versions() {
+  std::string p = key("");
+  if (!p.empty()) p += "/";
+  std::vector<s3::ObjectVersion> out;
+  for (auto& v : client().list_versions(p)) {
+    v.key = decode_name(v.key.substr(p.size()));
+    try {
+      check_sink_name(v.key);  // as list_recursive: names gitvault cannot have written are not read
+    } catch (const Error&) {
+      continue;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+std::unique_ptr<ByteReader> S3Sink::open_version(const std::string& name, const std::string& version_id) {
+  auto first = client().read_range(key(name), 0, url_.part_size, "", version_id);
+  if (!first) throw Error(ErrorCode::NotFound, describe(name) + " (version " + version_id + "): no such object");
+  return std::make_unique<S3Reader>(client(), key(name), describe(name), url_.part_size, std::move(*first), version_id);
+}
+
+FilePeek S3Sink::peek_version(const std::string& name, const std::string& version_id, std::size_t head,
+                              std::size_t tail) {
+  auto first = client().read_range(key(name), 0, std::max<std::size_t>(head, 1), "", version_id);
+  if (!first) throw Error(ErrorCode::NotFound, describe(name) + " (version " + version_id + "): no such object");
+  FilePeek out;
+  out.size = first->object_size;
+  out.head = first->data.substr(0, head);
+  const std::uint64_t t = std::min<std::uint64_t>(tail, out.size);
+  if (t > 0) {
+    auto last = client().read_range(key(name), out.size - t, t, "", version_id);
+    if (!last) throw Error(ErrorCode::NotFound, describe(name) + " (version " + version_id + "): no such object");
+    out.tail = std::move(last->data);
+  }
+  return out;
+}
+
 FilePeek S3Sink::peek(const std::string& name, std::size_t head, std::size_t tail) {
   check_sink_name(name);
   auto first = client().get_range(key(name), 0, head);
@@ -510,6 +553,37 @@ void S3Sink::extend_lock(const std::string& name, std::int64_t until) {
   }
 }
 
+OldVersions S3Sink::remove_old_versions(const std::function<bool(const std::string&)>& ours, bool dry_run) {
+  OldVersions out;
+  if (url_.object_lock.empty()) return out;
+  check_lease();
+  s3::Client& c = client();
+  std::string prefix = key("");
+  if (!prefix.empty()) prefix += "/";
+  std::map<std::string, std::vector<s3::ObjectVersion>> by_key;
+  for (auto& v : c.list_versions(prefix)) by_key[v.key].push_back(std::move(v));
+  for (const auto& [k, versions] : by_key) {
+    const bool removed = std::any_of(versions.begin(), versions.end(),
+                                     [](const s3::ObjectVersion& v) { return v.latest && v.delete_marker; });
+    if (!removed || !ours(decode_name(k.substr(prefix.size())))) continue;
+    bool all_gone = true;
+    for (const auto& v : versions) {
+      if (v.delete_marker) continue;
+      if (!dry_run && c.remove_version(k, v.version_id)) {
+        ++out.removed;
+        continue;
+      }
+      all_gone = false;
+      ++out.locked;
+      out.locked_bytes += v.size;
+    }
+    if (all_gone && !dry_run)
+      for (const auto& v : versions)
+        if (v.delete_marker) c.remove_version(k, v.version_id);
+  }
+  return out;
+}
+
 void S3Sink::check_usable() {
   s3::Response r;
   try {
@@ -608,8 +682,13 @@ std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::millis
 }
 
 std::unique_ptr<Sink> open_sink(const std::string& location) {
-  if (location.rfind("s3://", 0) == 0)
-    return std::make_unique<S3Sink>(s3::parse_url(location), s3::credentials_from_environment());
+  if (location.rfind("s3://", 0) == 0) {
+    s3::Url url = s3::parse_url(location);
+    const std::int64_t as_of = url.as_of;
+    auto sink = std::make_unique<S3Sink>(std::move(url), s3::credentials_from_environment());
+    if (as_of > 0) return std::make_unique<AsOfSink>(std::move(sink), as_of);
+    return sink;
+  }
   if (location.rfind("file://", 0) == 0) return std::make_unique<LocalSink>(location.substr(7));
   if (auto colon = location.find("://"); colon != std::string::npos)
     throw Error(ErrorCode::Usage, "unknown backup destination scheme '" + location.substr(0, colon) + "://' in '" +

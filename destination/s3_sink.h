@@ -46,6 +46,16 @@ class S3Sink : public Sink {
   // PutObjectRetention in the configured mode: one request; when the server refuses because
   // the lock reaches further already (it never shortens one), that is success.
   void extend_lock(const std::string& name, std::int64_t until) override;
+  // On a bucket with object_lock configured (a versioned one): ListObjectVersions of the
+  // prefix, then a versioned DELETE per old version of each removed object.
+  OldVersions remove_old_versions(const std::function<bool(const std::string&)>& ours, bool dry_run) override;
+
+  // Versioned reads (destination/as_of_sink.h): every version and delete marker under the
+  // prefix, keys as sink names; one version read or peeked.
+  std::vector<s3::ObjectVersion> versions();
+  std::unique_ptr<ByteReader> open_version(const std::string& name, const std::string& version_id);
+  FilePeek peek_version(const std::string& name, const std::string& version_id, std::size_t head, std::size_t tail);
+  const s3::Url& url() const { return url_; }
 
   // The object key of a sink name (bytes that are not UTF-8, control characters and '%'
   // as %XX: object keys must be UTF-8).

@@ -51,6 +51,14 @@ class SinkLock {
   virtual std::string lost() const { return ""; }
 };
 
+// What Sink::remove_old_versions found: versions of removed objects deleted for good, and
+// those Object Lock still keeps (with their size).
+struct OldVersions {
+  std::size_t removed = 0;
+  std::size_t locked = 0;
+  std::uint64_t locked_bytes = 0;
+};
+
 // The destination's two locks (Sink::lock).
 enum class LockName { Directory, Pins };
 
@@ -129,6 +137,17 @@ class Sink {
   virtual void extend_lock(const std::string& name, std::int64_t until) {
     (void)name;
     (void)until;
+  }
+  // A versioned (Object Lock) destination keeps the versions of what remove() removed — a
+  // delete only adds a delete marker. This deletes for good every version of a removed object
+  // whose name `ours` accepts that no lock keeps any more, and the marker once nothing is left
+  // under it; versions still locked are counted, never an error. With `dry_run`, only counts
+  // (every old version as locked: whether a lock still holds is learnt by trying). Only
+  // under the exclusive lock. Destinations without versions: nothing.
+  virtual OldVersions remove_old_versions(const std::function<bool(const std::string& name)>& ours, bool dry_run) {
+    (void)ours;
+    (void)dry_run;
+    return {};
   }
 };
 
@@ -209,6 +228,9 @@ class SinkWrapper : public Sink {
   std::string unreachable() override { return target_.unreachable(); }
   std::int64_t lock_for() const override { return target_.lock_for(); }
   void extend_lock(const std::string& name, std::int64_t until) override { target_.extend_lock(name, until); }
+  OldVersions remove_old_versions(const std::function<bool(const std::string&)>& ours, bool dry_run) override {
+    return target_.remove_old_versions(ours, dry_run);
+  }
 
  private:
   Sink& target_;

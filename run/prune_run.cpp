@@ -397,11 +397,15 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   std::set<std::string> keep;
   for (const auto& [id, why] : plan.reasons) keep.insert(id);
   plan_removals(sink, records, keep, plan);
-  if (o.dry_run || (plan.remove.empty() && plan.files.empty())) return plan;
-
-  write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
-  sink.sync();
-  execute_plan(sink, plan.remove, plan.files, o.before_file_removal);
+  if (!o.dry_run && !(plan.remove.empty() && plan.files.empty())) {
+    write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
+    sink.sync();
+    execute_plan(sink, plan.remove, plan.files, o.before_file_removal);
+  }
+  // On a versioned (Object Lock) destination what this prune and earlier ones removed left
+  // its versions behind: those whose locks have ended go now (docs/object-storage.md).
+  plan.old_versions = sink.remove_old_versions(
+      [](const std::string& name) { return is_gitvault_own_file(name) || has_gitvault_file_ending(name); }, o.dry_run);
   return plan;
 }
 

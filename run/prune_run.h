@@ -53,6 +53,7 @@ struct PrunePlan {
   std::uint64_t bytes = 0;          // their size as recorded
   std::size_t unreferenced = 0;     // of the files, those no record named (killed runs, failed repositories)
   std::size_t unfinished_writes = 0;  // killed runs' unfinished writes removed (multipart uploads, *.tmp-* files)
+  OldVersions old_versions;           // a versioned (Object Lock) destination's: removed for good, still locked
   bool resumed = false;             // an interrupted prune was finished first
   std::vector<std::string> notes;   // what taking the lock and an interrupted plan found
 };

@@ -481,10 +481,13 @@ std::optional<std::string> Client::get_range(const std::string& key, std::uint64
 }
 
 std::optional<Client::RangeRead> Client::read_range(const std::string& key, std::uint64_t offset,
-                                                    std::uint64_t size, const std::string& if_match) {
+                                                    std::uint64_t size, const std::string& if_match,
+                                                    const std::string& version_id) {
   std::vector<std::string> headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + size - 1)};
   if (!if_match.empty()) headers.push_back("If-Match: " + if_match);
-  Response r = expect("GET", key, {}, headers, "", {200, 206, 404, 412, 416});
+  Query q;
+  if (!version_id.empty()) q.push_back({"versionId", version_id});
+  Response r = expect("GET", key, q, headers, "", {200, 206, 404, 412, 416});
   if (r.status == 404) return std::nullopt;
   if (r.status == 412)
     throw Error(ErrorCode::Io, "GET " + describe(key) + ": the object changed while being read (its ETag is no "
@@ -580,6 +583,45 @@ Listing Client::list(const std::string& prefix, const std::string& delimiter, co
     if (token.empty()) break;
   }
   return out;
+}
+
+std::vector<ObjectVersion> Client::list_versions(const std::string& prefix) {
+  std::vector<ObjectVersion> out;
+  std::string key_marker, version_marker;
+  for (;;) {
+    Query q = {{"versions", ""}, {"prefix", prefix}, {"encoding-type", "url"}};
+    if (!key_marker.empty()) q.push_back({"key-marker", key_marker});
+    if (!version_marker.empty()) q.push_back({"version-id-marker", version_marker});
+    Response r = expect("GET", "", q, {}, "");
+    auto doc = parse_xml(r.body, "listing the versions of " + describe(prefix));
+    auto res = doc.child("ListVersionsResult");
+    const bool encoded = std::string(res.child_value("EncodingType")) == "url";
+    auto key_of = [&](const char* v) { return encoded ? uri_decode(v) : std::string(v); };
+    for (auto c : res.children()) {
+      const std::string kind = c.name();
+      if (kind != "Version" && kind != "DeleteMarker") continue;
+      out.push_back({key_of(c.child_value("Key")), c.child_value("VersionId"),
+                     std::string(c.child_value("IsLatest")) == "true", kind == "DeleteMarker",
+                     std::strtoull(c.child_value("Size"), nullptr, 10),
+                     std::chrono::duration_cast<std::chrono::seconds>(
+                         parse_time(c.child_value("LastModified")).time_since_epoch())
+                         .count()});
+    }
+    if (std::string(res.child_value("IsTruncated")) != "true") break;
+    key_marker = key_of(res.child_value("NextKeyMarker"));
+    version_marker = res.child_value("NextVersionIdMarker");
+    if (key_marker.empty()) break;
+  }
+  return out;
+}
+
+bool Client::remove_version(const std::string& key, const std::string& version_id) {
+  Response r = send("DELETE", key, {{"versionId", version_id}}, {}, "");
+  std::string body = r.body;
+  for (char& c : body) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (r.status == 403 && body.find("object lock") != std::string::npos) return false;  // locked
+  checked(std::move(r), "DELETE", key, {200, 204, 404});
+  return true;
 }
 
 std::string Client::create_upload(const std::string& key, const Retention* lock) {
@@ -736,6 +778,9 @@ Url parse_url(const std::string& url) {
       if (mode != "GOVERNANCE" && mode != "COMPLIANCE")
         throw Error(ErrorCode::Usage, url + ": object_lock must be governance or compliance");
       out.object_lock = mode;
+    } else if (k == "as_of") {
+      out.as_of = std::atoll(v.c_str());
+      if (out.as_of <= 0) throw Error(ErrorCode::Usage, url + ": as_of must be a time (Unix seconds)");
     } else if (k == "lock_for") {
       out.lock_for = parse_duration(v);
     } else if (k == "lease_seconds") {

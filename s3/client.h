@@ -98,6 +98,15 @@ struct Upload {
   std::string key;
   std::string upload_id;
 };
+// One version of an object, or a delete marker, in a versioned bucket (ListObjectVersions).
+struct ObjectVersion {
+  std::string key;
+  std::string version_id;
+  bool latest = false;
+  bool delete_marker = false;
+  std::uint64_t size = 0;
+  std::int64_t last_modified = 0;  // Unix seconds, the server's clock
+};
 // S3 Object Lock retention of one object version (docs/object-storage.md, "Object Lock"):
 // until `until` (the server's clock) no key can delete or change that version; GOVERNANCE
 // can be lifted by a user with s3:BypassGovernanceRetention, COMPLIANCE by nobody.
@@ -147,8 +156,9 @@ class Client {
     std::uint64_t object_size = 0;
     std::string etag;
   };
+  // With `version_id`, that version of the object (a versioned bucket).
   std::optional<RangeRead> read_range(const std::string& key, std::uint64_t offset, std::uint64_t size,
-                                      const std::string& if_match = "");
+                                      const std::string& if_match = "", const std::string& version_id = "");
   // The object's size, nullopt when absent.
   std::optional<std::uint64_t> head(const std::string& key);
   // The object's Last-Modified (server clock), nullopt when absent.
@@ -161,6 +171,11 @@ class Client {
   Listing list(const std::string& prefix, const std::string& delimiter = "", const std::string& start_after = "");
 
   std::string create_upload(const std::string& key, const Retention* lock = nullptr);
+  // Every version and delete marker under `prefix`, every page (ListObjectVersions).
+  std::vector<ObjectVersion> list_versions(const std::string& prefix);
+  // Deletes one version (or delete marker) for good. False when Object Lock keeps it (403
+  // AccessDenied); any other refusal is an Error.
+  bool remove_version(const std::string& key, const std::string& version_id);
   // Whether the bucket has Object Lock enabled (GetObjectLockConfiguration); such a bucket
   // is versioned.
   bool object_lock_enabled();
@@ -208,6 +223,9 @@ struct Url {
   // locked that long in that mode (Object Lock; the bucket must have it enabled).
   std::string object_lock;  // "GOVERNANCE", "COMPLIANCE" or "" (none)
   std::int64_t lock_for = 0;  // seconds
+  // as_of=UNIX_SECONDS: read the destination as it stood then, from object versions
+  // (destination/as_of_sink.h); nothing is written.
+  std::int64_t as_of = 0;
 };
 // Throws Error(Usage) for anything else, for a URL without a prefix (unless
 // allow_whole_bucket=true) and for a plain http:// endpoint on another machine (unless

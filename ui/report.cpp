@@ -1,5 +1,7 @@
 #include "ui/report.h"
 
+#include "destination/as_of_sink.h"
+
 #include <nlohmann/json.hpp>
 
 #include "ui/json_line.h"
@@ -75,6 +77,19 @@ void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& r) {
   }
   print_failures(out, r.failures);
   std::fflush(out);
+}
+
+void report_reading_as_of(std::FILE* err, const Sink& sink) {
+  const auto* as_of = dynamic_cast<const AsOfSink*>(&sink);
+  if (!as_of) return;
+  const auto& newer = as_of->passed_over();
+  std::fprintf(err, "reading %s: %zu object%s changed or removed since then, not read%s", sink.describe("").c_str(),
+               newer.size(), newer.size() == 1 ? "" : "s", newer.empty() ? "" : " (");
+  for (std::size_t i = 0; i < newer.size() && i < 5; ++i)
+    std::fprintf(err, "%s%s", i ? ", " : "", printable(newer[i]).c_str());
+  if (newer.size() > 5) std::fprintf(err, ", …");
+  std::fprintf(err, "%s\n", newer.empty() ? "" : ")");
+  std::fflush(err);
 }
 
 void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result) {
@@ -331,6 +346,9 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
                      {"keep", plan.keep},
                      {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
                      {"unreferenced_files", plan.unreferenced}, {"unfinished_writes", plan.unfinished_writes},
+                     {"old_versions_removed", plan.old_versions.removed},
+                     {"old_versions_locked", plan.old_versions.locked},
+                     {"old_versions_locked_bytes", plan.old_versions.locked_bytes},
                      {"resumed", plan.resumed}, {"notes", plan.notes}});
     std::fflush(out);
     return;
@@ -354,6 +372,13 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
   if (plan.unfinished_writes)
     std::fprintf(out, "removed %zu unfinished writes of killed runs (multipart uploads, temporary files)\n",
                  plan.unfinished_writes);
+  if (plan.old_versions.removed)
+    std::fprintf(out, "removed %zu old versions of removed objects whose Object Lock had ended\n",
+                 plan.old_versions.removed);
+  if (plan.old_versions.locked)
+    std::fprintf(out, "%zu old versions of removed objects (%s) %s: Object Lock keeps them until their dates pass\n",
+                 plan.old_versions.locked, human_bytes(plan.old_versions.locked_bytes).c_str(),
+                 dry_run ? "would be tried" : "stay");
   std::fflush(out);
 }
 

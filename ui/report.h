@@ -21,6 +21,10 @@ namespace gitvault {
 
 void report_backup(std::FILE* out, OutputMode mode, const BackupRunResult& result);
 void report_restore(std::FILE* out, OutputMode mode, const RestoreRunResult& result);
+// A command reading the destination as of a moment (--as-of): the moment, and the objects
+// changed or removed since, which it does not read (on `err`, before the command's output).
+// Nothing for any other destination.
+void report_reading_as_of(std::FILE* err, const Sink& sink);
 void report_verify(std::FILE* out, OutputMode mode, const VerifyResult& result);
 void report_drill(std::FILE* out, OutputMode mode, const DrillResult& result);
 // `where` names the backup directory (for "no backups in ...").

@@ -6,7 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "base/system.h"
 #include "s3/client.h"
@@ -166,6 +169,112 @@ TEST_F(ImmutableBackups, ANightExtendsTheLocksOfTheStepsItNeedsOnlyWhenTheyFallS
   auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
+}
+
+std::size_t versions_of_backup(s3::Client& client, const s3::Url& u, const std::string& id) {
+  std::size_t n = 0;
+  for (const auto& v : client.list_versions(u.prefix + "/"))
+    if (v.key.find("/" + id + "/") != std::string::npos || v.key.find("/" + id + ".") != std::string::npos) ++n;
+  return n;
+}
+
+// On a versioned bucket a DELETE only adds a delete marker: prune leaves the versions of what
+// it removes while their locks hold (counted, never a failure), and deletes them for good on
+// a later run once the locks have ended.
+TEST_F(ImmutableBackups, PruneRemovesOldVersionsOnceTheirLocksEndAndCountsTheLockedOnes) {
+  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=10s");
+  if (url.empty()) {
+    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
+  }
+  s3::Url u = s3::parse_url(url);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  const std::string storage = "default=" + (dir_ / "storage");
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "old"}).exit_code, 0);
+  const auto old_written = std::chrono::steady_clock::now();  // its every object locked for 10 s from before now
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "new"}).exit_code, 0);
+  const std::size_t written = versions_of_backup(client, u, "old");
+  ASSERT_GT(written, 5u);
+
+  auto first = gv({"prune", "--path", url, "--keep-last", "1", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  nlohmann::json summary;
+  std::istringstream lines(first.out);
+  for (std::string line; std::getline(lines, line);)
+    if (auto j = nlohmann::json::parse(line); j["event"] == "summary") summary = j;
+  EXPECT_EQ(summary["remove"], nlohmann::json::array({"old"})) << first.out;
+  EXPECT_GE(summary["old_versions_locked"].get<std::size_t>(), written - 1) << first.out;  // all still locked
+  // (what is removed at once: old versions of lock holders, which are never locked)
+  EXPECT_GE(versions_of_backup(client, u, "old"), written);  // kept, under delete markers
+
+  std::this_thread::sleep_until(old_written + std::chrono::seconds(12));  // its locks have ended
+  auto second = gv({"prune", "--path", url, "--keep-last", "1"});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_NE(second.out.find("old versions of removed objects whose Object Lock had ended"), std::string::npos)
+      << second.out;
+  EXPECT_EQ(versions_of_backup(client, u, "old"), 0u) << "versions or delete markers of the removed backup remain";
+  auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
+}
+
+// The attack the locks are for: with the backing-up host's own keys, everything under the
+// prefix is deleted, the newest record and a bundle overwritten with new versions. The
+// bucket then holds nothing gitvault can use as it is — but `--as-of` a moment before the
+// attack reads the locked versions, and every repository comes back exactly, on both engines.
+TEST_F(ImmutableBackups, AfterAnAttackWithTheHostsKeysRestoreAsOfBeforeItBringsEveryRepositoryBack) {
+  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=1h");
+  if (url.empty()) {
+    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
+  }
+  const std::string storage = "default=" + (dir_ / "storage");
+  flag("false");
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "a1"}).exit_code, 0);
+  flag("true");
+  sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && git clone -q storage/group/project.git w "
+     "&& cd w && echo day > day.txt && git add day.txt && git commit -qm day && git push -q origin HEAD:day");
+  const std::string before_attack_refs = refs_of_all(dir_ / "storage");
+  ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "a2", "--incremental"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::string moment = format_rfc3339(now_seconds());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+
+  // The attack, with the keys the host backs up with.
+  s3::Url u = s3::parse_url(url);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  std::string a_bundle;
+  for (const auto& o : client.list(u.prefix + "/").objects)
+    if (o.key.ends_with(".bundle") && a_bundle.empty()) a_bundle = o.key;
+  client.put(u.prefix + "/+gitvault/backups/a2.json", "{\"ransom\": true}\n");
+  client.put(a_bundle, "encrypted by ransomware");
+  std::vector<std::string> keys;
+  for (const auto& o : client.list(u.prefix + "/").objects) keys.push_back(o.key);
+  client.remove_many(keys);
+  ASSERT_TRUE(client.list(u.prefix + "/").objects.empty());
+  auto now = gv({"restore", "--storage", "default=" + (dir_ / "nothing"), "--path", url});
+  EXPECT_NE(now.exit_code, 0) << "the bucket as it is now has nothing to restore";
+
+  // As of before the attack: both backups are there; the restore is exact, on both engines.
+  auto listed = gv({"backups", "--path", url, "--as-of", moment});
+  ASSERT_EQ(listed.exit_code, 0) << listed.out << listed.err;
+  EXPECT_NE(listed.out.find("a1"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("a2"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.err.find("changed or removed since then, not read"), std::string::npos) << listed.err;
+  EXPECT_NE(listed.err.find("+gitvault/backups/a2.json"), std::string::npos) << listed.err;
+  for (const char* engine : {"false", "true"}) {
+    flag(engine);
+    const std::string target = dir_ / (std::string("restored-") + engine);
+    auto r = gv({"restore", "--storage", "default=" + target, "--path", url, "--as-of", moment});
+    ASSERT_EQ(r.exit_code, 0) << engine << r.out << r.err;
+    EXPECT_EQ(refs_of_all(target), before_attack_refs) << engine;
+  }
+  auto v = gv({"verify", "--path", url, "--as-of", moment, "--deep"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // A local directory keeps no versions to read.
+  auto local = gv({"backups", "--path", dir_ / "local", "--as-of", moment});
+  EXPECT_EQ(local.exit_code, 2) << local.err;
+  EXPECT_NE(local.err.find("--as-of reads object versions"), std::string::npos) << local.err;
 }
 
 TEST_F(ImmutableBackups, ALockAskedOfABucketWithoutObjectLockIsRefusedBeforeAnythingIsWritten) {
