@@ -37,11 +37,7 @@ bool is_lock_object(const std::string& name) {
 }
 
 TEST_F(ImmutableBackups, EveryObjectOfABackupIsLockedOnBothPathsAndTheWritersKeysCannotDeleteIt) {
-  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=2h");
-  if (url.empty()) {
-    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
-    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
-  }
+  GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=2h");
   const std::string storage = "default=" + (dir_ / "storage");
   const std::int64_t t0 = now_seconds();
   flag("false");
@@ -117,11 +113,7 @@ std::string bundle_of(s3::Client& client, const s3::Url& u, const std::string& i
 // objects of each backup it needs whose lock falls short (to twice the lock from its start),
 // and a night soon after, whose lock those extensions cover, extends nothing again.
 TEST_F(ImmutableBackups, ANightExtendsTheLocksOfTheStepsItNeedsOnlyWhenTheyFallShort) {
-  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=10s");
-  if (url.empty()) {
-    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
-    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
-  }
+  GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=10s");
   s3::Url u = s3::parse_url(url);
   s3::Client client(u.endpoint, s3::credentials_from_environment());
   const std::string storage = "default=" + (dir_ / "storage");
@@ -182,11 +174,7 @@ std::size_t versions_of_backup(s3::Client& client, const s3::Url& u, const std::
 // it removes while their locks hold (counted, never a failure), and deletes them for good on
 // a later run once the locks have ended.
 TEST_F(ImmutableBackups, PruneRemovesOldVersionsOnceTheirLocksEndAndCountsTheLockedOnes) {
-  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=10s");
-  if (url.empty()) {
-    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
-    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
-  }
+  GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=10s");
   s3::Url u = s3::parse_url(url);
   s3::Client client(u.endpoint, s3::credentials_from_environment());
   const std::string storage = "default=" + (dir_ / "storage");
@@ -223,11 +211,7 @@ TEST_F(ImmutableBackups, PruneRemovesOldVersionsOnceTheirLocksEndAndCountsTheLoc
 // bucket then holds nothing gitvault can use as it is — but `--as-of` a moment before the
 // attack reads the locked versions, and every repository comes back exactly, on both engines.
 TEST_F(ImmutableBackups, AfterAnAttackWithTheHostsKeysRestoreAsOfBeforeItBringsEveryRepositoryBack) {
-  std::string url = testing::s3_locked_test_url("object_lock=governance&lock_for=1h");
-  if (url.empty()) {
-    if (testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)";
-    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";
-  }
+  GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=1h");
   const std::string storage = "default=" + (dir_ / "storage");
   flag("false");
   ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "a1"}).exit_code, 0);

@@ -73,5 +73,12 @@ std::string s3_locked_test_url(const std::string& extra_query = "");
     GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";                    \
   }
 bool running_in_ci();
+// The same for the server's bucket with Object Lock: `url` a fresh prefix there with `query`.
+#define GITVAULT_REQUIRE_S3_LOCKED(url, query)                                              \
+  std::string url = ::gitvault::testing::s3_locked_test_url(query);                         \
+  if (url.empty()) {                                                                        \
+    if (::gitvault::testing::running_in_ci()) FAIL() << "no S3 server (scripts/s3-server)"; \
+    GTEST_SKIP() << "no S3 server: run scripts/test, which starts one";                    \
+  }
 
 }  // namespace gitvault::testing
