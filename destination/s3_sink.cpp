@@ -248,7 +248,15 @@ class S3Lease : public SinkLock {
       etag.erase(std::remove(etag.begin(), etag.end(), '"'), etag.end());
       if (!etag.empty()) headers.push_back("If-Match: " + etag);
       s3::Response w = client_.send("PUT", key, {}, headers, text_);
-      if (w.status == 412) return Renewal::NotOurs;
+      if (w.status == 412) {
+        // radosgw refuses If-Match on a PUT into a versioned bucket (Object Lock makes one)
+        // even when it matches: the lease is renewed unconditionally if it is still this
+        // run's, a window of one request in which a takeover could be overwritten.
+        s3::Response again = client_.send("GET", key, {}, {}, "");
+        if (again.status != 200 || again.body != text_ || again.header("etag") != r.header("etag"))
+          return Renewal::NotOurs;
+        w = client_.send("PUT", key, {}, {}, text_);
+      }
       return w.status == 200 ? Renewal::Renewed : Renewal::Failed;
     } catch (...) {
       return Renewal::Failed;

@@ -195,6 +195,20 @@ TEST(S3Sink, ALeaseIsRenewedWhileItsRunLivesAndTakenOverOnceItsRunIsGone) {
   EXPECT_EQ(taken->dead_holders()[0].detail, "b-dead");
 }
 
+// A versioned bucket (Object Lock) refuses If-Match on a PUT, which the renewal used: a run
+// there lost its lease after its first renewal and stopped (found by scripts/bench s3).
+TEST(S3Sink, ALeaseOnABucketWithObjectLockIsRenewedToo) {
+  GITVAULT_REQUIRE_S3_LOCKED(where, "lease_seconds=3&object_lock=governance&lock_for=10s");
+  auto a = open_sink(where), b = open_sink(where);
+  auto held = a->lock(LockHolder::current("backup", "b-alive", LockMode::Exclusive), std::chrono::milliseconds(0));
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // past the lease: renewed meanwhile
+  EXPECT_EQ(held->lost(), "");
+  EXPECT_THROW(b->lock(LockHolder::current("prune", "", LockMode::Exclusive), std::chrono::milliseconds(0)), Error);
+  auto w = a->create("still-writing.refs");  // a run that holds its lease still writes
+  w->write("x", 1);
+  EXPECT_NO_THROW(w->commit());
+}
+
 TEST(OpenSink, AnUnknownSchemeIsAnErrorNotADirectory) {
   testing::ScratchDir dir;
   for (const char* bad : {"s3x://bucket/p", "gs://bucket/p", "azblob://c/p", "http://host/p"}) {
