@@ -13,6 +13,7 @@
 
 #include "base/system.h"
 #include "s3/client.h"
+#include "tests/support/fault_proxy.h"
 #include "tests/support/storage_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -259,6 +260,34 @@ TEST_F(ImmutableBackups, AfterAnAttackWithTheHostsKeysRestoreAsOfBeforeItBringsE
   auto local = gv({"backups", "--path", dir_ / "local", "--as-of", moment});
   EXPECT_EQ(local.exit_code, 2) << local.err;
   EXPECT_NE(local.err.find("--as-of reads object versions"), std::string::npos) << local.err;
+}
+
+// What a lock costs a quiet night: nothing per repository. Once the night before has
+// extended the full backup's locks, a quiet night on a locked bucket makes only a few more
+// requests than on a plain one (the ledger's listing, the chain files', its own entry).
+TEST_F(ImmutableBackups, AQuietNightOnALockedBucketMakesNoRequestPerRepository) {
+  GITVAULT_REQUIRE_S3(plain);
+  GITVAULT_REQUIRE_S3_LOCKED(locked, "");
+  auto quiet_night_requests = [&](const std::string& url, const std::string& extra) {
+    const s3::Url where = s3::parse_url(url);
+    testing::FaultProxy proxy(testing::FaultProxy::port_of(where.endpoint.url), 0);
+    const std::string via = proxy.s3_url(where.endpoint.bucket, where.prefix, extra);
+    int requests = 0;
+    for (int i = 0; i < 3; ++i) {  // full, a night that extends, a quiet night
+      const int before = proxy.requests();
+      auto b = gv({"backup", "--incremental", "--storage", "default=" + (dir_ / "storage"), "--path", via});
+      EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+      requests = proxy.requests() - before;
+    }
+    return requests;
+  };
+  const int unlocked = quiet_night_requests(plain, "");
+  const int with_locks = quiet_night_requests(locked, "&object_lock=governance&lock_for=1h");
+  const std::size_t repositories =
+      std::stoul(sh("find " + (dir_ / "storage") + " -name '*.git' -type d -prune | wc -l"));
+  ASSERT_GE(repositories, 6u);
+  EXPECT_LE(with_locks, unlocked + 5) << unlocked << " requests unlocked, " << with_locks << " locked, "
+                                      << repositories << " repositories";
 }
 
 TEST_F(ImmutableBackups, ALockAskedOfABucketWithoutObjectLockIsRefusedBeforeAnythingIsWritten) {
