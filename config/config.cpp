@@ -171,6 +171,41 @@ std::vector<ConfigProblem> schema_problems(const toml::table& tbl) {
 
 }  // namespace
 
+namespace {
+
+// The [s3] table, checked: Error(Config) naming the file for a bad object lock or a secret
+// others can read.
+S3Config s3_config_of(const toml::table& s3, const std::string& path, const fs::path& base) {
+  auto fail = [&](const std::string& why) { return Error(ErrorCode::Config, "config " + path + ": " + why); };
+  S3Config c;
+  c.endpoint = s3["endpoint"].value_or(std::string());
+  c.region = s3["region"].value_or(std::string());
+  if (auto b = s3["use_path_style"].value_exact<bool>()) c.use_path_style = *b;
+  if (auto n = s3["part_size"].value_exact<int64_t>()) c.part_size = *n;
+  if (auto n = s3["parts_in_flight"].value_exact<int64_t>()) c.parts_in_flight = *n;
+  if (auto n = s3["request_timeout"].value_exact<int64_t>()) c.request_timeout = *n;
+  if (auto n = s3["dead_after"].value_exact<int64_t>()) c.dead_after = *n;
+  if (auto p = s3["ca_file"].value<std::string>()) c.ca_file = (base / *p).lexically_normal().string();
+  if (auto b = s3["allow_whole_bucket"].value_exact<bool>()) c.allow_whole_bucket = *b;
+  if (auto b = s3["allow_insecure_http"].value_exact<bool>()) c.allow_insecure_http = *b;
+  c.object_lock = s3["object_lock"].value_or(std::string());
+  c.lock_for = s3["lock_for"].value_or(std::string());
+  if (!c.object_lock.empty() && c.object_lock != "governance" && c.object_lock != "compliance")
+    throw fail("[s3] object_lock must be \"governance\" or \"compliance\"");
+  if (c.object_lock.empty() != c.lock_for.empty())
+    throw fail("[s3] object_lock and lock_for go together (object_lock = \"governance\", lock_for = \"35d\")");
+  c.access_key_id = s3["access_key_id"].value_or(std::string());
+  c.secret_access_key = s3["secret_access_key"].value_or(std::string());
+  if (!c.secret_access_key.empty()) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
+      throw fail("[s3] secret_access_key is in a file others can read: chmod 600 " + path);
+  }
+  return c;
+}
+
+}  // namespace
+
 Config load_config(const std::string& path) {
   Config cfg;
   toml::table tbl;
@@ -233,32 +268,7 @@ Config load_config(const std::string& path) {
   if (auto p = tbl["worker"]["path"].value<std::string>()) cfg.worker = resolve_file(*p);
   if (auto p = tbl["verify"]["scratch"].value<std::string>()) cfg.verify_scratch = resolve(*p);
   read_retention(tbl, cfg);
-  if (auto* s3 = tbl["s3"].as_table()) {
-    S3Config& c = cfg.s3;
-    c.endpoint = (*s3)["endpoint"].value_or(std::string());
-    c.region = (*s3)["region"].value_or(std::string());
-    if (auto b = (*s3)["use_path_style"].value_exact<bool>()) c.use_path_style = *b;
-    if (auto n = (*s3)["part_size"].value_exact<int64_t>()) c.part_size = *n;
-    if (auto n = (*s3)["parts_in_flight"].value_exact<int64_t>()) c.parts_in_flight = *n;
-    if (auto n = (*s3)["request_timeout"].value_exact<int64_t>()) c.request_timeout = *n;
-    if (auto n = (*s3)["dead_after"].value_exact<int64_t>()) c.dead_after = *n;
-    if (auto p = (*s3)["ca_file"].value<std::string>()) c.ca_file = resolve_file(*p);
-    if (auto b = (*s3)["allow_whole_bucket"].value_exact<bool>()) c.allow_whole_bucket = *b;
-    if (auto b = (*s3)["allow_insecure_http"].value_exact<bool>()) c.allow_insecure_http = *b;
-    c.object_lock = (*s3)["object_lock"].value_or(std::string());
-    c.lock_for = (*s3)["lock_for"].value_or(std::string());
-    if (!c.object_lock.empty() && c.object_lock != "governance" && c.object_lock != "compliance")
-      throw fail("[s3] object_lock must be \"governance\" or \"compliance\"");
-    if (c.object_lock.empty() != c.lock_for.empty())
-      throw fail("[s3] object_lock and lock_for go together (object_lock = \"governance\", lock_for = \"35d\")");
-    c.access_key_id = (*s3)["access_key_id"].value_or(std::string());
-    c.secret_access_key = (*s3)["secret_access_key"].value_or(std::string());
-    if (!c.secret_access_key.empty()) {
-      struct stat st {};
-      if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077))
-        throw fail("[s3] secret_access_key is in a file others can read: chmod 600 " + path);
-    }
-  }
+  if (auto* s3 = tbl["s3"].as_table()) cfg.s3 = s3_config_of(*s3, path, base);
   validate_storages(cfg.storages, false);
   return cfg;
 }

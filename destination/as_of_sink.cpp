@@ -42,18 +42,19 @@ std::unique_ptr<SinkWriter> AsOfSink::create(const std::string& name) { refuse_w
 
 void AsOfSink::remove(const std::string& name) { refuse_write(name); }
 
-std::unique_ptr<ByteReader> AsOfSink::open(const std::string& name) {
+const std::string& AsOfSink::version_of(const std::string& name) const {
   auto it = at_moment_.find(name);
   if (it == at_moment_.end())
     throw Error(ErrorCode::NotFound, describe(name) + ": no such object at " + format_rfc3339(moment_));
-  return current_->open_version(name, it->second);
+  return it->second;
+}
+
+std::unique_ptr<ByteReader> AsOfSink::open(const std::string& name) {
+  return current_->open_version(name, version_of(name));
 }
 
 FilePeek AsOfSink::peek(const std::string& name, std::size_t head, std::size_t tail) {
-  auto it = at_moment_.find(name);
-  if (it == at_moment_.end())
-    throw Error(ErrorCode::NotFound, describe(name) + ": no such object at " + format_rfc3339(moment_));
-  return current_->peek_version(name, it->second, head, tail);
+  return current_->peek_version(name, version_of(name), head, tail);
 }
 
 std::vector<std::string> AsOfSink::list(const std::string& prefix) { return list_after(prefix, ""); }

@@ -45,6 +45,8 @@ class AsOfSink : public Sink {
 
  private:
   [[noreturn]] void refuse_write(const std::string& name) const;
+  // The version `name` had at the moment; Error(NotFound) naming it when it had none.
+  const std::string& version_of(const std::string& name) const;
   std::unique_ptr<S3Sink> current_;
   const std::int64_t moment_;
   std::map<std::string, std::string> at_moment_;  // name -> version id, names present at the moment

@@ -161,6 +161,18 @@ void finish_record(Sink& sink, BackupRunResult& result) {
   }
 }
 
+// The worker's command line for this backup: every storage, the manifest layout, and the
+// backups an incremental builds on.
+WorkerCommand create_worker(const BackupRunOptions& o, const std::string& id, const std::vector<std::string>& bases) {
+  std::set<std::string> all;
+  for (const auto& s : o.storages) all.insert(s.name);
+  std::vector<std::string> extra = {"--layout", "manifest"};
+  if (!bases.empty()) extra.push_back("--incremental");
+  for (const auto& b : bases) extra.insert(extra.end(), {"--previous-id", b});
+  if (!bases.empty() && o.max_chain > 0) extra.insert(extra.end(), {"--max-chain", std::to_string(o.max_chain)});
+  return worker_command(o, "create", id, all, extra);
+}
+
 // On a destination that locks what it writes, what this backup needs stays locked as long as
 // it (backup/object_locks.h). A failure leaves the backup partial: it is never called complete
 // while it depends on an object that can be deleted.
@@ -281,15 +293,7 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;
-  if (router.pipeline_may_be_used()) {
-    std::set<std::string> all;
-    for (const auto& s : o.storages) all.insert(s.name);
-    std::vector<std::string> extra = {"--layout", "manifest"};
-    if (!bases.empty()) extra.push_back("--incremental");
-    for (const auto& id : bases) extra.insert(extra.end(), {"--previous-id", id});
-    if (!bases.empty() && o.max_chain > 0) extra.insert(extra.end(), {"--max-chain", std::to_string(o.max_chain)});
-    worker = worker_command(o, "create", rec.id, all, extra);
-  }
+  if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, bases);
   RepositoryRun run("backup", "backing up", worker, observer);
 
   std::vector<std::string> warnings;

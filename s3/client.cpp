@@ -731,6 +731,29 @@ std::string DestinationHealth::dead() const {
   return dead_;
 }
 
+namespace {
+
+// What a URL may not ask for without saying so: the whole bucket, plain http to another
+// machine; and settings that only go together.
+void refuse_unsafe(const Url& out, const std::string& url) {
+  if (out.prefix.empty() && !out.allow_whole_bucket)
+    throw Error(ErrorCode::Usage,
+                url + ": no prefix — gitvault would take every object of bucket '" + out.endpoint.bucket +
+                    "' for its own (prune removes what no backup names, other tools' objects included). Give one "
+                    "(s3://" + out.endpoint.bucket + "/gitvault), or set allow_whole_bucket = true if the bucket "
+                    "holds nothing else");
+  if (out.endpoint.url.rfind("http://", 0) == 0 && !is_loopback_url(out.endpoint.url) && !out.allow_insecure_http)
+    throw Error(ErrorCode::Usage,
+                url + ": endpoint " + out.endpoint.url + " is plain http to another machine — every repository "
+                    "and any session token would cross the network in the clear, and records could be rewritten "
+                    "on the way. Use https://, or set allow_insecure_http = true to accept that risk");
+  if (out.object_lock.empty() != (out.lock_for == 0))
+    throw Error(ErrorCode::Usage, url + ": object_lock and lock_for go together (object_lock = \"governance\" or "
+                                        "\"compliance\", lock_for = \"35d\")");
+}
+
+}  // namespace
+
 Url parse_url(const std::string& url) {
   const std::string scheme = "s3://";
   if (url.rfind(scheme, 0) != 0) throw Error(ErrorCode::Usage, "not an s3:// URL: " + url);
@@ -802,20 +825,7 @@ Url parse_url(const std::string& url) {
     }
   }
   out.endpoint.health = std::make_shared<DestinationHealth>(std::chrono::seconds(dead_after));
-  if (out.prefix.empty() && !out.allow_whole_bucket)
-    throw Error(ErrorCode::Usage,
-                url + ": no prefix — gitvault would take every object of bucket '" + out.endpoint.bucket +
-                    "' for its own (prune removes what no backup names, other tools' objects included). Give one "
-                    "(s3://" + out.endpoint.bucket + "/gitvault), or set allow_whole_bucket = true if the bucket "
-                    "holds nothing else");
-  if (out.endpoint.url.rfind("http://", 0) == 0 && !is_loopback_url(out.endpoint.url) && !out.allow_insecure_http)
-    throw Error(ErrorCode::Usage,
-                url + ": endpoint " + out.endpoint.url + " is plain http to another machine — every repository "
-                    "and any session token would cross the network in the clear, and records could be rewritten "
-                    "on the way. Use https://, or set allow_insecure_http = true to accept that risk");
-  if (out.object_lock.empty() != (out.lock_for == 0))
-    throw Error(ErrorCode::Usage, url + ": object_lock and lock_for go together (object_lock = \"governance\" or "
-                                        "\"compliance\", lock_for = \"35d\")");
+  refuse_unsafe(out, url);
   return out;
 }
 
