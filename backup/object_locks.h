@@ -27,6 +27,9 @@ std::map<std::string, std::int64_t> read_lock_ledger(Sink& sink);
 // The backup a ledger entry's name is about ("+gitvault/locks/<id>.<until>"); "" for any
 // other name. Prune removes the entries of backups it removes.
 std::string lock_mark_backup(const std::string& name);
+// The date of a ledger entry (Unix seconds); 0 for any other name. Prune keeps the entries
+// of backups it removed until that date passes, so it can say until when they stay locked.
+std::int64_t lock_mark_until(const std::string& name);
 
 // Every object backup `b` wrote itself (not the earlier steps it names): its steps' files,
 // manifests, chain files and record files. `names`: the destination's listing of

@@ -132,6 +132,12 @@ class Sink {
   // Object Lock (docs/object-storage.md): how long every object written is locked, in
   // seconds; 0 when this destination does not lock (a directory, a bucket without object_lock).
   virtual std::int64_t lock_for() const { return 0; }
+  // Whether a backup writes each name here once and deletes nothing but its leases
+  // (docs/object-storage.md "Append-only keys"): on a destination that locks, so that keys
+  // which can neither delete nor overwrite run every backup. It writes no "running" record
+  // (a dead run leaves files no record names, which prune reclaims) and no +latest.toml
+  // (gitaly-backup's pointer to the newest manifest, replaced by every night).
+  bool append_only() const { return lock_for() > 0; }
   // Extends the lock of `name` (its current version) to `until`, Unix seconds; destinations
   // that do not lock: nothing. Throws Error naming the object when the server refuses.
   virtual void extend_lock(const std::string& name, std::int64_t until) {

@@ -306,7 +306,9 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   rec.gitvault_version = GITVAULT_VERSION;
   for (const auto& s : o.storages) rec.storages.push_back(s.name);
   std::vector<EngineJob> jobs = route_repositories(router, repos, rec);
-  write_record(sink, rec);  // "running": a run that dies stays visibly unfinished
+  // "running": a run that dies stays visibly unfinished — except where every name is written
+  // once, and the record only at the end (Sink::append_only).
+  if (!sink.append_only()) write_record(sink, rec);
 
   RepositoryBackupOptions repo_options;
   repo_options.pack_threads = o.pack_threads;

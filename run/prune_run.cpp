@@ -309,8 +309,9 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
   for (const auto& f : all_names) {
     if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
     if (const std::string id = lock_mark_backup(f); !id.empty()) {
-      // the lock ledger's entry of a backup none of whose files stays
-      if (!reading.kept.count(id) && !needed_ids.count(id)) plan.files.push_back(f);
+      // the lock ledger's entry of a backup none of whose files stays, once its date has
+      // passed (until then it says how long the removed backup's versions stay locked)
+      if (!reading.kept.count(id) && !needed_ids.count(id) && lock_mark_until(f) <= plan.now) plan.files.push_back(f);
       continue;
     }
     if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
@@ -373,6 +374,16 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
 
 }  // namespace
 
+// Backups not kept (removed now or by an earlier prune) whose objects the lock ledger says
+// Object Lock keeps past now: their versions stay, and their storage with them, until then.
+std::map<std::string, std::int64_t> locked_after_removal(Sink& sink, const PrunePlan& plan) {
+  std::map<std::string, std::int64_t> out;
+  const std::set<std::string> kept(plan.keep.begin(), plan.keep.end());
+  for (const auto& [id, until] : read_lock_ledger(sink))
+    if (!kept.count(id) && until > plan.now) out[id] = until;
+  return out;
+}
+
 PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   if (o.policy.empty())
     throw Error(ErrorCode::Usage,
@@ -381,6 +392,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   for (int n : {o.policy.last, o.policy.hourly, o.policy.daily, o.policy.weekly, o.policy.monthly, o.policy.yearly})
     if (n < -1) throw Error(ErrorCode::Usage, "a --keep-* count is a number of backups or periods, or -1 for all");
   PrunePlan plan;
+  plan.now = std::time(nullptr);
   // Alone in the directory: no backup is running, so every "running" record is a dead run's
   // and every file no record names is a leftover.
   RunLocks locks(sink, o.dry_run ? LockMode::Shared : LockMode::Exclusive, {}, LockMode::Shared, "prune", "",
@@ -406,6 +418,7 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   // its versions behind: those whose locks have ended go now (docs/object-storage.md).
   plan.old_versions = sink.remove_old_versions(
       [](const std::string& name) { return is_gitvault_own_file(name) || has_gitvault_file_ending(name); }, o.dry_run);
+  plan.locked_until = locked_after_removal(sink, plan);
   return plan;
 }
 

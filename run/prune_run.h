@@ -54,6 +54,10 @@ struct PrunePlan {
   std::size_t unreferenced = 0;     // of the files, those no record named (killed runs, failed repositories)
   std::size_t unfinished_writes = 0;  // killed runs' unfinished writes removed (multipart uploads, *.tmp-* files)
   OldVersions old_versions;           // a versioned (Object Lock) destination's: removed for good, still locked
+  // Backups not kept (removed by this prune or an earlier one) that Object Lock keeps: the
+  // date (Unix seconds) the lock ledger says their objects stay locked until.
+  std::map<std::string, std::int64_t> locked_until;
+  std::int64_t now = 0;             // when the prune began (Unix seconds)
   bool resumed = false;             // an interrupted prune was finished first
   std::vector<std::string> notes;   // what taking the lock and an interrupted plan found
 };

@@ -2,6 +2,9 @@
 
 #include "destination/as_of_sink.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "ui/json_line.h"
@@ -336,12 +339,35 @@ void report_moment(std::FILE* out, OutputMode mode, std::int64_t at, const Momen
   std::fflush(out);
 }
 
+namespace {
+// Removed backups whose objects Object Lock still keeps: how many, and the dates.
+void report_locked_until(std::FILE* out, const PrunePlan& plan) {
+  if (plan.locked_until.empty()) return;
+  std::int64_t first = INT64_MAX, last = 0;
+  for (const auto& [id, until] : plan.locked_until) {
+    first = std::min(first, until);
+    last = std::max(last, until);
+  }
+  std::fprintf(out, "%zu removed backup%s stay%s locked by Object Lock until %s%s%s: their storage is freed by a prune "
+                    "after that\n",
+               plan.locked_until.size(), plan.locked_until.size() == 1 ? "" : "s",
+               plan.locked_until.size() == 1 ? "s" : "", format_rfc3339(first).c_str(),
+               first == last ? "" : " … ", first == last ? "" : format_rfc3339(last).c_str());
+}
+}  // namespace
+
 void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool dry_run) {
   if (mode == OutputMode::Json) {
     for (const auto& id : plan.keep)
       print_json(out, {{"event", "kept"}, {"id", id}, {"reasons", plan.reasons.count(id) ? plan.reasons.at(id)
                                                                                          : std::vector<std::string>{}}});
-    for (const auto& id : plan.remove) print_json(out, {{"event", dry_run ? "would_remove" : "removed"}, {"id", id}});
+    nlohmann::json locked = nlohmann::json::object();
+    for (const auto& [id, until] : plan.locked_until) locked[id] = format_rfc3339(until);
+    for (const auto& id : plan.remove) {
+      nlohmann::json e{{"event", dry_run ? "would_remove" : "removed"}, {"id", id}};
+      if (auto it = plan.locked_until.find(id); it != plan.locked_until.end()) e["locked_until"] = format_rfc3339(it->second);
+      print_json(out, e);
+    }
     print_json(out, {{"event", "summary"}, {"command", "prune"}, {"dry_run", dry_run}, {"policy", plan.policy},
                      {"keep", plan.keep},
                      {"remove", plan.remove}, {"files", plan.files.size()}, {"bytes", plan.bytes},
@@ -349,6 +375,7 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
                      {"old_versions_removed", plan.old_versions.removed},
                      {"old_versions_locked", plan.old_versions.locked},
                      {"old_versions_locked_bytes", plan.old_versions.locked_bytes},
+                     {"locked_until", locked},
                      {"resumed", plan.resumed}, {"notes", plan.notes}});
     std::fflush(out);
     return;
@@ -362,7 +389,13 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
       for (const auto& r : it->second) why += (why.empty() ? "" : ", ") + r;
     std::fprintf(out, "keep backup %s (%s)\n", id.c_str(), why.empty() ? "a kept backup needs it" : why.c_str());
   }
-  for (const auto& id : plan.remove) std::fprintf(out, "%s backup %s\n", verb, id.c_str());
+  for (const auto& id : plan.remove) {
+    auto it = plan.locked_until.find(id);
+    std::fprintf(out, "%s backup %s%s\n", verb, id.c_str(),
+                 it == plan.locked_until.end()
+                     ? ""
+                     : (" (Object Lock keeps its objects until " + format_rfc3339(it->second) + ")").c_str());
+  }
   std::fprintf(out, "prune%s: %zu backups kept, %zu %s; %zu files (%s) %s", dry_run ? " --dry-run" : "",
                plan.keep.size(), plan.remove.size(), dry_run ? "to remove" : "removed", plan.files.size(),
                human_bytes(plan.bytes).c_str(), verb);
@@ -379,6 +412,7 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
     std::fprintf(out, "%zu old versions of removed objects (%s) %s: Object Lock keeps them until their dates pass\n",
                  plan.old_versions.locked, human_bytes(plan.old_versions.locked_bytes).c_str(),
                  dry_run ? "would be tried" : "stay");
+  report_locked_until(out, plan);
   std::fflush(out);
 }
 

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -152,12 +154,15 @@ TEST_F(ImmutableBackups, ANightExtendsTheLocksOfTheStepsItNeedsOnlyWhenTheyFallS
   ASSERT_FALSE(step2.empty());
   EXPECT_GE(client.get_retention(step2)->until, ledger_date(client, u, "n3"));  // n2's step covers n3's lock
 
-  // A full backup needs none of them: prune removes them and their ledger entries (a delete
-  // marker each: the locked versions stay until their locks end), and keeps the new one's.
+  // A full backup needs none of them: prune removes them (a delete marker each: the locked
+  // versions stay until their locks end) and says until when, from their ledger entries,
+  // which stay until then (PruneRemovesOldVersions… sees them go once the dates pass).
   ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "n4"}).exit_code, 0);
   auto p = gv({"prune", "--path", url, "--keep-last", "1"});
   ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
-  for (const char* gone : {"n1", "n2", "n3"}) EXPECT_EQ(ledger_date(client, u, gone), 0) << gone;
+  EXPECT_NE(p.out.find("removed backup n1 (Object Lock keeps its objects until "), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("3 removed backups stay locked by Object Lock until "), std::string::npos) << p.out;
+  for (const char* gone : {"n1", "n2", "n3"}) EXPECT_GT(ledger_date(client, u, gone), now_seconds()) << gone;
   EXPECT_GT(ledger_date(client, u, "n4"), 0);
   auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
@@ -195,6 +200,14 @@ TEST_F(ImmutableBackups, PruneRemovesOldVersionsOnceTheirLocksEndAndCountsTheLoc
   EXPECT_GE(summary["old_versions_locked"].get<std::size_t>(), written - 1) << first.out;  // all still locked
   // (what is removed at once: old versions of lock holders, which are never locked)
   EXPECT_GE(versions_of_backup(client, u, "old"), written);  // kept, under delete markers
+  // and until when, from the lock ledger: now, and on a later prune that removes nothing
+  ASSERT_TRUE(summary["locked_until"].contains("old")) << first.out;
+  const std::string until = summary["locked_until"]["old"];
+  EXPECT_GT(parse_rfc3339(until), now_seconds()) << until;
+  auto later = gv({"prune", "--path", url, "--keep-last", "1", "--dry-run"});
+  ASSERT_EQ(later.exit_code, 0) << later.out << later.err;
+  EXPECT_NE(later.out.find("1 removed backup stays locked by Object Lock until " + until), std::string::npos)
+      << later.out;
 
   std::this_thread::sleep_until(old_written + std::chrono::seconds(12));  // its locks have ended
   auto second = gv({"prune", "--path", url, "--keep-last", "1"});
@@ -202,6 +215,7 @@ TEST_F(ImmutableBackups, PruneRemovesOldVersionsOnceTheirLocksEndAndCountsTheLoc
   EXPECT_NE(second.out.find("old versions of removed objects whose Object Lock had ended"), std::string::npos)
       << second.out;
   EXPECT_EQ(versions_of_backup(client, u, "old"), 0u) << "versions or delete markers of the removed backup remain";
+  EXPECT_EQ(second.out.find("stays locked"), std::string::npos) << second.out;
   auto r = gv({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
@@ -288,6 +302,137 @@ TEST_F(ImmutableBackups, AQuietNightOnALockedBucketMakesNoRequestPerRepository) 
   ASSERT_GE(repositories, 6u);
   EXPECT_LE(with_locks, unlocked + 5) << unlocked << " requests unlocked, " << with_locks << " locked, "
                                       << repositories << " repositories";
+}
+
+
+// The requests Object Lock added — GetObjectLockConfiguration, retention on PUTs and
+// multipart uploads, PutObjectRetention, ListObjectVersions, versioned GETs and DELETEs —
+// meet the fault proxy's 503s, 500s, dropped connections and cut-off answers (every 5th
+// request), and every command still does exactly what it does without them.
+TEST_F(ImmutableBackups, ThroughInjectedFaultsLocksExtensionsPruneAndAsOfRestoreAllSucceed) {
+  GITVAULT_REQUIRE_S3_LOCKED(direct, "object_lock=governance&lock_for=10s");
+  s3::Url u = s3::parse_url(direct);
+  s3::Client client(u.endpoint, s3::credentials_from_environment());
+  testing::FaultProxy proxy(testing::FaultProxy::port_of(u.endpoint.url), 5);
+  const std::string url = proxy.s3_url(u.endpoint.bucket, u.prefix, "&object_lock=governance&lock_for=10s");
+  const std::string storage = "default=" + (dir_ / "storage");
+  const std::string original = refs_of_all(dir_ / "storage");
+  flag("false");
+  auto f1 = gv({"backup", "--storage", storage, "--path", url, "--id", "f1"});
+  ASSERT_EQ(f1.exit_code, 0) << f1.out << f1.err;
+  const std::string base = bundle_of(client, u, "f1");
+  ASSERT_FALSE(base.empty());
+  const std::int64_t first = client.get_retention(base)->until;
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // f1's lock now ends before f2's would
+  sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && git clone -q storage/group/project.git w "
+     "&& cd w && echo f2 > f2.txt && git add f2.txt && git commit -qm f2 && git push -q origin HEAD:faulty-night");
+  flag("true");  // the pipeline's nights are incremental (the legacy path writes full bundles)
+  auto f2 = gv({"backup", "--storage", storage, "--path", url, "--id", "f2", "--incremental"});
+  ASSERT_EQ(f2.exit_code, 0) << f2.out << f2.err;
+  EXPECT_GT(client.get_retention(base)->until, first + 5) << "f1's objects were not extended\n" << f2.out << f2.err;
+  const std::string after_f2 = refs_of_all(dir_ / "storage");
+  const std::string moment = format_rfc3339(now_seconds());
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+
+  // a later night the restore must read past, then a prune that removes f1's record only
+  sh("cd " + dir_.path() + "/w && echo f3 > f3.txt && git add f3.txt && git commit -qm f3 && git push -q origin "
+     "HEAD:later-night");
+  auto f3 = gv({"backup", "--storage", storage, "--path", url, "--id", "f3", "--incremental"});
+  ASSERT_EQ(f3.exit_code, 0) << f3.out << f3.err;
+  auto p = gv({"prune", "--path", url, "--keep-last", "2", "--json"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  for (const char* engine : {"true", "false"}) {
+    flag(engine);
+    const std::string into = dir_ / (std::string("as-of-") + engine);
+    auto r = gv({"restore", "--storage", "default=" + into, "--path", url, "--as-of", moment});
+    ASSERT_EQ(r.exit_code, 0) << engine << "\n" << r.out << r.err;
+    EXPECT_EQ(refs_of_all(into), after_f2) << "gitaly_backup=" << engine;
+  }
+  EXPECT_NE(after_f2, original);
+  EXPECT_GT(proxy.answered_503(), 0);
+  EXPECT_GT(proxy.answered_500(), 0);
+  EXPECT_GT(proxy.closed_before_forwarding(), 0);
+  EXPECT_GT(proxy.cut_off_answers(), 0);
+}
+
+// The keys of scripts/s3-server's second user, under the bucket policy of
+// docs/append-only-policy.json: they may write and read, delete only leases, and never delete
+// a version, bypass a lock or change the bucket's policy, versioning or lock.
+std::vector<std::pair<std::string, std::string>> append_only_keys() {
+  const char* id = std::getenv("GITVAULT_TEST_S3_APPEND_ONLY_KEY_ID");
+  const char* secret = std::getenv("GITVAULT_TEST_S3_APPEND_ONLY_SECRET");
+  if (!id || !secret) return {};
+  return {{"AWS_ACCESS_KEY_ID", id}, {"AWS_SECRET_ACCESS_KEY", secret}};
+}
+
+// Every backup path — legacy and pipeline, full and incremental nights, a lock extension —
+// runs with keys that cannot delete or replace what a backup wrote, and writes every name
+// once; the same keys cannot destroy a backup; prune runs with the owner's keys.
+TEST_F(ImmutableBackups, AppendOnlyKeysRunEveryBackupPathAndCannotDestroyABackup) {
+  GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=10s");
+  auto keys = append_only_keys();
+  ASSERT_FALSE(keys.empty()) << "scripts/s3-server exports no append-only keys";
+  keys.emplace_back("GITVAULT_FLAGS_DB", dir_ / "flags/flags.db");
+  auto writer = [&](std::vector<std::string> args) { return testing::gitvault(args, keys); };
+  const std::string storage = "default=" + (dir_ / "storage");
+  auto push = [&](const std::string& branch) {
+    sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && rm -rf w && git clone -q " +
+       "storage/group/project.git w && cd w && echo " + branch + " > " + branch + ".txt && git add . && git commit -qm " +
+       branch + " && git push -q origin HEAD:" + branch);
+  };
+  flag("false");
+  auto full = writer({"backup", "--storage", storage, "--path", url, "--id", "a1"});
+  ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // a1's lock now ends before a2's would
+  push("two");
+  flag("true");
+  auto night = writer({"backup", "--storage", storage, "--path", url, "--id", "a2", "--incremental"});
+  ASSERT_EQ(night.exit_code, 0) << night.out << night.err;
+  EXPECT_NE(night.err.find("earlier backup(s) this one needs extended (a1)"), std::string::npos) << night.err;
+  push("three");
+  flag("false");
+  auto legacy_night = writer({"backup", "--storage", storage, "--path", url, "--id", "a3", "--incremental"});
+  ASSERT_EQ(legacy_night.exit_code, 0) << legacy_night.out << legacy_night.err;
+  flag("true");
+  auto quiet = writer({"backup", "--storage", storage, "--path", url, "--id", "a4", "--incremental"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.out << quiet.err;
+
+  // Every name was written once: one version each, no +latest.toml (docs/object-storage.md).
+  s3::Url u = s3::parse_url(url);
+  s3::Client owner(u.endpoint, s3::credentials_from_environment());
+  std::map<std::string, int> versions;
+  for (const auto& v : owner.list_versions(u.prefix + "/")) {
+    const std::string name = v.key.substr(u.prefix.size() + 1);
+    if (!is_lock_object(name)) ++versions[name];
+  }
+  ASSERT_FALSE(versions.empty());
+  for (const auto& [name, count] : versions) {
+    EXPECT_EQ(count, 1) << name << " was written " << count << " times";
+    EXPECT_FALSE(name.ends_with("+latest.toml")) << name;
+  }
+  EXPECT_TRUE(versions.count("+gitvault/backups/a4.json")) << "the quiet night's record";
+
+  // The same keys can neither delete an object nor a version of it.
+  s3::Client attacker(u.endpoint, s3::Credentials{keys[0].second, keys[1].second, ""});
+  std::string bundle;
+  for (const auto& [name, count] : versions)
+    if (name.ends_with(".bundle")) bundle = u.prefix + "/" + name;
+  ASSERT_FALSE(bundle.empty());
+  s3::Response del = attacker.send("DELETE", bundle, {}, {}, "");
+  EXPECT_EQ(del.status, 403) << del.body;
+  const std::string version = attacker.send("HEAD", bundle, {}, {}, "").header("x-amz-version-id");
+  ASSERT_FALSE(version.empty());
+  s3::Response del_version = attacker.send("DELETE", bundle, {{"versionId", version}}, {}, "");
+  EXPECT_EQ(del_version.status, 403) << del_version.body;
+  auto refused = writer({"prune", "--path", url, "--keep-last", "1"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out << refused.err;
+
+  // Prune runs elsewhere with the owner's keys; what is kept restores with the writer's.
+  auto p = gv({"prune", "--path", url, "--keep-last", "1"});
+  EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+  auto r = writer({"restore", "--storage", "default=" + (dir_ / "restored"), "--path", url});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(refs_of_all(dir_ / "restored"), refs_of_all(dir_ / "storage"));
 }
 
 TEST_F(ImmutableBackups, ALockAskedOfABucketWithoutObjectLockIsRefusedBeforeAnythingIsWritten) {
