@@ -73,7 +73,8 @@ bool added_bytes(git_repository* repo, git_odb* odb, const git_oid& id, std::uin
     if (git_commit_tree(&pt, parent.get()) != 0) return false;
     parent_tree.reset(pt);
   }
-  git_diff_options opts = GIT_DIFF_OPTIONS_INIT;
+  git_diff_options opts;
+  git_diff_options_init(&opts, GIT_DIFF_OPTIONS_VERSION);  // (clang: the _INIT macro leaves fields out)
   opts.flags |= GIT_DIFF_SKIP_BINARY_CHECK;
   git_diff* d = nullptr;
   if (git_diff_tree_to_tree(&d, repo, parent_tree.get(), tree.get(), &opts) != 0) return false;

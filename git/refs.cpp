@@ -267,7 +267,8 @@ std::vector<std::string> missing_objects(const std::string& repo_path, const std
 
 void init_bare_repository(const std::string& path) {
   ensure_libgit2();
-  git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+  git_repository_init_options opts;
+  git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);  // (clang: the _INIT macro leaves fields out)
   opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT | GIT_REPOSITORY_INIT_MKPATH;
   opts.initial_head = "main";
   git_repository* repo = nullptr;

@@ -542,8 +542,13 @@ void Client::remove_many(const std::vector<std::string>& keys) {
     del.append_child("Quiet").text().set("true");
     for (const auto& k : batch) del.append_child("Object").append_child("Key").text().set(k.c_str());
     std::string body = xml_text(doc);
-    Response r = expect("POST", "", {{"delete", ""}}, {"Content-Type: application/xml", "Content-MD5: " + md5_base64(body)},
-                        body);
+    Response r;
+    try {
+      r = expect("POST", "", {{"delete", ""}}, {"Content-Type: application/xml", "Content-MD5: " + md5_base64(body)}, body);
+    } catch (const Error& e) {  // say what was being deleted: keys that may not delete meet it here
+      throw Error(e.code(), "deleting " + std::to_string(batch.size()) + " object" + (batch.size() == 1 ? "" : "s") + " (" +
+                                describe(batch.front()) + (batch.size() == 1 ? "" : " …") + "): " + e.what());
+    }
     auto doc2 = parse_xml(r.body, "batch delete in " + describe(""));
     if (auto err = doc2.child("DeleteResult").child("Error"))
       throw Error(ErrorCode::Io, "DELETE " + describe(err.child_value("Key")) + ": " + err.child_value("Code") + ": " +

@@ -426,6 +426,8 @@ TEST_F(ImmutableBackups, AppendOnlyKeysRunEveryBackupPathAndCannotDestroyABackup
   EXPECT_EQ(del_version.status, 403) << del_version.body;
   auto refused = writer({"prune", "--path", url, "--keep-last", "1"});
   EXPECT_NE(refused.exit_code, 0) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("AccessDenied"), std::string::npos) << refused.err;  // saying what it was deleting
+  EXPECT_NE(refused.err.find("deleting "), std::string::npos) << refused.err;
 
   // Prune runs elsewhere with the owner's keys; what is kept restores with the writer's.
   auto p = gv({"prune", "--path", url, "--keep-last", "1"});
