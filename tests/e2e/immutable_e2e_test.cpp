@@ -39,6 +39,13 @@ bool is_lock_object(const std::string& name) {
          name.rfind("+gitvault/lock.exclusive", 0) == 0;
 }
 
+// A commit pushed to group/project.git of the storage under `dir`, on a new branch.
+void push_branch(const std::string& dir, const std::string& branch) {
+  sh("cd " + dir + " && . " + testing::fixtures_dir() + "/git-env.sh && rm -rf w && git clone -q " +
+     "storage/group/project.git w && cd w && echo " + branch + " > " + branch + ".txt && git add . && git commit -qm " +
+     branch + " && git push -q origin HEAD:" + branch);
+}
+
 TEST_F(ImmutableBackups, EveryObjectOfABackupIsLockedOnBothPathsAndTheWritersKeysCannotDeleteIt) {
   GITVAULT_REQUIRE_S3_LOCKED(url, "object_lock=governance&lock_for=2h");
   const std::string storage = "default=" + (dir_ / "storage");
@@ -120,11 +127,7 @@ TEST_F(ImmutableBackups, ANightExtendsTheLocksOfTheStepsItNeedsOnlyWhenTheyFallS
   s3::Url u = s3::parse_url(url);
   s3::Client client(u.endpoint, s3::credentials_from_environment());
   const std::string storage = "default=" + (dir_ / "storage");
-  auto push = [&](const std::string& branch) {
-    sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && rm -rf w && git clone -q " +
-       "storage/group/project.git w && cd w && echo " + branch + " > " + branch + ".txt && git add . && git commit -qm " +
-       branch + " && git push -q origin HEAD:" + branch);
-  };
+  auto push = [&](const std::string& branch) { push_branch(dir_.path(), branch); };
   flag("true");
   ASSERT_EQ(gv({"backup", "--storage", storage, "--path", url, "--id", "n1"}).exit_code, 0);
   const std::string base = bundle_of(client, u, "n1");
@@ -375,11 +378,7 @@ TEST_F(ImmutableBackups, AppendOnlyKeysRunEveryBackupPathAndCannotDestroyABackup
   keys.emplace_back("GITVAULT_FLAGS_DB", dir_ / "flags/flags.db");
   auto writer = [&](std::vector<std::string> args) { return testing::gitvault(args, keys); };
   const std::string storage = "default=" + (dir_ / "storage");
-  auto push = [&](const std::string& branch) {
-    sh("cd " + dir_.path() + " && . " + testing::fixtures_dir() + "/git-env.sh && rm -rf w && git clone -q " +
-       "storage/group/project.git w && cd w && echo " + branch + " > " + branch + ".txt && git add . && git commit -qm " +
-       branch + " && git push -q origin HEAD:" + branch);
-  };
+  auto push = [&](const std::string& branch) { push_branch(dir_.path(), branch); };
   flag("false");
   auto full = writer({"backup", "--storage", storage, "--path", url, "--id", "a1"});
   ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
