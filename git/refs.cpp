@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "base/error.h"
 #include "base/files.h"
@@ -204,13 +205,60 @@ std::string describe_ref_differences(const RefSnapshot& expected, const RefSnaps
   return out;
 }
 
+namespace {
+
+std::string lowered(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string trimmed(const std::string& s) {
+  const std::size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+// The value of `section.name` when the file says it the plain way `git config` writes an
+// ordinary value — "[section]" then "name = value", once, the value free of quotes,
+// backslashes and comment characters, no include — or nullopt for anything else, which
+// libgit2 then reads. (libgit2's config open costs eight system calls and a lock per
+// repository: at 20,000 repositories in the hashed layout, whose every config names
+// gitlab.fullpath, a visible part of a quiet night.)
+std::optional<std::string> plain_config_value(const std::string& text, const std::string& section,
+                                              const std::string& name) {
+  if (text.find('\\') != std::string::npos || lowered(text).find("[include") != std::string::npos) return std::nullopt;
+  std::optional<std::string> found;
+  bool in_section = false;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    std::size_t eol = text.find('\n', begin);
+    if (eol == std::string::npos) eol = text.size();
+    const std::string line = trimmed(text.substr(begin, eol - begin));
+    begin = eol + 1;
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']') return std::nullopt;  // a section header with more on its line
+      in_section = lowered(trimmed(line.substr(1, line.size() - 2))) == section;
+      continue;
+    }
+    if (!in_section) continue;
+    const std::size_t eq = line.find('=');
+    if (lowered(trimmed(line.substr(0, eq))) != name) continue;
+    if (found || eq == std::string::npos) return std::nullopt;  // said twice, or a bare "name" (true)
+    std::string value = trimmed(line.substr(eq + 1));
+    if (value.find_first_of("\";#") != std::string::npos) return std::nullopt;
+    found = value;
+  }
+  return found ? found : std::optional<std::string>("");
+}
+
+}  // namespace
+
 std::string read_config_string(const std::string& repo_path, const std::string& key) {
   // The repository's own file only: no repository open, no global or system config (a
   // thousand repositories are discovered in a few milliseconds), and libgit2 (whose
-  // start-up costs milliseconds) only for a file that mentions the key.
+  // start-up costs milliseconds) only for a file that says the key other than plainly.
   std::string file = repo_path + "/config";
-  // Most repositories' config does not mention the key at all: one read tells, without
-  // parsing (names are case-insensitive, so the search is too).
   {
     std::string text;
     try {
@@ -219,11 +267,13 @@ std::string read_config_string(const std::string& repo_path, const std::string& 
       if (e.code() == ErrorCode::NotFound) return "";
       throw;
     }
-    std::string name = key.substr(key.rfind('.') + 1);
-    auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
-    std::transform(text.begin(), text.end(), text.begin(), lower);
-    std::transform(name.begin(), name.end(), name.begin(), lower);
-    if (text.find(name) == std::string::npos) return "";
+    // Most repositories' config does not mention the key at all, nor include another file:
+    // one search tells (names are case-insensitive, so the search is too).
+    const std::string lower_key = lowered(key), lower_text = lowered(text);
+    const std::string name = lower_key.substr(lower_key.rfind('.') + 1);
+    if (lower_text.find(name) == std::string::npos && lower_text.find("[include") == std::string::npos) return "";
+    if (lower_key.find('.') == lower_key.rfind('.'))  // "section.name", no subsection
+      if (auto value = plain_config_value(text, lower_key.substr(0, lower_key.find('.')), name)) return *value;
   }
   ensure_libgit2();
   git_config* cfg = nullptr;

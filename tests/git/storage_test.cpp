@@ -3,13 +3,19 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "base/error.h"
+#include "base/files.h"
+#include "git/refs.h"
 #include "tests/support/test_support.h"
 
 namespace gitvault {
 namespace {
 
 using testing::ScratchDir;
+using testing::sh;
 
 TEST(Discovery, FindsRepositoriesAtAnyDepthAndSkipsOtherDirectories) {
   ScratchDir dir;
@@ -36,6 +42,39 @@ TEST(Discovery, ReadsProjectPathFromGitlabFullpath) {
     if (r.relative_path == "group/detached.git") {
       EXPECT_EQ(r.project_path, "");
     }
+  }
+}
+
+// gitlab.fullpath as git itself reads it, whether the file says it plainly (read without
+// libgit2) or in any other way git allows (quoted, escaped, commented, included, said twice,
+// in a differently cased section): every value written by `git config`, and hand-written
+// files, give exactly what `git config --get` gives.
+TEST(Discovery, ProjectPathsReadAsGitReadsThemPlainOrNot) {
+  ScratchDir dir;
+  const std::string repo = dir / "r.git";
+  sh("git init -q --bare " + repo);
+  const std::vector<std::string> values = {"group/project", "group/with  two spaces", "a;b", "a#b", "quote\"in",
+                                           "back\\slash", " leading", "trailing ", "tab\tin", "ünï/π", ""};
+  for (const auto& v : values) {
+    sh("git --git-dir=" + repo + " config gitlab.fullpath '" + v + "'");
+    const std::string by_git = sh("git --git-dir=" + repo + " config --get gitlab.fullpath || true");
+    EXPECT_EQ(read_config_string(repo, "gitlab.fullpath") + "\n", by_git) << "value [" << v << "]";
+  }
+  const std::vector<std::string> files = {
+      "[core]\n\tbare = true\n[GitLab]\n\tFullPath = Group/Upper\n",
+      "[gitlab]\n\tfullpath = first\n[gitlab]\n\tfullpath = second\n",
+      "[gitlab]\n\tfullpath = value ; a comment\n",
+      "[gitlab] fullpath = same-line\n",
+      "[other]\n\tfullpath = not-this\n",
+      "[gitlab \"sub\"]\n\tfullpath = in-a-subsection\n",
+      "[include]\n\tpath = extra\n[core]\n\tbare = true\n",
+  };
+  write_file(dir / "r.git/extra", "[gitlab]\n\tfullpath = from/an/include\n", 0644);
+  for (const auto& text : files) {
+    write_file(repo + "/config", text, 0644);
+    const std::string by_git = sh("git --git-dir=" + repo + " config --get gitlab.fullpath || true");
+    const std::string ours = read_config_string(repo, "gitlab.fullpath");
+    EXPECT_EQ(ours.empty() ? "" : ours + "\n", by_git) << text;
   }
 }
 
