@@ -51,30 +51,23 @@ void extend_all(Sink& sink, const std::vector<std::string>& names, std::int64_t 
 std::map<std::string, std::int64_t> read_lock_ledger(Sink& sink) {
   std::map<std::string, std::int64_t> out;
   for (const auto& name : sink.list(kLedger)) {
-    const std::string full = std::string(kLedger) + "/" + name;
-    const std::string id = lock_mark_backup(full);
-    if (id.empty()) continue;  // not an entry
-    auto& until = out[id];
-    until = std::max(until, lock_mark_until(full));
+    auto mark = lock_mark_of(std::string(kLedger) + "/" + name);
+    if (!mark) continue;  // not an entry
+    auto& until = out[mark->backup];
+    until = std::max(until, mark->until);
   }
   return out;
 }
 
-std::string lock_mark_backup(const std::string& name) {
+std::optional<LockMark> lock_mark_of(const std::string& name) {
   const std::string prefix = std::string(kLedger) + "/";
-  if (name.rfind(prefix, 0) != 0) return "";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
   const std::string rest = name.substr(prefix.size());
   const std::size_t dot = rest.rfind('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size() || rest.size() - dot - 1 > 12 ||
       rest.find('/') != std::string::npos || rest.find_first_not_of("0123456789", dot + 1) != std::string::npos)
-    return "";
-  return rest.substr(0, dot);
-}
-
-std::int64_t lock_mark_until(const std::string& name) {
-  const std::string id = lock_mark_backup(name);
-  if (id.empty()) return 0;
-  return std::stoll(name.substr(std::string(kLedger).size() + 1 + id.size() + 1));
+    return std::nullopt;
+  return LockMark{rest.substr(0, dot), std::stoll(rest.substr(dot + 1))};
 }
 
 std::vector<std::string> files_written_by(Sink& sink, const BackupRecord& b, const std::vector<std::string>& chain_names) {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,15 @@ namespace gitvault {
 
 // The ledger: for each backup, the latest date its objects are known to be locked until.
 std::map<std::string, std::int64_t> read_lock_ledger(Sink& sink);
-// The backup a ledger entry's name is about ("+gitvault/locks/<id>.<until>"); "" for any
-// other name. Prune removes the entries of backups it removes.
-std::string lock_mark_backup(const std::string& name);
-// The date of a ledger entry (Unix seconds); 0 for any other name. Prune keeps the entries
-// of backups it removed until that date passes, so it can say until when they stay locked.
-std::int64_t lock_mark_until(const std::string& name);
+// A ledger entry ("+gitvault/locks/<id>.<until>"): the backup it is about and the date
+// (Unix seconds). Prune keeps the entries of backups it removed until that date passes, so it
+// can say until when they stay locked, then removes them.
+struct LockMark {
+  std::string backup;
+  std::int64_t until = 0;
+};
+// nullopt for any name that is not a ledger entry.
+std::optional<LockMark> lock_mark_of(const std::string& name);
 
 // Every object backup `b` wrote itself (not the earlier steps it names): its steps' files,
 // manifests, chain files and record files. `names`: the destination's listing of

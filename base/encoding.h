@@ -33,6 +33,11 @@ std::string base64_encode(std::string_view bytes);
 // Throws Error(Corrupt) for text that is not base64.
 std::string base64_decode(std::string_view text);
 
+// ASCII letters lowered, every other byte as it is (HTTP header names, config keys).
+std::string ascii_lower(std::string s);
+// Without the spaces, tabs, CRs and LFs at either end.
+std::string trim_blanks(std::string_view s);
+
 // For people (terminals, logs): printable UTF-8 as it is; control characters, DEL, bytes
 // that are not UTF-8 and backslashes as C escapes (\e, \n, \t, \xe9, \\).
 std::string printable(std::string_view s);

@@ -173,6 +173,9 @@ std::vector<ConfigProblem> schema_problems(const toml::table& tbl) {
 
 namespace {
 
+// A file named in the config, relative to the config file's directory.
+std::string config_file_path(const fs::path& base, const std::string& p) { return (base / p).lexically_normal().string(); }
+
 // The [s3] table, checked: Error(Config) naming the file for a bad object lock or a secret
 // others can read.
 S3Config s3_config_of(const toml::table& s3, const std::string& path, const fs::path& base) {
@@ -185,7 +188,7 @@ S3Config s3_config_of(const toml::table& s3, const std::string& path, const fs::
   if (auto n = s3["parts_in_flight"].value_exact<int64_t>()) c.parts_in_flight = *n;
   if (auto n = s3["request_timeout"].value_exact<int64_t>()) c.request_timeout = *n;
   if (auto n = s3["dead_after"].value_exact<int64_t>()) c.dead_after = *n;
-  if (auto p = s3["ca_file"].value<std::string>()) c.ca_file = (base / *p).lexically_normal().string();
+  if (auto p = s3["ca_file"].value<std::string>()) c.ca_file = config_file_path(base, *p);
   if (auto b = s3["allow_whole_bucket"].value_exact<bool>()) c.allow_whole_bucket = *b;
   if (auto b = s3["allow_insecure_http"].value_exact<bool>()) c.allow_insecure_http = *b;
   c.object_lock = s3["object_lock"].value_or(std::string());
@@ -227,7 +230,7 @@ Config load_config(const std::string& path) {
   auto fail = [&](const std::string& why) { return Error(ErrorCode::Config, "config " + path + ": " + why); };
   fs::path base = fs::absolute(path).parent_path();
   auto resolve = [&](const std::string& p) { return normalise_dir((base / p).string()); };
-  auto resolve_file = [&](const std::string& p) { return (base / p).lexically_normal().string(); };
+  auto resolve_file = [&](const std::string& p) { return config_file_path(base, p); };
   if (auto* arr = tbl["storage"].as_array()) {
     for (auto& node : *arr) {
       auto* t = node.as_table();

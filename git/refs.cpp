@@ -6,12 +6,12 @@
 #include <cerrno>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 
+#include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "git/git2_handles.h"
@@ -207,45 +207,34 @@ std::string describe_ref_differences(const RefSnapshot& expected, const RefSnaps
 
 namespace {
 
-std::string lowered(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-std::string trimmed(const std::string& s) {
-  const std::size_t b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
-
 // The value of `section.name` when the file says it the plain way `git config` writes an
 // ordinary value — "[section]" then "name = value", once, the value free of quotes,
-// backslashes and comment characters, no include — or nullopt for anything else, which
-// libgit2 then reads. (libgit2's config open costs eight system calls and a lock per
+// backslashes and comment characters — or nullopt for anything else, which libgit2 then
+// reads (the caller sends a file with an include there too). (libgit2's config open costs eight system calls and a lock per
 // repository: at 20,000 repositories in the hashed layout, whose every config names
 // gitlab.fullpath, a visible part of a quiet night.)
 std::optional<std::string> plain_config_value(const std::string& text, const std::string& section,
                                               const std::string& name) {
-  if (text.find('\\') != std::string::npos || lowered(text).find("[include") != std::string::npos) return std::nullopt;
+  if (text.find('\\') != std::string::npos) return std::nullopt;
   std::optional<std::string> found;
   bool in_section = false;
   std::size_t begin = 0;
   while (begin < text.size()) {
     std::size_t eol = text.find('\n', begin);
     if (eol == std::string::npos) eol = text.size();
-    const std::string line = trimmed(text.substr(begin, eol - begin));
+    const std::string line = trim_blanks(std::string_view(text).substr(begin, eol - begin));
     begin = eol + 1;
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') return std::nullopt;  // a section header with more on its line
-      in_section = lowered(trimmed(line.substr(1, line.size() - 2))) == section;
+      in_section = ascii_lower(trim_blanks(line.substr(1, line.size() - 2))) == section;
       continue;
     }
     if (!in_section) continue;
     const std::size_t eq = line.find('=');
-    if (lowered(trimmed(line.substr(0, eq))) != name) continue;
+    if (ascii_lower(trim_blanks(line.substr(0, eq))) != name) continue;
     if (found || eq == std::string::npos) return std::nullopt;  // said twice, or a bare "name" (true)
-    std::string value = trimmed(line.substr(eq + 1));
+    std::string value = trim_blanks(line.substr(eq + 1));
     if (value.find_first_of("\";#") != std::string::npos) return std::nullopt;
     found = value;
   }
@@ -269,10 +258,11 @@ std::string read_config_string(const std::string& repo_path, const std::string& 
     }
     // Most repositories' config does not mention the key at all, nor include another file:
     // one search tells (names are case-insensitive, so the search is too).
-    const std::string lower_key = lowered(key), lower_text = lowered(text);
+    const std::string lower_key = ascii_lower(key), lower_text = ascii_lower(text);
     const std::string name = lower_key.substr(lower_key.rfind('.') + 1);
-    if (lower_text.find(name) == std::string::npos && lower_text.find("[include") == std::string::npos) return "";
-    if (lower_key.find('.') == lower_key.rfind('.'))  // "section.name", no subsection
+    const bool includes = lower_text.find("[include") != std::string::npos;
+    if (lower_text.find(name) == std::string::npos && !includes) return "";
+    if (!includes && lower_key.find('.') == lower_key.rfind('.'))  // "section.name", no subsection
       if (auto value = plain_config_value(text, lower_key.substr(0, lower_key.find('.')), name)) return *value;
   }
   ensure_libgit2();

@@ -132,7 +132,7 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
-    if (is_gitvault_own_file(f) && !is_chain_file_name(f) && lock_mark_backup(f).empty()) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    if (is_gitvault_own_file(f) && !is_chain_file_name(f) && !lock_mark_of(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
     sink.exists(f);  // throws for a path through a symbolic link
   }
@@ -308,10 +308,16 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
     for (auto& id : backup_ids_in_name(n)) needed_ids.insert(std::move(id));
   for (const auto& f : all_names) {
     if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
-    if (const std::string id = lock_mark_backup(f); !id.empty()) {
-      // the lock ledger's entry of a backup none of whose files stays, once its date has
-      // passed (until then it says how long the removed backup's versions stay locked)
-      if (!reading.kept.count(id) && !needed_ids.count(id) && lock_mark_until(f) <= plan.now) plan.files.push_back(f);
+    if (const auto mark = lock_mark_of(f)) {
+      // the lock ledger's entry of a backup not kept: until its date passes it says how long
+      // the removed backup's versions stay locked; then it goes, once none of its files stays
+      if (reading.kept.count(mark->backup)) continue;
+      if (mark->until > plan.now) {
+        auto& until = plan.locked_until[mark->backup];
+        until = std::max(until, mark->until);
+      } else if (!needed_ids.count(mark->backup)) {
+        plan.files.push_back(f);
+      }
       continue;
     }
     if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
@@ -374,16 +380,6 @@ void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const s
 
 }  // namespace
 
-// Backups not kept (removed now or by an earlier prune) whose objects the lock ledger says
-// Object Lock keeps past now: their versions stay, and their storage with them, until then.
-std::map<std::string, std::int64_t> locked_after_removal(Sink& sink, const PrunePlan& plan) {
-  std::map<std::string, std::int64_t> out;
-  const std::set<std::string> kept(plan.keep.begin(), plan.keep.end());
-  for (const auto& [id, until] : read_lock_ledger(sink))
-    if (!kept.count(id) && until > plan.now) out[id] = until;
-  return out;
-}
-
 PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   if (o.policy.empty())
     throw Error(ErrorCode::Usage,
@@ -418,7 +414,6 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   // its versions behind: those whose locks have ended go now (docs/object-storage.md).
   plan.old_versions = sink.remove_old_versions(
       [](const std::string& name) { return is_gitvault_own_file(name) || has_gitvault_file_ending(name); }, o.dry_run);
-  plan.locked_until = locked_after_removal(sink, plan);
   return plan;
 }
 

@@ -96,16 +96,6 @@ void set_option(CURL* c, CURLoption option, T value, const char* name) {
 }
 #define GITVAULT_SET(c, option, value) set_option(c, option, value, #option)
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  std::size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   static_cast<std::string*>(user)->append(data, size * n);
   return size * n;
@@ -149,7 +139,8 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     }
   }
   auto colon = line.find(':');
-  if (colon != std::string::npos) (*sink->headers)[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+  if (colon != std::string::npos)
+    (*sink->headers)[ascii_lower(trim_blanks(line.substr(0, colon)))] = trim_blanks(line.substr(colon + 1));
   return size * n;
 }
 
@@ -247,7 +238,7 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
 }  // namespace
 
 std::string Response::header(const std::string& name) const {
-  auto it = headers.find(lower(name));
+  auto it = headers.find(ascii_lower(name));
   return it == headers.end() ? "" : it->second;
 }
 
@@ -622,9 +613,7 @@ std::vector<ObjectVersion> Client::list_versions(const std::string& prefix) {
 
 bool Client::remove_version(const std::string& key, const std::string& version_id) {
   Response r = send("DELETE", key, {{"versionId", version_id}}, {}, "");
-  std::string body = r.body;
-  for (char& c : body) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (r.status == 403 && body.find("object lock") != std::string::npos) return false;  // locked
+  if (r.status == 403 && ascii_lower(r.body).find("object lock") != std::string::npos) return false;  // locked
   checked(std::move(r), "DELETE", key, {200, 204, 404});
   return true;
 }
@@ -844,7 +833,7 @@ bool is_loopback_url(const std::string& endpoint) {
   } else {
     host = rest.substr(0, rest.find(':'));
   }
-  for (auto& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  host = ascii_lower(host);
   if (host == "localhost" || host == "::1") return true;
   // 127.0.0.0/8, written as four decimal numbers
   unsigned a, b, c, d;

@@ -390,11 +390,10 @@ void report_prune(std::FILE* out, OutputMode mode, const PrunePlan& plan, bool d
     std::fprintf(out, "keep backup %s (%s)\n", id.c_str(), why.empty() ? "a kept backup needs it" : why.c_str());
   }
   for (const auto& id : plan.remove) {
-    auto it = plan.locked_until.find(id);
-    std::fprintf(out, "%s backup %s%s\n", verb, id.c_str(),
-                 it == plan.locked_until.end()
-                     ? ""
-                     : (" (Object Lock keeps its objects until " + format_rfc3339(it->second) + ")").c_str());
+    std::string locked;
+    if (auto it = plan.locked_until.find(id); it != plan.locked_until.end())
+      locked = " (Object Lock keeps its objects until " + format_rfc3339(it->second) + ")";
+    std::fprintf(out, "%s backup %s%s\n", verb, id.c_str(), locked.c_str());
   }
   std::fprintf(out, "prune%s: %zu backups kept, %zu %s; %zu files (%s) %s", dry_run ? " --dry-run" : "",
                plan.keep.size(), plan.remove.size(), dry_run ? "to remove" : "removed", plan.files.size(),
