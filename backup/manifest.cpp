@@ -243,11 +243,11 @@ void parse_manifest_text(const std::string& text, const std::string& name, Repos
 
 void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& repo) {
   std::string text = format_manifest(repo);
-  write_whole(sink, manifest_name(id, repo.storage, repo.relative_path), text, FileDurability::AtRunSync);
+  write_whole(sink, manifest_name(id, repo.storage, repo.named_path()), text, FileDurability::AtRunSync);
   // +latest.toml replaces the previous backup's: it takes its name at the run's sync(). Not
   // where every name is written once (Sink::append_only): gitvault's readers name the backup.
   if (sink.append_only()) return;
-  write_whole(sink, latest_manifest_name(repo.storage, repo.relative_path), text, FileDurability::ReplacedAtRunSync);
+  write_whole(sink, latest_manifest_name(repo.storage, repo.named_path()), text, FileDurability::ReplacedAtRunSync);
 }
 
 }  // namespace gitvault

@@ -81,7 +81,7 @@ std::vector<std::string> files_written_by(Sink& sink, const BackupRecord& b, con
     for (const auto* p : {&r.pack.index, &r.pack.reverse, &r.pack.bitmap}) own.push_back(*p ? &**p : nullptr);
     for (const FileDigest* f : own)
       if (f && written_by(f->name, b.id)) out.insert(f->name);
-    if (has_own_manifest(r)) out.insert(manifest_name(b.id, r.storage, r.relative_path));
+    if (has_own_manifest(r)) out.insert(manifest_name(b.id, r.storage, r.named_path()));
   }
   return {out.begin(), out.end()};
 }

@@ -95,6 +95,10 @@ const char* to_string(BackupStatus s);
 struct RepositoryRecord {
   std::string storage;
   std::string relative_path;
+  // The path its files are named under when not relative_path: an opaque name on a sealed
+  // destination (Sink::repository_path_in). Empty: relative_path.
+  std::string files_path;
+  const std::string& named_path() const { return files_path.empty() ? relative_path : files_path; }
   std::string project_path;
   Engine engine = Engine::Legacy;
   Layout layout = Layout::Legacy;

@@ -46,7 +46,7 @@ class BackupCommand : public Subcommand {
     const std::string every = !full_every_.empty() ? full_every_ : opts_.config().full_every;
     if (!every.empty()) o.full_every_s = parse_duration(every);
     o.max_chain = max_chain_ > 0 ? max_chain_ : opts_.config().max_chain.value_or(0);
-    auto destination = open_sink(o.backup_path);
+    auto destination = opts_.open_destination(DestinationUse::Backup);
     Sink& sink = *destination;
     BackupRunResult result = run_backup(o, sink);
     report_backup(stdout, opts_.output_mode(), result);

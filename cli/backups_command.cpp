@@ -30,7 +30,7 @@ class BackupsCommand : public Subcommand {
  private:
   int list(std::vector<MetricFamily>& metrics) {
     ProgressPrinter progress(stderr, opts_.output_mode());
-    auto destination = open_sink(opts_.resolved_backup_path());
+    auto destination = opts_.open_destination(DestinationUse::ReadHeaders);
     report_reading_as_of(stderr, *destination);
     Sink& sink = *destination;
     if (!at_.empty()) {

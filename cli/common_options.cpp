@@ -150,6 +150,33 @@ void CommonOptions::fill_reading(RepositoryRunOptions& o, RunObserver& observer)
   if (o.parallel == 0 && o.backup_path.rfind("s3://", 0) == 0)
     o.parallel = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   o.parallel_storage = resolved_parallel_storage();
+  o.seal = seal_settings();
+}
+
+void CommonOptions::add_identity_options(CLI::App& cmd) {
+  cmd.add_option("--identity", identity_file,
+                 "An age identity file (AGE-SECRET-KEY-1…, mode 0600) that opens the sealed backups "
+                 "(default: [encryption] identity_file, else GITVAULT_IDENTITY_FILE)");
+  cmd.add_flag("--trust-any-signer", trust_any_signer,
+               "Accept sealed records signed by any key, not only this host's and [encryption] trusted_signers: "
+               "for a restore without the deployed config; anyone who could write the destination could then "
+               "have planted what is restored");
+}
+
+SealSettings CommonOptions::seal_settings() const {
+  SealSettings s = config().seal;
+  if (!identity_file.empty()) s.identity_file = identity_file;
+  if (s.identity_file.empty())
+    if (const char* env = std::getenv("GITVAULT_IDENTITY_FILE"); env && *env) s.identity_file = env;
+  s.trust_any_signer = trust_any_signer;
+  if (trust_any_signer && !warned_trust_) warned_trust_ = true,
+    std::fprintf(stderr, "gitvault: warning: --trust-any-signer: sealed records signed by any key are accepted; "
+                         "whoever could write the destination could have planted what is read\n");
+  return s;
+}
+
+std::unique_ptr<Sink> CommonOptions::open_destination(DestinationUse use) const {
+  return open_backup_destination(resolved_backup_path(), seal_settings(), use);
 }
 
 std::chrono::milliseconds CommonOptions::lock_wait() const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "backup/destination_open.h"
 #include "config/config.h"
 #include "git/storage.h"
 #include "run/repository_run.h"
@@ -36,6 +37,8 @@ struct CommonOptions {
   int parallel = 0;
   int parallel_storage = -1;
   std::string as_of;  // --as-of TIME
+  std::string identity_file;      // --identity FILE
+  bool trust_any_signer = false;  // --trust-any-signer
 
   void add_config_option(CLI::App& cmd);
   void add_storage_options(CLI::App& cmd);  // --config and --storage
@@ -53,6 +56,8 @@ struct CommonOptions {
   // --as-of TIME: the readers (backups, verify, restore) read the destination as it stood
   // then, from object versions (destination/as_of_sink.h).
   void add_as_of_option(CLI::App& cmd);
+  // --identity FILE and --trust-any-signer: the commands that read a sealed backup's content.
+  void add_identity_options(CLI::App& cmd);
 
   // Storages from --storage, else from the config file: of a config naming the host of each
   // storage, this host's (--host, else [backup] host, else the machine's host name). Throws
@@ -67,6 +72,12 @@ struct CommonOptions {
   // With --as-of, an s3:// path reads as of that time (as_of=); any other path is refused.
   std::string resolved_backup_path() const;
   PathFilter filter() const;
+  // [encryption] of the config, with --identity (else [encryption] identity_file, else
+  // GITVAULT_IDENTITY_FILE) and --trust-any-signer.
+  SealSettings seal_settings() const;
+  // The destination of resolved_backup_path(), sealed when [encryption] says so
+  // (backup/destination_open.h), for `use`.
+  std::unique_ptr<Sink> open_destination(DestinationUse use) const;
   // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).
   std::chrono::milliseconds lock_wait() const;
   const Config& config() const;
@@ -91,6 +102,7 @@ struct CommonOptions {
 
  private:
   mutable bool config_loaded_ = false;
+  mutable bool warned_trust_ = false;
   mutable Config config_;
 };
 

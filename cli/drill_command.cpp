@@ -34,6 +34,7 @@ class DrillCommand : public Subcommand {
       : cmd_(app.add_subcommand("drill", "Restore a sample of the newest complete backup into scratch space, prove "
                                          "every repository came back exactly, time it and remove it")) {
     opts_.add_repository_run_options(*cmd_);
+    opts_.add_identity_options(*cmd_);
     cmd_->add_option("--id", id_, "Backup to drill (default: the newest complete backup)");
     cmd_->add_option("--sample", sample_, "Repositories to drill: a count (20) or a share (5%); default 5%");
     cmd_->add_flag("--all", all_, "Drill every repository of the backup");
@@ -65,7 +66,7 @@ class DrillCommand : public Subcommand {
     namespace fs = std::filesystem;
     o.scratch_dir = !scratch_.empty() ? fs::absolute(scratch_).string()
                                       : (fs::absolute(opts_.flags_store()).parent_path() / "drill-scratch").string();
-    auto destination = open_sink(o.backup_path);
+    auto destination = opts_.open_destination(DestinationUse::ReadContent);
     DrillResult result = run_drill(o, *destination);
     report_drill(stdout, opts_.output_mode(), result);
     metrics = drill_metrics(result);

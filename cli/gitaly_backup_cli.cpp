@@ -46,6 +46,7 @@ struct Options {
   std::vector<std::string> fallback_ids;
   int max_chain = 0;
   bool no_lock = false;
+  SealSettings seal;
 };
 
 }  // namespace
@@ -62,6 +63,13 @@ int gitaly_backup_main(int argc, char** argv) {
     c->add_option("--id", o.id, "Backup id (create default: UTC YYYYMMDDhhmmss; restore default: latest)");
     c->add_flag("--no-lock", o.no_lock,
                 "Take no lock: the caller holds them (gitvault passes it; docs/locking.md)");
+    c->add_option("--seal-recipient", o.seal.recipients, "Seal to this age recipient (repeatable; docs/encryption.md)");
+    c->add_option("--seal-recipients-file", o.seal.recipients_file, "Seal to the recipients in this file");
+    c->add_option("--identity", o.seal.identity_file, "Read a sealed destination with this age identity file (0600)");
+    c->add_option("--signing-key", o.seal.signing_key, "This host's signing key file (sealed destinations)");
+    c->add_option("--trusted-signer", o.seal.trusted_signers, "Another host's signing key to trust (repeatable)");
+    c->add_option("--seal-shadow", o.seal.shadow_dir, "The directory of this host's shadow of what it sealed");
+    c->add_flag("--trust-any-signer", o.seal.trust_any_signer, "Accept records signed by any key");
   };
   CLI::App* create = app.add_subcommand("create", "Back up the repositories named on stdin");
   add_common(create);
@@ -108,6 +116,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.fallback_ids = o.fallback_ids;
   w.max_chain = o.max_chain;
   w.no_lock = o.no_lock;
+  w.seal = o.seal;
   if (w.no_lock) {
     // Spawned by gitvault, which holds the locks: die with it. A worker that outlived a
     // killed gitvault would go on writing into a directory whose lock is already free.

@@ -17,7 +17,7 @@ int gitvault_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gitvault ") + GITVAULT_VERSION);
   std::vector<std::unique_ptr<Subcommand>> commands;
   for (auto add : {add_backup_command, add_restore_command, add_verify_command, add_drill_command, add_backups_command,
-                   add_prune_command, add_feature_command, add_config_command})
+                   add_prune_command, add_feature_command, add_config_command, add_seal_key_command})
     commands.push_back(add(app));
 
   try {

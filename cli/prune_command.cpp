@@ -40,7 +40,7 @@ class PruneCommand : public Subcommand {
     o.policy = policy();
     o.dry_run = dry_run_;
     o.lock_wait = opts_.lock_wait();
-    auto destination = open_sink(opts_.resolved_backup_path());
+    auto destination = opts_.open_destination(DestinationUse::ReadHeaders);
     Sink& sink = *destination;
     PrunePlan plan = prune_backups(sink, o);
     ProgressPrinter progress(stderr, opts_.output_mode());

@@ -16,6 +16,7 @@ class RestoreCommand : public Subcommand {
                                            "touching a repository whose backup is bad")) {
     opts_.add_repository_run_options(*cmd_);
     opts_.add_as_of_option(*cmd_);
+    opts_.add_identity_options(*cmd_);
     cmd_->add_option("--id", id_, "Backup id (default: the newest complete backup)");
     cmd_->add_option("--at", at_,
                      "Restore as of TIME (2026-12-04T14:00:00Z, local 2026-12-04 14:00, or 2h ago): each repository from "
@@ -44,7 +45,7 @@ class RestoreCommand : public Subcommand {
     }
     o.index_threads = index_threads_ > 0 ? index_threads_ : opts_.config().index_threads.value_or(0);
     o.verify_objects = verify_objects_;
-    auto destination = open_sink(o.backup_path);
+    auto destination = opts_.open_destination(DestinationUse::ReadContent);
     Sink& sink = *destination;
     report_reading_as_of(stderr, sink);
     RestoreRunResult result = run_restore(o, sink);

@@ -26,5 +26,6 @@ std::unique_ptr<Subcommand> add_backups_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_prune_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_feature_command(CLI::App& app);
 std::unique_ptr<Subcommand> add_config_command(CLI::App& app);
+std::unique_ptr<Subcommand> add_seal_key_command(CLI::App& app);
 
 }  // namespace gitvault

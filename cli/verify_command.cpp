@@ -20,6 +20,7 @@ class VerifyCommand : public Subcommand {
                                           "(--deep: also index every chain into a scratch repository)")) {
     opts_.add_backup_directory_options(*cmd_);
     opts_.add_as_of_option(*cmd_);
+    opts_.add_identity_options(*cmd_);
     cmd_->add_option("--id", ids_, "Backup id to verify (repeatable; default: the newest backup)");
     cmd_->add_flag("--all", all_, "Verify every backup in the directory");
     cmd_->add_flag("--deep", deep_, "Also restore every repository into a scratch repository and check it");
@@ -64,7 +65,7 @@ class VerifyCommand : public Subcommand {
       o.scratch_dir = opts_.config().verify_scratch;
     o.observer = &progress;
     o.lock_wait = opts_.lock_wait();
-    auto destination = open_sink(opts_.resolved_backup_path());
+    auto destination = opts_.open_destination(deep_ || !budget_.empty() || !budget_time_.empty() || !subset_.empty() ? DestinationUse::ReadContent : DestinationUse::ReadHeaders);
     report_reading_as_of(stderr, *destination);
     Sink& sink = *destination;
     VerifyResult result = run_verify(o, sink);

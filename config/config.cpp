@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <toml++/toml.h>
@@ -30,11 +31,28 @@ void read_retention(toml::table& tbl, Config& cfg) {
   if (auto w = tbl["retention"]["keep_within"].value<std::string>()) cfg.keep_within = *w;
 }
 
+// [encryption] (docs/encryption.md): files named relative to the config file.
+void read_encryption(toml::table& tbl, SealSettings& seal, const std::function<std::string(const std::string&)>& file) {
+  auto strings = [&](const char* key) {
+    std::vector<std::string> out;
+    if (auto* arr = tbl["encryption"][key].as_array())
+      for (auto& n : *arr)
+        if (auto v = n.value<std::string>()) out.push_back(*v);
+    return out;
+  };
+  seal.recipients = strings("recipients");
+  seal.trusted_signers = strings("trusted_signers");
+  for (auto [key, field] : {std::pair{"recipients_file", &seal.recipients_file},
+                            std::pair{"identity_file", &seal.identity_file}, std::pair{"signing_key", &seal.signing_key},
+                            std::pair{"shadow_dir", &seal.shadow_dir}})
+    if (auto p = tbl["encryption"][key].value<std::string>()) *field = file(*p);
+}
+
 }  // namespace
 
 namespace {
 
-enum class Kind { String, Integer, Boolean, Duration };  // Duration: "30s", "10m", "2h", "7d", "2w"
+enum class Kind { String, Integer, Boolean, Duration, Strings };  // Strings: an array of strings  // Duration: "30s", "10m", "2h", "7d", "2w"
 
 struct Key {
   const char* name;
@@ -67,6 +85,13 @@ const std::map<std::string, std::vector<Key>>& schema() {
         {"keep_yearly", Kind::Integer, -1, 1000000},
         {"keep_within", Kind::Duration}}},
       {"metrics", {{"textfile", Kind::String}}},
+      {"encryption",
+       {{"recipients", Kind::Strings},
+        {"recipients_file", Kind::String},
+        {"identity_file", Kind::String},
+        {"signing_key", Kind::String},
+        {"trusted_signers", Kind::Strings},
+        {"shadow_dir", Kind::String}}},
       {"s3",
        {{"endpoint", Kind::String},
         {"region", Kind::String},
@@ -92,6 +117,7 @@ const char* kind_name(Kind k) {
     case Kind::Integer: return "an integer";
     case Kind::Boolean: return "true or false";
     case Kind::Duration: return "a duration such as \"30s\", \"10m\", \"2h\", \"7d\" or \"2w\"";
+    case Kind::Strings: return "an array of strings";
   }
   return "?";
 }
@@ -119,6 +145,7 @@ void check_table(const toml::table& t, const std::string& table, const std::stri
     const bool ok = it->kind == Kind::String     ? v.is_string()
                     : it->kind == Kind::Integer  ? v.is_integer()
                     : it->kind == Kind::Duration ? v.is_string() && is_duration(*v.value<std::string>())
+                    : it->kind == Kind::Strings  ? v.is_array() && v.as_array()->is_homogeneous(toml::node_type::string)
                                                  : v.is_boolean();
     if (!ok) {
       out.push_back({line_of(v), where + " " + key + " must be " + kind_name(it->kind)});
@@ -138,14 +165,9 @@ std::vector<ConfigProblem> schema_problems(const toml::table& tbl) {
   std::vector<ConfigProblem> out;
   for (const auto& [k, v] : tbl) {
     const std::string key(k.str());
-    if (key == "encryption") {
-      out.push_back({line_of(v), "[encryption]: this gitvault cannot seal backups yet (docs/encryption.md); it refuses "
-                                 "the file rather than write backups in the clear"});
-      continue;
-    }
     if (!schema().count(key)) {
-      out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], [flags], "
-                                 "[limits], [locks], [metrics], [prune], [retention], [s3], [verify], [worker])"});
+      out.push_back({line_of(v), "unknown table or key '" + key + "' (known: [[storage]], [backup], "
+                                 "[encryption], [flags], [limits], [locks], [metrics], [prune], [retention], [s3], [verify], [worker])"});
       continue;
     }
     if (key == "storage") {
@@ -263,6 +285,7 @@ Config load_config(const std::string& path) {
   }
   if (auto p = tbl["flags"]["db"].value<std::string>()) cfg.flags_db = resolve(*p);
   if (auto p = tbl["metrics"]["textfile"].value<std::string>()) cfg.metrics_textfile = resolve(*p);
+  read_encryption(tbl, cfg.seal, resolve_file);
   if (auto n = tbl["limits"]["parallel"].value_exact<int64_t>()) cfg.parallel = static_cast<int>(*n);
   if (auto n = tbl["limits"]["parallel_storage"].value_exact<int64_t>()) cfg.parallel_storage = static_cast<int>(*n);
   if (auto n = tbl["limits"]["pack_threads"].value_exact<int64_t>()) cfg.pack_threads = static_cast<int>(*n);

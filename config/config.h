@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "git/storage.h"
+#include "seal/settings.h"
 
 namespace gitvault {
 
@@ -57,6 +58,7 @@ struct Config {
   std::string lock_wait;             // [locks] wait: "2h"
   std::string worker;                // [worker] path
   std::string verify_scratch;        // [verify] scratch
+  SealSettings seal;                 // [encryption]: sealed backups (docs/encryption.md)
   // [retention] keep_last, keep_hourly, …, keep_yearly (counts, -1: every period) and
   // keep_within ("30d"); [prune] keep_last and keep_within, the older spelling, still read.
   std::optional<int> keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly;

@@ -38,6 +38,7 @@ class AsOfSink : public Sink {
   std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>&) override { return 0; }
   std::vector<std::string> list_recursive(const std::string& prefix) override;
   std::string unreachable() override { return current_->unreachable(); }
+  void check_usable() override { current_->check_usable(); }
 
   std::int64_t moment() const { return moment_; }
   // Names with a version (or delete marker) newer than the moment, sorted.

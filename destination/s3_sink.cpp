@@ -593,6 +593,7 @@ OldVersions S3Sink::remove_old_versions(const std::function<bool(const std::stri
 }
 
 void S3Sink::check_usable() {
+  if (usable_checked_) return;
   s3::Response r;
   try {
     r = client().send("GET", "", {{"max-keys", "1"}, {"prefix", key("")}}, {}, "");  // an error body names S3's code
@@ -614,6 +615,7 @@ void S3Sink::check_usable() {
                 "created: create one with it (aws s3api create-bucket --bucket NAME "
                 "--object-lock-enabled-for-bucket; it is versioned) and point the backup path there, or remove "
                 "object_lock (docs/object-storage.md, \"Object Lock\")");
+  usable_checked_ = true;
 }
 
 std::unique_ptr<SinkLock> S3Sink::lock(const LockHolder& me, std::chrono::milliseconds wait, LockName name) {

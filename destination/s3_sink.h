@@ -13,6 +13,7 @@
 //  - remove_unfinished_writes(ours) aborts the multipart uploads left under the prefix.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -61,9 +62,12 @@ class S3Sink : public Sink {
   // as %XX: object keys must be UTF-8).
   std::string key(const std::string& name) const;
 
+  // Error(Config) naming what is wrong when the endpoint, the bucket or the keys cannot be
+  // used; one request, once per sink (taking a lock asks too).
+  void check_usable() override;
+
  private:
-  // Error(Config) naming what is wrong when the endpoint, the bucket or the keys cannot be used.
-  void check_usable();
+  std::atomic<bool> usable_checked_{false};
   // A client for the calling thread (libcurl handles are not shared between threads).
   s3::Client& client();
   // Throws when this sink's lock lease was lost: nothing more is written or removed.

@@ -490,6 +490,7 @@ std::string read_verified(Sink& sink, const FileDigest& digest) {
 }
 
 std::string check_file(Sink& sink, const FileDigest& digest) {
+  if (std::optional<std::string> unread = sink.check_unread(digest)) return *unread;
   std::unique_ptr<ByteReader> reader;
   try {
     reader = sink.open(digest.name);

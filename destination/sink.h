@@ -28,6 +28,8 @@
 
 namespace gitvault {
 
+struct FileDigest;
+
 class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
@@ -155,6 +157,23 @@ class Sink {
     (void)dry_run;
     return {};
   }
+  // The path a repository's files are named under here: its relative path, or on a sealed
+  // destination an opaque name (destination/sealed_sink.h). A backup asks once per
+  // repository and keeps the answer in its record, which readers go by.
+  virtual std::string repository_path_in(const std::string& storage, const std::string& relative_path) {
+    (void)storage;
+    return relative_path;
+  }
+  // Error(Config) saying what is wrong when the destination cannot be used at all (object
+  // storage: the endpoint, the bucket, the keys), before a run makes any other request.
+  virtual void check_usable() {}
+  // What can be said of a file without reading its content, when this sink cannot read it
+  // (a sealed file and no identity: destination/sealed_sink.h): "" when it looks as the
+  // digest says, else what is wrong. nullopt: read it (check_file does).
+  virtual std::optional<std::string> check_unread(const FileDigest& digest) {
+    (void)digest;
+    return std::nullopt;
+  }
 };
 
 // A directory on a local file system. Directories are created 0700, files 0600.
@@ -237,6 +256,11 @@ class SinkWrapper : public Sink {
   OldVersions remove_old_versions(const std::function<bool(const std::string&)>& ours, bool dry_run) override {
     return target_.remove_old_versions(ours, dry_run);
   }
+  std::string repository_path_in(const std::string& storage, const std::string& relative_path) override {
+    return target_.repository_path_in(storage, relative_path);
+  }
+  std::optional<std::string> check_unread(const FileDigest& digest) override { return target_.check_unread(digest); }
+  void check_usable() override { target_.check_usable(); }
 
  private:
   Sink& target_;

@@ -17,6 +17,7 @@
 
 #include "backup/catalog.h"
 #include "backup/layout.h"
+#include "backup/destination_open.h"
 #include "destination/s3_sink.h"
 #include "backup/manifest.h"
 #include "base/scheduler.h"
@@ -147,7 +148,14 @@ class BackupSource {
   BackupSource(Sink& sink, std::vector<std::string> ids)
       : sink_(sink), ids_(std::move(ids)), catalog_(sink), chains_(sink) {
     for (const auto& id : ids_) {
-      std::optional<BackupRecord> record = read_record_if_any(id);
+      std::optional<BackupRecord> record;
+      try {
+        record = read_record_if_any(id);
+      } catch (const Error& e) {
+        // A sealed record this host can neither open nor find in its shadow (another host
+        // wrote it, or the shadow was lost): its repositories get full steps (previous_entry).
+        if (e.code() != ErrorCode::Config) throw;
+      }
       if (!record) continue;
       std::map<std::string, std::size_t> index;
       for (std::size_t i = 0; i < record->repositories.size(); ++i)
@@ -301,9 +309,11 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       rr.error = "repository does not exist: " + path;
     } else {
       Repository repo{job.storage, job.relative_path, job.project_path, path, ""};
+      const std::string named = sink.repository_path_in(job.storage, job.relative_path);
+      if (named != job.relative_path) rr.files_path = named;
       StepFiles files = [&](int step) {
-        return o.layout == Layout::Legacy ? legacy_layout_files(o.id, job.storage, job.relative_path)
-                                    : manifest_layout_files(o.id, job.storage, job.relative_path, step);
+        return o.layout == Layout::Legacy ? legacy_layout_files(o.id, job.storage, named)
+                                    : manifest_layout_files(o.id, job.storage, named, step);
       };
       RepositoryBackupOptions ro;
       const std::optional<PoolBackup> pool = pool_of_job(o, *st, path, board, seq, previous, rr);
@@ -480,7 +490,7 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
 
   std::unique_ptr<Sink> destination;
   try {
-    destination = open_sink(o.path);
+    destination = open_backup_destination(o.path, o.seal, create ? DestinationUse::Backup : DestinationUse::ReadContent);
   } catch (const Error& e) {
     std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 2;

@@ -13,6 +13,7 @@
 #include "backup/catalog.h"
 #include "backup/layout.h"
 #include "git/storage.h"
+#include "seal/settings.h"
 
 namespace gitvault {
 
@@ -34,6 +35,7 @@ struct WorkerOptions {
   int max_chain = 0;  // create: RepositoryBackupOptions::max_chain
   bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
+  SealSettings seal;     // a sealed destination (docs/encryption.md)
 };
 
 // Runs every job of `in` to its end. Returns the exit status: 0 every job done, 1 some job

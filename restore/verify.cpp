@@ -165,7 +165,9 @@ class RepositoryCheck {
     std::vector<std::pair<const std::optional<FileDigest>*, const FileDigest*>> steps;  // bundle, refs
     for (const auto& s : r_.previous_steps) steps.push_back({&s.bundle, &s.refs});
     steps.push_back({&r_.bundle, &*r_.refs});
-    if (const auto& first = *steps[0].first) {
+    // A sealed bundle this host cannot open (no identity) is checked by its size only.
+    auto unreadable = [this](const FileDigest& d) { return sink_.check_unread(d).has_value(); };
+    if (const auto& first = *steps[0].first; first && !unreadable(*first)) {
       try {
         if (auto p = prerequisites_of(sink_, *first); !p.empty())
           problem(first->name, "the chain's first bundle has prerequisites (" + p[0] +
@@ -176,7 +178,7 @@ class RepositoryCheck {
     }
     for (std::size_t k = 1; k < steps.size(); ++k) {
       const auto& bundle = *steps[k].first;
-      if (!bundle) continue;
+      if (!bundle || unreadable(*bundle)) continue;
       try {
         std::vector<std::string> before = tips_of_refs_file(sink_, *steps[k - 1].second);  // sorted
         for (const auto& p : prerequisites_of(sink_, *bundle))
@@ -192,7 +194,7 @@ class RepositoryCheck {
   }
 
   void check_manifest() {
-    std::string name = manifest_name(b_.id, r_.storage, r_.relative_path);
+    std::string name = manifest_name(b_.id, r_.storage, r_.named_path());
     if (!sink_.exists(name)) {
       problem(name, "manifest missing");
       return;

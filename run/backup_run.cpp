@@ -113,9 +113,11 @@ RepositoryRun::Engines backup_engines(Sink& sink, const std::vector<Repository>&
   RepositoryRun::Engines engines;
   engines.legacy = [&sink, &repos, &repo_options, &rec](std::size_t i) {
     const Repository& repo = repos[i];
+    RepositoryRecord& rr = rec.repositories[i];
+    const std::string named = sink.repository_path_in(repo.storage, repo.relative_path);
+    if (named != repo.relative_path) rr.files_path = named;
     backup_repository(
-        repo, sink, [&](int) { return legacy_layout_files(rec.id, repo.storage, repo.relative_path); }, repo_options,
-        rec.repositories[i]);
+        repo, sink, [&](int) { return legacy_layout_files(rec.id, repo.storage, named); }, repo_options, rr);
     return outcome_of(rec.repositories[i]);
   };
   engines.worker_result = [&rec](std::size_t i, const WorkerAnswer& line) -> std::optional<JobOutcome> {

@@ -37,7 +37,7 @@ void names_needed_by(const BackupRecord& b, std::set<std::string>& out,
       if (sizes) (*sizes)[f.name] = f.size;
     }
     if (has_own_manifest(r))
-      out.insert(manifest_name(b.id, r.storage, r.relative_path));
+      out.insert(manifest_name(b.id, r.storage, r.named_path()));
     if (!r.chain_in.empty()) out.insert(chain_file_name(r.chain_in));  // its own, and those it names
   }
 }
@@ -88,7 +88,7 @@ Remaining remaining_backups(Sink& sink) {
     BackupRecord b = record_of(sink, h.id);
     names_needed_by(b, out.needed);
     for (const auto& r : b.repositories)
-      if (has_own_manifest(r)) out.manifests[{r.storage, r.relative_path}].push_back(b.id);
+      if (has_own_manifest(r)) out.manifests[{r.storage, r.named_path()}].push_back(b.id);  // as its files are named
   }
   return out;
 }

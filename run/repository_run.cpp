@@ -27,6 +27,19 @@ JobOutcome not_attempted(std::string why) {
   return o;
 }
 
+// The worker opens a sealed destination as gitvault does: the same settings, by path (no key
+// passes through its command line, only public keys and the files that hold secrets).
+void append_seal_args(const SealSettings& s, std::vector<std::string>& args) {
+  if (!s.enabled()) return;
+  for (const auto& r : s.recipients) args.insert(args.end(), {"--seal-recipient", r});
+  if (!s.recipients_file.empty()) args.insert(args.end(), {"--seal-recipients-file", s.recipients_file});
+  if (!s.identity_file.empty()) args.insert(args.end(), {"--identity", s.identity_file});
+  if (!s.signing_key.empty()) args.insert(args.end(), {"--signing-key", s.signing_key});
+  for (const auto& t : s.trusted_signers) args.insert(args.end(), {"--trusted-signer", t});
+  if (!s.shadow_dir.empty()) args.insert(args.end(), {"--seal-shadow", s.shadow_dir});
+  if (s.trust_any_signer) args.push_back("--trust-any-signer");
+}
+
 }  // namespace
 
 WorkerCommand worker_command(const RepositoryRunOptions& o, const std::string& subcommand, const std::string& id,
@@ -37,6 +50,7 @@ WorkerCommand worker_command(const RepositoryRunOptions& o, const std::string& s
   for (const auto& s : o.storages)
     if (storages.count(s.name)) args.insert(args.end(), {"--storage", s.name + "=" + s.path});
   args.insert(args.end(), extra.begin(), extra.end());
+  append_seal_args(o.seal, args);
   std::vector<std::pair<std::string, std::string>> env;
   if (o.backup_path.rfind("s3://", 0) == 0) env = s3::credentials_for_child();
   return {o.worker_program.empty() ? default_worker_program() : o.worker_program, std::move(args), std::move(env)};

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "seal/settings.h"
+
 #include "backup/record.h"
 #include "base/process.h"
 #include "base/run_observer.h"
@@ -49,6 +51,8 @@ struct RepositoryRunOptions {
   // which of them this run is. Empty `hosts`: a backup of this host alone.
   std::vector<std::string> hosts;
   std::string host;
+  // A sealed destination (docs/encryption.md): the worker opens it sealed too.
+  SealSettings seal;
 };
 
 struct EngineJob {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -153,6 +154,29 @@ std::string read_secret_file(const std::string& path, std::string_view what) {
   sodium_memzero(buf, sizeof buf);
   ::close(fd);
   return out;
+}
+
+std::array<unsigned char, 32> SigningKey::naming_key() const {
+  return hkdf_sha256_32(std::string_view(reinterpret_cast<const char*>(secret_.data()), 32), "",
+                        "gitvault repository names v1");
+}
+
+std::string opaque_repository_path(const std::array<unsigned char, 32>& naming_key, std::string_view storage,
+                                   std::string_view relative_path) {
+  std::string message(storage);
+  message.push_back('\0');
+  message.append(relative_path);
+  const std::string mac =
+      hmac_sha256(std::string_view(reinterpret_cast<const char*>(naming_key.data()), naming_key.size()), message);
+  static const char* const kHex = "0123456789abcdef";
+  std::string out = "=";
+  for (unsigned char c : mac) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+bool is_opaque_repository_path(std::string_view path) {
+  if (path.size() != 65 || path[0] != '=') return false;
+  return std::all_of(path.begin() + 1, path.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace gitvault

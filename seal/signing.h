@@ -36,11 +36,23 @@ class SigningKey {
   // The 64-byte Ed25519 signature of `message`.
   std::string sign(std::string_view message) const;
   std::string text() const;  // the key file's line: a secret
+  // The key the names of a sealed destination's repository files derive from (HKDF-SHA256 of
+  // the seed): secret like the signing key, never written anywhere.
+  std::array<unsigned char, 32> naming_key() const;
 
  private:
   SigningKey() = default;
   std::array<unsigned char, 64> secret_{};  // libsodium's form: seed then public key
 };
+
+// The name a sealed destination files a repository under instead of its path: "=" and 64 hex
+// digits, the HMAC-SHA256 of "<storage>\0<relative path>" under the host's naming key — the
+// same every night for the same repository (so its chain stays in one place), and opaque to a
+// reader of the destination (docs/encryption.md, "Names").
+std::string opaque_repository_path(const std::array<unsigned char, 32>& naming_key, std::string_view storage,
+                                   std::string_view relative_path);
+// Whether a path is one opaque_repository_path() made.
+bool is_opaque_repository_path(std::string_view path);
 
 // Whether `signature` is `signer`'s Ed25519 signature of `message`.
 bool signature_is_valid(const SignerKey& signer, std::string_view message, std::string_view signature);

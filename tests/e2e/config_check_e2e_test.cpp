@@ -82,7 +82,7 @@ TEST(ConfigKeys, PruneTakesItsRetentionFromTheConfig) {
 
 // Not only `config check`: every command refuses a config with a table or key it does not
 // know, before any work (exit 2, naming file, line and key) — a typo must not go unnoticed,
-// and an [encryption] table must never end in backups written in the clear.
+// and a misspelt [encryption] key must never end in backups written in the clear.
 TEST(ConfigKeys, EveryCommandRefusesUnknownTablesAndKeysBeforeAnyWork) {
   ScratchDir dir;
   testing::make_fixture_storage(dir / "storage", 5);
@@ -97,7 +97,8 @@ TEST(ConfigKeys, EveryCommandRefusesUnknownTablesAndKeysBeforeAnyWork) {
   const std::string key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
   std::vector<Bad> bads{
       {"typo.toml", good + "[limits]\nparralel = 4\n", ":7: unknown key 'parralel' in [limits]"},
-      {"sealed.toml", good + "[encryption]\nrecipients = [\"" + key + "\"]\n", ":6: [encryption]"},
+      // a misspelt key of [encryption] must not leave a destination unsealed
+      {"sealed.toml", good + "[encryption]\nrecipient = [\"" + key + "\"]\n", ":7: unknown key 'recipient' in [encryption]"},
       {"table.toml", good + "[retain]\nkeep = 3\n", ":6: unknown table or key 'retain'"},
   };
   for (const auto& bad : bads) {

@@ -1,0 +1,62 @@
+#include "backup/destination_open.h"
+
+#include "backup/layout.h"
+#include "backup/record.h"
+#include "base/error.h"
+#include "destination/s3_sink.h"
+
+namespace gitvault {
+namespace {
+
+constexpr const char* kSealedMarker = "+gitvault/sealed";
+
+bool ends_with_any(const std::string& name, std::initializer_list<const char*> endings) {
+  for (const char* e : endings)
+    if (name.ends_with(e)) return true;
+  return false;
+}
+
+}  // namespace
+
+SealedName sealed_name_of(const std::string& name) {
+  // Records and chain files alike: a clear header line (ids, counts, needs), signed, the rest
+  // sealed — a chain file names the steps, and so the files, a restore trusts.
+  if (name.rfind("+gitvault/backups/", 0) == 0 || is_chain_file_name(name)) return {SealedKind::Record, true};
+  if (name.rfind("+gitvault/proof/", 0) == 0) return {SealedKind::Sealed, false};
+  if (is_gitvault_own_file(name) || name.rfind("backup_ids/", 0) == 0) return {SealedKind::Clear, false};
+  return {SealedKind::Sealed, ends_with_any(name, {".refs", ".toml", ".json"})};
+}
+
+std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use) {
+  const bool writing = use == DestinationUse::Backup;
+  std::unique_ptr<Sink> sink = open_sink(location);
+  sink->check_usable();  // what is wrong with an endpoint or bucket, said before the marker is looked for
+  const bool marked = sink->exists(kSealedMarker);
+  if (!seal.enabled()) {
+    if (marked)
+      throw Error(ErrorCode::Config, sink->describe("") + " holds sealed backups (" + sink->describe(kSealedMarker) +
+                                         "): configure [encryption] (recipients, and identity_file to read them)");
+    return sink;
+  }
+  SealingKeys keys = sealing_keys_for(seal, sink->describe(""), writing);
+  if (!marked) {
+    if (!list_backup_ids(*sink).empty())
+      throw Error(ErrorCode::Config, sink->describe("") + " holds backups written without [encryption]: a sealed "
+                                         "configuration neither reads nor adds to them (use a new destination)");
+    if (writing) {
+      std::string text = "# gitvault: this destination is sealed (docs/encryption.md); first sealed for\n";
+      for (const auto& r : keys.recipients) text += r.text() + "\n";
+      write_whole(*sink, kSealedMarker, text);
+    }
+  }
+  auto sealed = std::make_unique<SealedSink>(std::move(sink), std::move(keys), sealed_name_of);
+  if (use == DestinationUse::ReadContent)
+    if (std::vector<std::string> ids = list_backup_ids(*sealed); !ids.empty())
+      if (std::vector<std::string> files = record_files(*sealed, ids.back()); !files.empty())
+        sealed->require_identity_for(files.front());
+  return sealed;
+}
+
+SealedSink* sealed_layer(Sink& sink) { return dynamic_cast<SealedSink*>(&sink); }
+
+}  // namespace gitvault
