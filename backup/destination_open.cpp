@@ -21,10 +21,11 @@ bool ends_with_any(const std::string& name, std::initializer_list<const char*> e
 SealedName sealed_name_of(const std::string& name) {
   // Records and chain files alike: a clear header line (ids, counts, needs), signed, the rest
   // sealed — a chain file names the steps, and so the files, a restore trusts.
-  if (name.rfind("+gitvault/backups/", 0) == 0 || is_chain_file_name(name)) return {SealedKind::Record, true};
-  if (name.rfind("+gitvault/proof/", 0) == 0) return {SealedKind::Sealed, false};
-  if (is_gitvault_own_file(name) || name.rfind("backup_ids/", 0) == 0) return {SealedKind::Clear, false};
-  return {SealedKind::Sealed, ends_with_any(name, {".refs", ".toml", ".json"})};
+  if (name.rfind("+gitvault/backups/", 0) == 0) return {SealedKind::Record, true, redacted_record_name(name)};
+  if (is_chain_file_name(name)) return {SealedKind::Record, true, ""};
+  if (name.rfind("+gitvault/proof/", 0) == 0) return {SealedKind::Sealed, false, ""};
+  if (is_gitvault_own_file(name) || name.rfind("backup_ids/", 0) == 0) return {SealedKind::Clear, false, ""};
+  return {SealedKind::Sealed, ends_with_any(name, {".refs", ".toml", ".json"}), ""};
 }
 
 std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use) {

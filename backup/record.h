@@ -270,6 +270,17 @@ RepositoryRecord repository_from_json(const nlohmann::json& j);
 
 // A record with `hosts` is written as its host's part.
 void write_record(Sink& sink, const BackupRecord& record);
+// On a sealed destination (docs/encryption.md), the clear copy of a record that prune and a
+// quick verify read on a host without an identity: every file name (opaque there) and size
+// each repository's restore needs, earlier steps listed in each entry, and nothing else of a
+// repository — its entry's path is its opaque name, checksums read "redacted", no project
+// path, HEAD, error text or warning. Earlier steps are read through `chains`.
+void write_redacted_record(Sink& sink, BackupRecord record, ChainReader& chains);
+// "+gitvault/redacted/…" of a record file ("+gitvault/backups/…"), and back.
+std::string redacted_record_name(const std::string& record_file);
+bool is_redacted_record_name(const std::string& name);
+std::string record_file_of_redacted(const std::string& name);
+std::string backup_of_redacted(const std::string& name);  // the backup a redacted copy is of
 // Throws Error(NotFound) when there is no such backup, Error(Corrupt) when unreadable.
 BackupRecord read_record(Sink& sink, const std::string& id);
 // The record's own fields (id, status, times, previous_id, ...) with `repositories` left

@@ -199,6 +199,7 @@ std::unique_ptr<ByteReader> SealedSink::open(const std::string& name) {
         if (p.head == plain.substr(0, plain.find('\n') + 1)) return std::make_unique<StringReader>(std::move(plain), where);
       }
     }
+    if (!what.clear_copy.empty() && target().exists(what.clear_copy)) return target().open(what.clear_copy);
     if (!target().exists(name)) throw Error(ErrorCode::NotFound, where + ": no such file");
     throw Error(ErrorCode::Config, where + " is sealed: reading it needs an identity (--identity FILE, [encryption] "
                                            "identity_file or GITVAULT_IDENTITY_FILE)");
@@ -279,7 +280,7 @@ std::string SealedSink::repository_path_in(const std::string& storage, const std
 }
 
 std::optional<std::string> SealedSink::check_unread(const FileDigest& digest) {
-  if (!keys_.identities.empty() || !digest.has_checksum || classify_(digest.name).kind != SealedKind::Sealed)
+  if (!keys_.identities.empty() || classify_(digest.name).kind != SealedKind::Sealed)
     return std::nullopt;
   if (!keys_.shadow_dir.empty() && path_exists(shadow_path(digest.name))) return std::nullopt;
   FilePeek p;

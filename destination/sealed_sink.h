@@ -31,6 +31,9 @@ enum class SealedKind {
 struct SealedName {
   SealedKind kind = SealedKind::Sealed;
   bool shadowed = false;  // small files a later backup reads again (.refs, manifests, chains, records)
+  // A record's clear, redacted copy (backup/record.h write_redacted_record), read in its place
+  // where neither an identity nor the shadow opens it: what prune and a quick verify need.
+  std::string clear_copy;
 };
 
 struct SealingKeys {

@@ -1,5 +1,7 @@
 #include "run/backup_run.h"
 
+#include "backup/destination_open.h"
+
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -155,6 +157,10 @@ void finish_record(Sink& sink, BackupRunResult& result) {
   rec.finished_at = utc_now_rfc3339();
   try {
     sink.sync();  // every file written by this run (here or by the worker) is durable first
+    if (sealed_layer(sink)) {  // what prune and a quick verify read where no identity is
+      ChainReader chains(sink);
+      write_redacted_record(sink, rec, chains);
+    }
     write_record(sink, rec);
     sink.sync();
   } catch (const std::exception& e) {

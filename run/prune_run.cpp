@@ -132,7 +132,8 @@ void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
-    if (is_gitvault_own_file(f) && !is_chain_file_name(f) && !lock_mark_of(f)) throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
+    if (is_gitvault_own_file(f) && !is_chain_file_name(f) && !is_redacted_record_name(f) && !lock_mark_of(f))
+      throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
     sink.exists(f);  // throws for a path through a symbolic link
   }
@@ -153,6 +154,8 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
   validate_names(sink, ids, files);
   for (const auto& id : ids) {
     std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
+    for (std::size_t i = 0, n = record.size(); i < n; ++i)  // a sealed destination's clear copies
+      if (sink.exists(redacted_record_name(record[i]))) record.push_back(redacted_record_name(record[i]));
     sink.remove_many(record);
     for (const auto& f : record) sink.remove_empty_parents(f);
   }
@@ -318,6 +321,11 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
       } else if (!needed_ids.count(mark->backup)) {
         plan.files.push_back(f);
       }
+      continue;
+    }
+    if (is_redacted_record_name(f)) {  // a clear copy whose record is gone (a removed one's goes with it)
+      const std::string id = backup_of_redacted(f);
+      if (!reading.kept.count(id) && !reading.removed.count(id)) plan.files.push_back(f);
       continue;
     }
     if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
