@@ -28,7 +28,8 @@ SealedName sealed_name_of(const std::string& name) {
   return {SealedKind::Sealed, ends_with_any(name, {".refs", ".toml", ".json"}), ""};
 }
 
-std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use) {
+std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use,
+                                              const std::string& id) {
   const bool writing = use == DestinationUse::Backup;
   std::unique_ptr<Sink> sink = open_sink(location);
   sink->check_usable();  // what is wrong with an endpoint or bucket, said before the marker is looked for
@@ -51,10 +52,12 @@ std::unique_ptr<Sink> open_backup_destination(const std::string& location, const
     }
   }
   auto sealed = std::make_unique<SealedSink>(std::move(sink), std::move(keys), sealed_name_of);
-  if (use == DestinationUse::ReadContent)
-    if (std::vector<std::string> ids = list_backup_ids(*sealed); !ids.empty())
+  if (use == DestinationUse::ReadContent) {
+    std::vector<std::string> ids = id.empty() ? list_backup_ids(*sealed) : std::vector<std::string>{id};
+    if (!ids.empty())
       if (std::vector<std::string> files = record_files(*sealed, ids.back()); !files.empty())
         sealed->require_identity_for(files.front());
+  }
   return sealed;
 }
 

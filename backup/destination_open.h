@@ -20,9 +20,10 @@ SealedName sealed_name_of(const std::string& name);
 // needed; the marker written when new); `backups`, prune and a quick verify read headers and
 // what the shadow holds; restore, drill and `verify --deep` read content, so on a sealed
 // destination they are refused before any work (Error(Config), exit 2) unless an identity
-// opens the newest backup, the message naming the recipients it was sealed for.
+// opens backup `id` (empty: the newest), the message naming the recipients it was sealed for.
 enum class DestinationUse { Backup, ReadHeaders, ReadContent };
-std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use);
+std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use,
+                                              const std::string& id = "");
 
 // The sealing layer of a destination, or nullptr when it is not sealed.
 SealedSink* sealed_layer(Sink& sink);

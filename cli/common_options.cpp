@@ -175,8 +175,8 @@ SealSettings CommonOptions::seal_settings() const {
   return s;
 }
 
-std::unique_ptr<Sink> CommonOptions::open_destination(DestinationUse use) const {
-  return open_backup_destination(resolved_backup_path(), seal_settings(), use);
+std::unique_ptr<Sink> CommonOptions::open_destination(DestinationUse use, const std::string& id) const {
+  return open_backup_destination(resolved_backup_path(), seal_settings(), use, id);
 }
 
 std::chrono::milliseconds CommonOptions::lock_wait() const {

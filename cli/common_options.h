@@ -77,7 +77,9 @@ struct CommonOptions {
   SealSettings seal_settings() const;
   // The destination of resolved_backup_path(), sealed when [encryption] says so
   // (backup/destination_open.h), for `use`.
-  std::unique_ptr<Sink> open_destination(DestinationUse use) const;
+  // `id`: the backup a reader of content reads (empty: the newest), whose recipients an
+  // identity must be among.
+  std::unique_ptr<Sink> open_destination(DestinationUse use, const std::string& id = "") const;
   // --wait DURATION as milliseconds (0 when not given). Throws Error(Usage).
   std::chrono::milliseconds lock_wait() const;
   const Config& config() const;

@@ -45,7 +45,7 @@ class RestoreCommand : public Subcommand {
     }
     o.index_threads = index_threads_ > 0 ? index_threads_ : opts_.config().index_threads.value_or(0);
     o.verify_objects = verify_objects_;
-    auto destination = opts_.open_destination(DestinationUse::ReadContent);
+    auto destination = opts_.open_destination(DestinationUse::ReadContent, o.id);
     Sink& sink = *destination;
     report_reading_as_of(stderr, sink);
     RestoreRunResult result = run_restore(o, sink);

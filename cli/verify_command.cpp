@@ -65,7 +65,8 @@ class VerifyCommand : public Subcommand {
       o.scratch_dir = opts_.config().verify_scratch;
     o.observer = &progress;
     o.lock_wait = opts_.lock_wait();
-    auto destination = opts_.open_destination(deep_ || !budget_.empty() || !budget_time_.empty() || !subset_.empty() ? DestinationUse::ReadContent : DestinationUse::ReadHeaders);
+    auto destination = opts_.open_destination(deep_ || !budget_.empty() || !budget_time_.empty() || !subset_.empty() ? DestinationUse::ReadContent : DestinationUse::ReadHeaders,
+                                                    ids_.empty() ? "" : ids_.front());
     report_reading_as_of(stderr, *destination);
     Sink& sink = *destination;
     VerifyResult result = run_verify(o, sink);

@@ -75,6 +75,17 @@ SealLine parse_seal_line(const std::string& line, const std::string& where) {
   return s;
 }
 
+std::vector<std::string> split_recipients(const std::string& joined) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < joined.size();) {
+    std::size_t end = joined.find(',', at);
+    if (end == std::string::npos) end = joined.size();
+    out.push_back(joined.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
 // Writes through an age encryptor; a shadowed file's plaintext is kept for the shadow,
 // written once the destination's commit succeeded.
 class SealingWriter : public SinkWriter {
@@ -82,14 +93,20 @@ class SealingWriter : public SinkWriter {
   SealingWriter(std::unique_ptr<SinkWriter> inner, const std::vector<AgeRecipient>& recipients, std::string shadow)
       : inner_(std::move(inner)),
         shadow_(std::move(shadow)),
-        age_(recipients, [this](const void* d, std::size_t n) { inner_->write(d, n); }) {}
+        age_(recipients, [this](const void* d, std::size_t n) {
+          inner_->write(d, n);
+          sealed_hash_.update(d, n);
+          sealed_size_ += n;
+        }) {}
   void write(const void* data, std::size_t size) override {
     age_.write(data, size);
     if (!shadow_.empty()) plain_.append(static_cast<const char*>(data), size);
   }
+  std::optional<StoredDigest> stored() const override { return stored_; }
   void commit() override {
     age_.finish();
     inner_->commit();
+    stored_ = StoredDigest{sealed_hash_.hex_digest(), sealed_size_};
     if (!shadow_.empty()) {
       make_dirs(std::filesystem::path(shadow_).parent_path().string(), 0700);
       write_file_atomic(shadow_, plain_, 0600);
@@ -100,7 +117,10 @@ class SealingWriter : public SinkWriter {
   std::unique_ptr<SinkWriter> inner_;
   std::string shadow_;
   std::string plain_;
-  AgeEncryptor age_;
+  Sha256 sealed_hash_;  // of the age file, as the destination holds it
+  std::uint64_t sealed_size_ = 0;
+  std::optional<StoredDigest> stored_;
+  AgeEncryptor age_;  // last: its header goes out (through the members above) when it is made
 };
 
 // A record: held whole, then written as its clear header line, the seal line and the rest
@@ -235,7 +255,11 @@ FilePeek SealedSink::peek(const std::string& name, std::size_t head, std::size_t
     nl = p.head.find('\n');
   }
   const SealedRecordParts parts = split_sealed_record(p.head, describe(name));
-  parse_seal_line(parts.seal, describe(name));
+  const SealLine seal = parse_seal_line(parts.seal, describe(name));
+  {
+    std::lock_guard<std::mutex> lock(seals_mu_);
+    seals_[name] = RecordSeal{seal.signer, split_recipients(seal.recipients)};
+  }
   FilePeek out;
   out.head = parts.header + "]}\n";
   out.tail = out.head.substr(out.head.size() - std::min(tail, out.head.size()));
@@ -244,18 +268,14 @@ FilePeek SealedSink::peek(const std::string& name, std::size_t head, std::size_t
 }
 
 RecordSeal SealedSink::record_seal(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(seals_mu_);
+    if (auto it = seals_.find(name); it != seals_.end()) return it->second;
+  }
   FilePeek p = target().peek(name, 64 * 1024, 0);
   const SealedRecordParts parts = split_sealed_record(p.head, describe(name));
   const SealLine s = parse_seal_line(parts.seal, describe(name));
-  RecordSeal out;
-  out.signer = s.signer;
-  for (std::size_t at = 0; at < s.recipients.size();) {
-    std::size_t end = s.recipients.find(',', at);
-    if (end == std::string::npos) end = s.recipients.size();
-    out.recipients.push_back(s.recipients.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
+  return RecordSeal{s.signer, split_recipients(s.recipients)};
 }
 
 void SealedSink::require_identity_for(const std::string& name) {
@@ -279,10 +299,34 @@ std::string SealedSink::repository_path_in(const std::string& storage, const std
   return opaque_repository_path(keys_.signer->naming_key(), storage, relative_path);
 }
 
+bool SealedSink::can_read(const std::string& name) {
+  return !keys_.identities.empty() || classify_(name).kind != SealedKind::Sealed ||
+         (!keys_.shadow_dir.empty() && path_exists(shadow_path(name)));
+}
+
 std::optional<std::string> SealedSink::check_unread(const FileDigest& digest) {
-  if (!keys_.identities.empty() || classify_(digest.name).kind != SealedKind::Sealed)
-    return std::nullopt;
-  if (!keys_.shadow_dir.empty() && path_exists(shadow_path(digest.name))) return std::nullopt;
+  if (can_read(digest.name)) return std::nullopt;
+  if (digest.stored) {  // the age file's own digest was recorded: every byte is checked
+    std::unique_ptr<ByteReader> r;
+    try {
+      r = target().open(digest.name);
+    } catch (const Error& e) {
+      return e.code() == ErrorCode::NotFound ? "missing" : e.what();
+    }
+    Sha256 hash;
+    std::uint64_t size = 0;
+    char buf[65536];
+    try {
+      while (std::size_t n = r->read(buf, sizeof buf)) hash.update(buf, n), size += n;
+    } catch (const Error& e) {
+      return e.what();
+    }
+    if (size != digest.stored->size)
+      return "sealed file is " + std::to_string(size) + " bytes, the backup recorded " +
+             std::to_string(digest.stored->size) + " (truncated?)";
+    if (hash.hex_digest() != digest.stored->sha256) return "SHA-256 mismatch of the sealed file";
+    return "";
+  }
   FilePeek p;
   try {
     p = target().peek(digest.name, 4096, 0);

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -79,12 +81,15 @@ class SealedSink : public SinkWrapper {
   // of the recorded plaintext size has (a cut or extended file fails; a changed byte is found
   // only with an identity, by `verify --deep`).
   std::optional<std::string> check_unread(const FileDigest& digest) override;
+  bool can_read(const std::string& name) override;
   const SealingKeys& keys() const { return keys_; }
 
  private:
   std::unique_ptr<SinkWriter> writer(const std::string& name, std::unique_ptr<SinkWriter> inner);
   std::string shadow_path(const std::string& name) const;
   std::unique_ptr<Sink> owned_;
+  std::mutex seals_mu_;
+  std::map<std::string, RecordSeal> seals_;  // of the records peek() read; guarded by seals_mu_
   SealingKeys keys_;
   std::function<SealedName(const std::string&)> classify_;
 };

@@ -436,7 +436,9 @@ void HashingWriter::write(const void* data, std::size_t size) {
 
 FileDigest HashingWriter::commit() {
   impl_->inner->commit();
-  return {impl_->name, impl_->hash.hex_digest(), impl_->size};
+  FileDigest d{impl_->name, impl_->hash.hex_digest(), impl_->size};
+  d.stored = impl_->inner->stored();
+  return d;
 }
 
 FileDigest write_whole(Sink& sink, const std::string& name, const std::string& data, FileDurability durability) {

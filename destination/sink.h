@@ -30,11 +30,20 @@ namespace gitvault {
 
 struct FileDigest;
 
+// What a destination holds of a file when it is not the bytes written (a sealed file: the age
+// file): its SHA-256 and size, so it can be checked without being opened.
+struct StoredDigest {
+  std::string sha256;
+  std::uint64_t size = 0;
+};
+
 class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
   virtual void write(const void* data, std::size_t size) = 0;
   virtual void commit() = 0;
+  // After commit(): what the destination holds, when that is not what was written.
+  virtual std::optional<StoredDigest> stored() const { return std::nullopt; }
 };
 
 // A run's hold on a destination (docs/locking.md); released when destroyed.
@@ -174,6 +183,12 @@ class Sink {
     (void)digest;
     return std::nullopt;
   }
+  // Whether open(name) can give the file's content here (false: a sealed file and no
+  // identity or shadow copy of it).
+  virtual bool can_read(const std::string& name) {
+    (void)name;
+    return true;
+  }
 };
 
 // A directory on a local file system. Directories are created 0700, files 0600.
@@ -261,6 +276,7 @@ class SinkWrapper : public Sink {
   }
   std::optional<std::string> check_unread(const FileDigest& digest) override { return target_.check_unread(digest); }
   void check_usable() override { target_.check_usable(); }
+  bool can_read(const std::string& name) override { return target_.can_read(name); }
 
  private:
   Sink& target_;
@@ -278,6 +294,9 @@ struct FileDigest {
   // backup/gitaly_backups.h). Its size and SHA-256 are unknown and never compared; git's
   // own checks at restore (index-pack hashing, refs, connectivity) are all that prove it.
   bool has_checksum = true;
+  // The digest of what the destination holds when that is not the file's bytes (a sealed
+  // destination: the age file), checked by a quick verify that cannot open it.
+  std::optional<StoredDigest> stored = std::nullopt;
 };
 
 // Wraps a writer to compute the SHA-256 and size of what passes through.

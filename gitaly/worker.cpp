@@ -490,7 +490,7 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
 
   std::unique_ptr<Sink> destination;
   try {
-    destination = open_backup_destination(o.path, o.seal, create ? DestinationUse::Backup : DestinationUse::ReadContent);
+    destination = open_backup_destination(o.path, o.seal, create ? DestinationUse::Backup : DestinationUse::ReadContent, o.id);
   } catch (const Error& e) {
     std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());
     return 2;

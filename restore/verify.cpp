@@ -142,7 +142,7 @@ class RepositoryCheck {
 
   void check_head() {
     if (!r_.refs) return;  // gitaly-backup's empty repository without files
-    if (sink_.check_unread(*r_.refs)) return;  // sealed, no identity here: its size was checked
+    if (!sink_.can_read(r_.refs->name)) return;  // sealed, no identity here: checked as stored
     try {
       if (r_.from_gitaly_backup) {  // it records no HEAD object id nor ref count: the file must parse
         RefSnapshot snap = parse_refs_file(read_whole(sink_, r_.refs->name), sink_.describe(r_.refs->name));
@@ -167,7 +167,7 @@ class RepositoryCheck {
     for (const auto& s : r_.previous_steps) steps.push_back({&s.bundle, &s.refs});
     steps.push_back({&r_.bundle, &*r_.refs});
     // A sealed bundle this host cannot open (no identity) is checked by its size only.
-    auto unreadable = [this](const FileDigest& d) { return sink_.check_unread(d).has_value(); };
+    auto unreadable = [this](const FileDigest& d) { return !sink_.can_read(d.name); };
     if (const auto& first = *steps[0].first; first && !unreadable(*first)) {
       try {
         if (auto p = prerequisites_of(sink_, *first); !p.empty())
@@ -200,7 +200,7 @@ class RepositoryCheck {
       problem(name, "manifest missing");
       return;
     }
-    if (sink_.check_unread(FileDigest{name, "", 0})) return;  // sealed, and no identity here: present is all
+    if (!sink_.can_read(name)) return;  // sealed, and no identity here: present is all
     RepositoryRecord m;
     m.storage = r_.storage;
     m.relative_path = r_.relative_path;

@@ -34,6 +34,18 @@ JobOutcome outcome_of(const RepositoryRecord& rr) {
   return o;
 }
 
+// On a sealed destination, whether backup `id` was sealed for exactly the recipients this run
+// seals for (a night that builds on steps sealed for others would need their identities too).
+bool sealed_for_the_same_recipients(Sink& sink, const std::string& id) {
+  SealedSink* sealed = sealed_layer(sink);
+  if (!sealed) return true;
+  std::set<std::string> now, then;
+  for (const auto& r : sealed->keys().recipients) now.insert(r.text());
+  for (const auto& f : record_files(sink, id))
+    for (auto& r : sealed->record_seal(f).recipients) then.insert(std::move(r));
+  return now == then;
+}
+
 // The backups incremental steps build on, newest first: the one named, or the chain bases
 // (chain_bases_of: back to the newest complete one, through partial ones).
 std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
@@ -46,6 +58,11 @@ std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
     return {prev.id};
   }
   std::vector<std::string> ids = chain_bases_of(headers);
+  if (!ids.empty() && !sealed_for_the_same_recipients(sink, ids.front())) {
+    observer.note("the recipients changed since backup " + ids.front() + ": every repository gets a full step, so " +
+                  "this backup restores with the new recipients' identities alone (docs/encryption.md)");
+    return {};
+  }
   if (ids.empty())
     observer.note("no finished backup in " + sink.describe("") + " yet: every repository gets a full step");
   else if (ids.size() > 1 || newest_complete_of(headers) != ids.front())

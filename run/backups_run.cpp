@@ -1,5 +1,9 @@
 #include "run/backups_run.h"
 
+#include <set>
+
+#include "backup/destination_open.h"
+
 #include <algorithm>
 #include <set>
 #include <unordered_set>
@@ -36,6 +40,24 @@ BackupSummary summary_of(const BackupRecord& b, RecordSummary s) {
 }  // namespace
 
 namespace {
+
+// On a sealed destination, whom each backup was sealed for (its records' seal lines, read
+// with their headers already: no request more for a backup of one host).
+void add_recipients(Sink& sink, std::vector<BackupSummary>& list, std::vector<std::string>* errors) {
+  SealedSink* sealed = sealed_layer(sink);
+  if (!sealed) return;
+  for (auto& b : list) {
+    if (b.from_gitaly_backup) continue;
+    try {
+      std::set<std::string> recipients;
+      for (const auto& f : b.hosts.empty() ? std::vector<std::string>{record_name(b.id)} : record_files(sink, b.id))
+        for (auto& r : sealed->record_seal(f).recipients) recipients.insert(std::move(r));
+      b.sealed_for.assign(recipients.begin(), recipients.end());
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+}
 
 // When deep verification last proved each backup whole (one small file; unreadable: said).
 void add_proofs(Sink& sink, std::vector<BackupSummary>& list, std::vector<std::string>* errors) {
@@ -96,6 +118,7 @@ std::vector<BackupSummary> list_backups(Sink& sink, std::vector<std::string>* er
     for (const auto& n : b.needs)
       if (!present.count(n)) b.needs_pruned.push_back(n);
   add_proofs(sink, out, errors);
+  add_recipients(sink, out, errors);
   return out;
 }
 

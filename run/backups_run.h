@@ -30,6 +30,9 @@ struct BackupSummary {
   // When a deep verify last proved every file it needs (Unix time; 0: not yet, or unknown):
   // the oldest proof among them (backup/proof_state.h).
   std::int64_t proven_at = 0;
+  // A sealed backup (docs/encryption.md): the age recipients it was sealed for, from its
+  // records' clear seal lines; empty on a clear destination.
+  std::vector<std::string> sealed_for;
   bool standalone() const { return needs.empty(); }
 };
 

@@ -1,5 +1,7 @@
 #include "ui/report.h"
 
+#include <map>
+
 #include "destination/as_of_sink.h"
 
 #include <algorithm>
@@ -280,6 +282,7 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
                           {"written_by", written_by(b)},
                           {"last_fully_proven", b.proven_at > 0 ? nlohmann::json(format_rfc3339(b.proven_at))
                                                                 : nlohmann::json(nullptr)}};
+      if (!b.sealed_for.empty()) j["sealed_for"] = b.sealed_for;
       if (!b.hosts.empty()) {
         j["hosts"] = nlohmann::json::array();
         for (const auto& h : b.hosts)
@@ -312,6 +315,17 @@ void report_backups(std::FILE* out, OutputMode mode, const std::vector<BackupSum
       std::fprintf(out, "  host %-14s %-10s %-24s %6zu\n", h.host.c_str(),
                    h.status_word(), h.started_at.c_str(),
                    h.repositories);
+  }
+  // A sealed destination: whom the backups were sealed for, one line per set of recipients
+  // (a change of recipients applies to the backups after it).
+  std::map<std::vector<std::string>, std::vector<std::string>> sealed;  // recipients -> ids, newest first
+  for (const auto& b : list)
+    if (!b.sealed_for.empty()) sealed[b.sealed_for].push_back(b.id);
+  for (const auto& [recipients, ids] : sealed) {
+    std::string who;
+    for (const auto& r : recipients) who += (who.empty() ? "" : ", ") + r;
+    std::fprintf(out, "sealed for %s: %zu backup(s), %s%s%s\n", who.c_str(), ids.size(), ids.back().c_str(),
+                 ids.size() > 1 ? " … " : "", ids.size() > 1 ? ids.front().c_str() : "");
   }
   std::fflush(out);
 }

@@ -162,6 +162,12 @@ TEST_F(Sealed, WithoutTheRightIdentityNothingIsReadButHeadersStillServe) {
   EXPECT_EQ(extended.exit_code, 1) << extended.out << extended.err;
   EXPECT_NE(extended.out.find(bundle), std::string::npos) << extended.out;
   sh("cp " + (dir_ / "saved.bundle") + " " + bundle);
+  // A byte changed inside: the age file's own SHA-256, recorded at backup, finds it.
+  sh("printf 'X' | dd of=" + bundle + " bs=1 seek=200 conv=notrunc 2>/dev/null");
+  auto flipped = gv({"verify"}, true, "reader.toml");
+  EXPECT_EQ(flipped.exit_code, 1) << flipped.out << flipped.err;
+  EXPECT_NE(flipped.out.find(bundle + ": SHA-256 mismatch of the sealed file"), std::string::npos) << flipped.out;
+  sh("cp " + (dir_ / "saved.bundle") + " " + bundle);
   EXPECT_FALSE(path_exists(dir_ / "reader/signing.key"));
   const std::size_t before = destination_files().size();
   auto prune = gv({"prune", "--keep-last", "1"}, true, "reader.toml");
@@ -260,6 +266,38 @@ TEST_F(Sealed, ANightWithoutItsShadowIsFullAndRestoresExactly) {
   auto r = gv({"restore", "--storage", "default=" + (dir_ / "r"), "--identity", dir_ / "team.key"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   expect_restored_exactly("r");
+}
+
+// New recipients apply to the backups after the change, which start full steps (they restore
+// with the new identity alone); older backups still restore with theirs; `backups` says
+// whom each was sealed for.
+TEST_F(Sealed, NewRecipientsApplyToNewBackupsAndOldOnesStillRestoreWithTheirs) {
+  ASSERT_EQ(gv({"backup", "--id", "s1"}).exit_code, 0);
+  std::string other = sh("age-keygen -y " + (dir_ / "other.key"));
+  other.erase(other.find_last_not_of('\n') + 1);
+  const std::string team = recipient_;
+  recipient_ = other;
+  write_config("gitvault.toml", destination(), "state");
+  auto night = gv({"backup", "--id", "s2", "--incremental"});
+  ASSERT_EQ(night.exit_code, 0) << night.out << night.err;
+  EXPECT_NE(night.err.find("the recipients changed since backup s1"), std::string::npos) << night.err;
+  const std::string header = testing::read_text(destination() + "/+gitvault/backups/s2.json");
+  EXPECT_NE(header.find("\"unchanged\":0}"), std::string::npos) << header.substr(0, 700);
+  auto list = gv({"backups"});
+  EXPECT_NE(list.out.find("sealed for " + team + ": 1 backup(s), s1"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("sealed for " + other + ": 1 backup(s), s2"), std::string::npos) << list.out;
+  auto json = gv({"backups", "--json"});
+  EXPECT_NE(json.out.find("\"sealed_for\":[\"" + other + "\"]"), std::string::npos) << json.out;
+  sh("chmod 600 " + (dir_ / "team.key") + " " + (dir_ / "other.key"));
+  auto old_one = gv({"restore", "--id", "s1", "--storage", "default=" + (dir_ / "r1"), "--identity", dir_ / "team.key"});
+  ASSERT_EQ(old_one.exit_code, 0) << old_one.out << old_one.err;
+  expect_restored_exactly("r1");
+  auto wrong = gv({"restore", "--id", "s2", "--storage", "default=" + (dir_ / "r2"), "--identity", dir_ / "team.key"});
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.out << wrong.err;
+  EXPECT_NE(wrong.err.find("sealed for " + other), std::string::npos) << wrong.err;
+  auto new_one = gv({"restore", "--storage", "default=" + (dir_ / "r3"), "--identity", dir_ / "other.key"});
+  ASSERT_EQ(new_one.exit_code, 0) << new_one.out << new_one.err;
+  expect_restored_exactly("r3");
 }
 
 // The same on object storage (the real radosgw): both paths and a night write only age
