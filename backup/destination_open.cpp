@@ -10,12 +10,6 @@ namespace {
 
 constexpr const char* kSealedMarker = "+gitvault/sealed";
 
-bool ends_with_any(const std::string& name, std::initializer_list<const char*> endings) {
-  for (const char* e : endings)
-    if (name.ends_with(e)) return true;
-  return false;
-}
-
 }  // namespace
 
 SealedName sealed_name_of(const std::string& name) {
@@ -25,7 +19,7 @@ SealedName sealed_name_of(const std::string& name) {
   if (is_chain_file_name(name)) return {SealedKind::Record, true, ""};
   if (name.rfind("+gitvault/proof/", 0) == 0) return {SealedKind::Sealed, false, ""};
   if (is_gitvault_own_file(name) || name.rfind("backup_ids/", 0) == 0) return {SealedKind::Clear, false, ""};
-  return {SealedKind::Sealed, ends_with_any(name, {".refs", ".toml", ".json"}), ""};
+  return {SealedKind::Sealed, name.ends_with(".refs"), ""};
 }
 
 std::unique_ptr<Sink> open_backup_destination(const std::string& location, const SealSettings& seal, DestinationUse use,

@@ -1,5 +1,7 @@
 #include "backup/manifest.h"
 
+#include "backup/destination_open.h"
+
 #include <sstream>
 #include <toml++/toml.h>
 
@@ -245,8 +247,9 @@ void write_manifests(Sink& sink, const std::string& id, const RepositoryRecord& 
   std::string text = format_manifest(repo);
   write_whole(sink, manifest_name(id, repo.storage, repo.named_path()), text, FileDurability::AtRunSync);
   // +latest.toml replaces the previous backup's: it takes its name at the run's sync(). Not
-  // where every name is written once (Sink::append_only): gitvault's readers name the backup.
-  if (sink.append_only()) return;
+  // where every name is written once (Sink::append_only): gitvault's readers name the backup;
+  // nor on a sealed destination, whose manifests gitaly-backup could not read anyway.
+  if (sink.append_only() || sealed_layer(sink)) return;
   write_whole(sink, latest_manifest_name(repo.storage, repo.named_path()), text, FileDurability::ReplacedAtRunSync);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -32,6 +33,11 @@ std::string lossy_utf8(std::string_view s);
 std::string base64_encode(std::string_view bytes);
 // Throws Error(Corrupt) for text that is not base64.
 std::string base64_decode(std::string_view text);
+
+// Each byte as two lowercase hex digits, and back (nullopt for text that is not an even
+// number of hex digits).
+std::string hex_lower(std::string_view bytes);
+std::optional<std::string> hex_decode(std::string_view hex);
 
 // ASCII letters lowered, every other byte as it is (HTTP header names, config keys).
 std::string ascii_lower(std::string s);

@@ -40,7 +40,7 @@ std::string unique_suffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rng() % 1000000007);
 }
 
-void write_file_atomic(const std::string& path, const std::string& data, mode_t mode) {
+void write_file_atomic(const std::string& path, const std::string& data, mode_t mode, bool durable) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
   std::string tmp = path + ".tmp-" + unique_suffix();
@@ -60,7 +60,7 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (durable && ::fsync(fd) != 0) {
     int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -76,7 +76,7 @@ void write_file_atomic(const std::string& path, const std::string& data, mode_t 
     ::unlink(tmp.c_str());
     throw_errno("rename into place", path, err);
   }
-  fsync_directory(dir);
+  if (durable) fsync_directory(dir);
 }
 
 void write_all(int fd, const void* data, std::size_t size, const std::string& where) {

@@ -15,8 +15,10 @@ namespace gitvault {
 void make_dirs(const std::string& path, mode_t mode);
 
 // Writes data to path through a temporary file in the same directory: write, fsync, rename,
-// fsync the directory. Readers see the old content or the new, never a mix.
-void write_file_atomic(const std::string& path, const std::string& data, mode_t mode);
+// fsync the directory. Readers see the old content or the new, never a mix. Without
+// `durable`, no fsync: still never a mix, but a crash may leave the old content (for copies
+// that can be lost, such as a sealed destination's shadow: docs/encryption.md).
+void write_file_atomic(const std::string& path, const std::string& data, mode_t mode, bool durable = true);
 
 // Writes data to path (created or truncated), no fsync.
 void write_file(const std::string& path, const std::string& data, mode_t mode);

@@ -1,12 +1,12 @@
 #include "destination/sealed_sink.h"
 
-#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
 
+#include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "base/sha256.h"
@@ -15,24 +15,6 @@ namespace gitvault {
 namespace {
 
 constexpr std::string_view kSealWord = "gvseal1";
-
-std::string hex_of(std::string_view bytes) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) out += {kHex[c >> 4], kHex[c & 15]};
-  return out;
-}
-
-std::string bytes_of_hex(std::string_view hex) {
-  std::string out(hex.size() / 2, '\0');
-  std::size_t n = 0;
-  if (hex.size() % 2 != 0 ||
-      sodium_hex2bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), hex.data(), hex.size(), nullptr, &n,
-                     nullptr) != 0 ||
-      n != out.size())
-    return "";
-  return out;
-}
 
 // What the signature of a record covers: where it is, its clear header, for whom it was
 // sealed and the SHA-256 of its sealed part, so neither part can be swapped for another's.
@@ -69,10 +51,17 @@ SealLine parse_seal_line(const std::string& line, const std::string& where) {
   s.signer = parse_signer_key(w[1], where);
   s.recipients = w[2];
   s.sealed_sha256 = w[3];
-  s.signature = bytes_of_hex(w[4]);
+  s.signature = hex_decode(w[4]).value_or("");
   if (s.sealed_sha256.size() != 64 || s.signature.size() != 64)
     throw Error(ErrorCode::Corrupt, where + ": damaged seal line");
   return s;
+}
+
+// The writer's copy of what it sealed: replaced atomically, not made durable (a lost copy
+// only makes a night full), so a backup pays no fsync per file for it.
+void write_shadow(const std::string& path, const std::string& plain) {
+  make_dirs(std::filesystem::path(path).parent_path().string(), 0700);
+  write_file_atomic(path, plain, 0600, /*durable=*/false);
 }
 
 std::vector<std::string> split_recipients(const std::string& joined) {
@@ -108,8 +97,7 @@ class SealingWriter : public SinkWriter {
     inner_->commit();
     stored_ = StoredDigest{sealed_hash_.hex_digest(), sealed_size_};
     if (!shadow_.empty()) {
-      make_dirs(std::filesystem::path(shadow_).parent_path().string(), 0700);
-      write_file_atomic(shadow_, plain_, 0600);
+      write_shadow(shadow_, plain_);
     }
   }
 
@@ -141,14 +129,13 @@ class RecordWriter : public SinkWriter {
     const std::string sha = sha256_hex(sealed);
     const std::string sig = keys_.signer->sign(signed_message(name_, header, recipients, sha));
     const std::string line = std::string(kSealWord) + " " + keys_.signer->public_key().text() + " " + recipients + " " +
-                             sha + " " + hex_of(sig) + "\n";
+                             sha + " " + hex_lower(sig) + "\n";
     inner_->write(header.data(), header.size());
     inner_->write(line.data(), line.size());
     inner_->write(sealed.data(), sealed.size());
     inner_->commit();
     if (!shadow_.empty()) {
-      make_dirs(std::filesystem::path(shadow_).parent_path().string(), 0700);
-      write_file_atomic(shadow_, plain_, 0600);
+      write_shadow(shadow_, plain_);
     }
   }
 

@@ -16,6 +16,7 @@
 #include "git/bundle.h"
 #include "git/connectivity.h"
 #include "git/pack_files.h"
+#include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "git/hooks_tar.h"
@@ -132,12 +133,6 @@ FileEnds stream_verified(HashingReader& reader, const std::string& start, const 
   return ends;
 }
 
-std::string hex_of(const std::string& bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) out += {digits[c >> 4], digits[c & 15]};
-  return out;
-}
 
 // Installs a bundle's pack as it is, with the index (and reverse index and bitmap) the backup
 // kept beside it, instead of re-indexing it: no object is hashed again. What proves it (with
@@ -170,11 +165,11 @@ void install_pack(const FileDigest& digest, const PackCompanions& companions, Si
     auto names = pack_named_by(c, stream_verified(creader, "", *kept, path, cwhere));
     if (!names) throw Error(ErrorCode::Corrupt, cwhere + ": not a pack ." + extension(c) + " file");
     if (*names != *checksum)
-      throw Error(ErrorCode::Corrupt, cwhere + ": belongs to pack " + hex_of(*names) + ", not to the bundle's pack " +
-                                          hex_of(*checksum) + " (" + where + ")");
+      throw Error(ErrorCode::Corrupt, cwhere + ": belongs to pack " + hex_lower(*names) + ", not to the bundle's pack " +
+                                          hex_lower(*checksum) + " (" + where + ")");
     renames.push_back({path, extension(c)});
   }
-  const std::string final_base = dir + "/pack-" + hex_of(*checksum) + ".";
+  const std::string final_base = dir + "/pack-" + hex_lower(*checksum) + ".";
   for (const auto& [from, ext] : renames)
     if (::rename(from.c_str(), (final_base + ext).c_str()) != 0) throw_errno("rename", from, errno);
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/encoding.h"
 #include "base/error.h"
 #include "base/files.h"
 #include "seal/bech32.h"
@@ -168,10 +169,7 @@ std::string opaque_repository_path(const std::array<unsigned char, 32>& naming_k
   message.append(relative_path);
   const std::string mac =
       hmac_sha256(std::string_view(reinterpret_cast<const char*>(naming_key.data()), naming_key.size()), message);
-  static const char* const kHex = "0123456789abcdef";
-  std::string out = "=";
-  for (unsigned char c : mac) out += {kHex[c >> 4], kHex[c & 15]};
-  return out;
+  return "=" + hex_lower(mac);
 }
 
 bool is_opaque_repository_path(std::string_view path) {

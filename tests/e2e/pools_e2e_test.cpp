@@ -213,5 +213,27 @@ TEST_F(Pools, AForkNetworkRoundTripsThroughObjectStorage) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Sealed (docs/encryption.md): the pool is still backed up once and the forks linked to it —
+// under opaque names, every file an age file — and a restore with the identity links them.
+TEST_F(Pools, ASealedForkNetworkKeepsThePoolOnceAndRestoresLinked) {
+  sh("age-keygen -o " + (dir_ / "team.key") + " 2>/dev/null && chmod 600 " + (dir_ / "team.key"));
+  std::string recipient = sh("age-keygen -y " + (dir_ / "team.key"));
+  recipient.erase(recipient.find_last_not_of('\n') + 1);
+  testing::write_text(dir_ / "sealed.toml", "[encryption]\nrecipients = [\"" + recipient + "\"]\nsigning_key = \"" +
+                                                (dir_ / "state/signing.key") + "\"\nshadow_dir = \"" +
+                                                (dir_ / "state/shadow") + "\"\n");
+  auto b = backup("b1", {"--config", dir_ / "sealed.toml"});
+  ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+  EXPECT_FALSE(std::filesystem::exists(backups() + "/default/" + kPool)) << "no clear pool path";
+  EXPECT_LT(du_bytes(backups()), 2048u * 1024 + 1024u * 1024) << "the pool once";
+  const std::string into = dir_ / "restored";
+  auto r = restore(into, {"--config", dir_ / "sealed.toml", "--identity", dir_ / "team.key"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("fork networks: " + std::to_string(kForks + 1) + " linked to the pool"), std::string::npos)
+      << r.out;
+  for (const std::string& rel : {std::string(kPool), std::string(kSource), fork_path(1), fork_path(kForks)})
+    expect_same_and_whole(storage() + "/" + rel, into + "/" + rel);
+}
+
 }  // namespace
 }  // namespace gitvault

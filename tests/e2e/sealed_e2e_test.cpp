@@ -94,6 +94,8 @@ TEST_F(Sealed, BothPathsSealEveryFileNameNothingAndRestoreExactly) {
     if (rel.rfind("+gitvault/", 0) == 0) continue;
     EXPECT_EQ(bytes.rfind("age-encryption.org/v1\n", 0), 0u) << rel;
   }
+  // No +latest.toml (gitaly-backup's pointer: it could not read a sealed manifest anyway).
+  EXPECT_EQ(sh("find " + destination() + " -name '+latest.toml' | wc -l"), "0\n");
   // Debian's age opens a bundle with the team's key; git reads what it gives.
   std::string bundle = sh("find " + destination() + "/s2 -name '*.bundle' -size +1k | head -n 1");
   bundle.erase(bundle.find_last_not_of('\n') + 1);
