@@ -302,6 +302,49 @@ TEST_F(Sealed, NewRecipientsApplyToNewBackupsAndOldOnesStillRestoreWithTheirs) {
   expect_restored_exactly("r3");
 }
 
+// Several hosts, one sealed backup: each host signs its part with its own key (printed by
+// `gitvault seal-key`); a restore host trusting both restores both storages, one trusting
+// only one refuses the other part, naming its signer.
+TEST_F(Sealed, SeveralHostsSignTheirPartsAndARestoreTrustsThemByKey) {
+  sh("mkdir -p " + (dir_ / "s1") + " " + (dir_ / "s2") + " && cp -a " + (dir_ / "storage/group") + " " + (dir_ / "s1/") +
+     " && cp -a " + (dir_ / "storage/many") + " " + (dir_ / "s2/"));
+  auto host_config = [&](const std::string& name, const std::string& state, const std::string& extra,
+                         const std::string& storages = "") {
+    testing::write_text(dir_ / name, "[[storage]]\nname = \"s1\"\npath = \"" + (dir_ / (storages + "s1")) +
+                                         "\"\nhost = \"gitaly-a\"\n[[storage]]\nname = \"s2\"\npath = \"" +
+                                         (dir_ / (storages + "s2")) + "\"\nhost = \"gitaly-b\"\n[backup]\npath = \"" +
+                                         destination() + "\"\n[encryption]\nrecipients = [\"" + recipient_ +
+                                         "\"]\nsigning_key = \"" + (dir_ / state) + "/signing.key\"\nshadow_dir = \"" +
+                                         (dir_ / state) + "/shadow\"\n" + extra);
+  };
+  host_config("a.toml", "host-a", "");
+  host_config("b.toml", "host-b", "");
+  auto key_of = [&](const std::string& config) {
+    auto k = gv({"seal-key"}, true, config);
+    EXPECT_EQ(k.exit_code, 0) << k.err;
+    return k.out.substr(0, k.out.find('\n'));
+  };
+  const std::string a = key_of("a.toml"), b = key_of("b.toml");
+  ASSERT_NE(a, b);
+  for (const auto& [config, host] : {std::pair{"a.toml", "gitaly-a"}, std::pair{"b.toml", "gitaly-b"}}) {
+    auto r = gv({"backup", "--host", host, "--id", "n1"}, true, config);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  sh("chmod 600 " + (dir_ / "team.key"));
+  host_config("restore-both.toml", "restorer", "trusted_signers = [\"" + a + "\", \"" + b + "\"]\n", "r/");
+  for (const char* host : {"gitaly-a", "gitaly-b"}) {
+    auto r = gv({"restore", "--host", host, "--identity", dir_ / "team.key"}, true, "restore-both.toml");
+    ASSERT_EQ(r.exit_code, 0) << host << r.out << r.err;
+  }
+  EXPECT_EQ(testing::show_ref(dir_ / "r/s1/group/project.git"), testing::show_ref(dir_ / "s1/group/project.git"));
+  EXPECT_EQ(testing::show_ref(dir_ / "r/s2/many/refs.git"), testing::show_ref(dir_ / "s2/many/refs.git"));
+  host_config("restore-a.toml", "restorer", "trusted_signers = [\"" + a + "\"]\n", "r2/");
+  auto only_a = gv({"restore", "--host", "gitaly-b", "--identity", dir_ / "team.key"}, true, "restore-a.toml");
+  EXPECT_NE(only_a.exit_code, 0);
+  EXPECT_NE((only_a.out + only_a.err).find(b), std::string::npos) << only_a.out << only_a.err;
+  EXPECT_FALSE(path_exists(dir_ / "r2/s2/many/refs.git"));
+}
+
 // The same on object storage (the real radosgw): both paths and a night write only age
 // objects under opaque names, and restore exactly with the identity.
 TEST_F(Sealed, ToObjectStorageBothPathsAndANight) {
