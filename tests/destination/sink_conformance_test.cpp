@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "destination/s3_sink.h"
+#include "destination/sealed_sink.h"
 #include "destination/sink.h"
 #include "base/error.h"
 #include "tests/support/test_support.h"
@@ -175,6 +176,58 @@ INSTANTIATE_TEST_SUITE_P(Local, SinkConformance,
                                                          return std::unique_ptr<Sink>(new LocalSink(p));
                                                        }}),
                          [](const auto& test_info) { return test_info.param.label; });
+
+// The sealing layer over a directory (docs/encryption.md): every file an age file, read back
+// with the identity; the contract holds through it unchanged.
+std::unique_ptr<Sink> sealed_local_sink(const std::string& path) {
+  SealingKeys keys;
+  const AgeIdentity identity = AgeIdentity::generate();
+  keys.recipients = {identity.recipient()};
+  keys.identities = {identity};
+  keys.signer = std::make_shared<const SigningKey>(SigningKey::generate());
+  keys.trusted = {keys.signer->public_key()};
+  return std::make_unique<SealedSink>(std::make_unique<LocalSink>(path), std::move(keys),
+                                      [](const std::string& name) {
+                                        return name.rfind("+gitvault/backups/", 0) == 0 ? SealedName{SealedKind::Record, false, ""}
+                                                                                        : SealedName{SealedKind::Sealed, false, ""};
+                                      });
+}
+
+INSTANTIATE_TEST_SUITE_P(Sealed, SinkConformance, ::testing::Values(SinkFactory{"sealed", sealed_local_sink}),
+                         [](const auto& test_info) { return test_info.param.label; });
+
+// What a sealed sink stores is an age file (Debian's `age -d` reads it: tests/seal/age_test.cpp
+// and tests/e2e/sealed_e2e_test.cpp); a record keeps its first line in the clear, signed.
+TEST(SealedSink, StoresAgeFilesAndSignedRecordsAndRefusesAnUntrustedSigner) {
+  testing::ScratchDir dir;
+  auto sink = sealed_local_sink(dir / "sink");
+  write_whole(*sink, "a/b.bundle", "secret bytes");
+  const std::string stored = testing::read_text(dir / "sink/a/b.bundle");
+  EXPECT_EQ(stored.rfind("age-encryption.org/v1\n", 0), 0u);
+  EXPECT_EQ(stored.find("secret bytes"), std::string::npos);
+  EXPECT_EQ(read_whole(*sink, "a/b.bundle"), "secret bytes");
+  write_whole(*sink, "+gitvault/backups/x.json", "{\"id\":\"x\",\"repositories\":[\nsecret entry\n]}\n");
+  const std::string record = testing::read_text(dir / "sink/+gitvault/backups/x.json");
+  EXPECT_EQ(record.rfind("{\"id\":\"x\",\"repositories\":[\ngvseal1 gvsigner1", 0), 0u) << record.substr(0, 200);
+  EXPECT_EQ(record.find("secret entry"), std::string::npos);
+  EXPECT_EQ(read_whole(*sink, "+gitvault/backups/x.json"), "{\"id\":\"x\",\"repositories\":[\nsecret entry\n]}\n");
+  EXPECT_EQ(sink->peek("+gitvault/backups/x.json", 100, 3).head, "{\"id\":\"x\",\"repositories\":[\n]}\n");
+  // The same files read by a sink that trusts another signer: the record is refused.
+  auto& sealed = dynamic_cast<SealedSink&>(*sink);
+  SealingKeys other = sealed.keys();
+  other.trusted = {SigningKey::generate().public_key()};
+  SealedSink stranger(std::make_unique<LocalSink>(dir / "sink"), other,
+                      [](const std::string& n) {
+                        return n.rfind("+gitvault/", 0) == 0 ? SealedName{SealedKind::Record, false, ""}
+                                                             : SealedName{SealedKind::Sealed, false, ""};
+                      });
+  try {
+    read_whole(stranger, "+gitvault/backups/x.json");
+    ADD_FAILURE() << "an untrusted signer was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not trust"), std::string::npos) << e.what();
+  }
+}
 
 // The same suite on the real Ceph RADOS Gateway of scripts/s3-server, smallest parts.
 INSTANTIATE_TEST_SUITE_P(ObjectStorage, SinkConformance,
