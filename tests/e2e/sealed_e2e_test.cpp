@@ -94,6 +94,10 @@ TEST_F(Sealed, BothPathsSealEveryFileNameNothingAndRestoreExactly) {
     if (rel.rfind("+gitvault/", 0) == 0) continue;
     EXPECT_EQ(bytes.rfind("age-encryption.org/v1\n", 0), 0u) << rel;
   }
+  // The flags' remembered state is read from the records' clear headers by any command.
+  auto eval = testing::gitvault({"feature", "eval", "gitaly_backup", "--path", destination()},
+                                {{"GITVAULT_FLAGS_DB", dir_ / "flags.db"}});
+  EXPECT_EQ(eval.exit_code, 0) << eval.out << eval.err;
   // No +latest.toml (gitaly-backup's pointer: it could not read a sealed manifest anyway).
   EXPECT_EQ(sh("find " + destination() + " -name '+latest.toml' | wc -l"), "0\n");
   // Debian's age opens a bundle with the team's key; git reads what it gives.
