@@ -233,6 +233,9 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
   const bool builds_on_prev = prev && prev->refs && ((prev->status == ItemStatus::Ok && !snap.empty()) ||
                                                      (prev->status == ItemStatus::Empty && snap.empty()));
   if (!builds_on_prev) return {};
+  // A full backup takes again only a step that is itself a full bundle, a chain of one.
+  if (options.full && (prev->step != 1 || !prev->previous_steps.empty() || !prev->chain_in.empty() || prev->pool.linked()))
+    return {};
   try {
     // Byte for byte the previous step's .refs file, told by its recorded size and SHA-256:
     // an unchanged repository costs no read of the backup at all (which matters once
@@ -255,6 +258,7 @@ std::vector<std::string> step_on_previous(const Repository& repo, Sink& sink, co
       out.step_backup_id = std::move(same.backup_id);
       return {};
     }
+    if (options.full) return {};  // changed: a new full bundle
     std::string prev_text = read_verified(sink, *prev->refs);
     std::vector<std::string> prev_tips = ref_tips(parse_refs_file(prev_text, sink.describe(prev->refs->name)));
     std::vector<std::string> gone = missing_objects(repo.path, prev_tips);

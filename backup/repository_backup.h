@@ -41,6 +41,11 @@ struct RepositoryBackupOptions {
   // previous step's tips, or a full bundle when some of them are gone (history rewritten).
   const RepositoryRecord* previous = nullptr;
   std::string previous_id;
+  // With `previous`, a full backup (docs/backup-format.md, "Full backups that reuse"): only
+  // a previous step that is a whole chain of one — a full bundle — with refs byte for byte the
+  // same is taken again (an unchanged step, its files where they are); anything else is a
+  // full bundle, never an increment.
+  bool full = false;
   // The earlier steps of `previous` when its record names the chain file they are in
   // (RepositoryRecord::chain_in): read only for a repository that changed.
   std::function<std::vector<ChainStep>(const RepositoryRecord&)> chain_of;

@@ -45,6 +45,7 @@ struct Options {
   std::vector<std::string> previous_ids;
   std::vector<std::string> fallback_ids;
   int max_chain = 0;
+  bool reuse_full_steps = false;
   bool no_lock = false;
   SealSettings seal;
 };
@@ -79,6 +80,9 @@ int gitaly_backup_main(int argc, char** argv) {
   create->add_option("--previous-id", o.previous_ids,
                      "With --incremental: a backup to build on (repeatable, newest first: each repository builds on "
                      "the first that has it; default: back to the newest complete backup, else +latest manifests)");
+  create->add_flag("--reuse-full-steps", o.reuse_full_steps,
+                   "A full backup: a repository whose step in a --previous-id backup is a full bundle of the same "
+                   "refs is recorded unchanged, its files where they are");
   create->add_option("--max-chain", o.max_chain,
                      "With --incremental: a repository whose chain has this many steps gets a full bundle (0: no limit)");
   CLI::App* restore = app.add_subcommand("restore", "Restore the repositories named on stdin");
@@ -115,6 +119,7 @@ int gitaly_backup_main(int argc, char** argv) {
   w.previous_ids = o.previous_ids;
   w.fallback_ids = o.fallback_ids;
   w.max_chain = o.max_chain;
+  w.reuse_full_steps = o.reuse_full_steps;
   w.no_lock = o.no_lock;
   w.seal = o.seal;
   if (w.no_lock) {

@@ -328,6 +328,7 @@ void run_create(const Options& o, Sink& sink, BackupSource* previous, Logger& lo
       if (prev) {
         ro.previous = &prev->repository;
         ro.previous_id = prev->backup_id;
+        ro.full = !o.incremental;
         ro.chain_of = [previous](const RepositoryRecord& r) { return previous->chain_of(r); };
       }
       backup_repository(repo, sink, files, ro, rr);
@@ -510,8 +511,8 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
   if (locks)
     for (const auto& n : locks->notes()) std::fprintf(err, "gitaly-backup: note: %s\n", printable(n).c_str());
   std::optional<BackupSource> source;
-  if (create && o.incremental && o.layout != Layout::Manifest) {
-    std::fprintf(err, "gitaly-backup: -incremental needs -layout manifest\n");
+  if (create && (o.incremental || o.reuse_full_steps) && o.layout != Layout::Manifest) {
+    std::fprintf(err, "gitaly-backup: -incremental and -reuse-full-steps need -layout manifest\n");
     return 2;
   }
   if (!create)
@@ -522,7 +523,7 @@ int run_worker_jobs(WorkerOptions o, std::istream& in, std::FILE* out, std::FILE
       ids.insert(ids.end(), o.fallback_ids.begin(), o.fallback_ids.end());
       source.emplace(sink, ids);
     }
-    if (create && o.incremental)
+    if (create && (o.incremental || (o.reuse_full_steps && !o.previous_ids.empty())))
       source.emplace(sink, o.previous_ids.empty() ? chain_bases_of(read_all_headers(sink, nullptr)) : o.previous_ids);
   } catch (const Error& e) {
     std::fprintf(err, "gitaly-backup: %s\n", printable(e.what()).c_str());

@@ -33,6 +33,9 @@ struct WorkerOptions {
   // `gitvault restore --at` sends them: docs/retention.md, "restore --at").
   std::vector<std::string> fallback_ids;
   int max_chain = 0;  // create: RepositoryBackupOptions::max_chain
+  // create, not incremental: a repository whose step in `previous_ids` is a full bundle with
+  // the same refs is recorded unchanged, its files where they are (RepositoryBackupOptions::full).
+  bool reuse_full_steps = false;
   bool verify_objects = false;  // restore: RepositoryRestoreOptions::verify_objects
   bool no_lock = false;  // the caller holds the locks (docs/locking.md)
   SealSettings seal;     // a sealed destination (docs/encryption.md)

@@ -46,6 +46,14 @@ bool sealed_for_the_same_recipients(Sink& sink, const std::string& id) {
   return now == then;
 }
 
+// The backups whose steps a full backup may take again (the chain bases), unless the
+// recipients of a sealed destination changed since (a full backup must then stand alone).
+std::vector<std::string> reusable_full_steps(Sink& sink, const std::vector<BackupRecord>& headers) {
+  std::vector<std::string> ids = chain_bases_of(headers);
+  if (!ids.empty() && !sealed_for_the_same_recipients(sink, ids.front())) return {};
+  return ids;
+}
+
 // The backups incremental steps build on, newest first: the one named, or the chain bases
 // (chain_bases_of: back to the newest complete one, through partial ones).
 std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
@@ -187,12 +195,14 @@ void finish_record(Sink& sink, BackupRunResult& result) {
 }
 
 // The worker's command line for this backup: every storage, the manifest layout, and the
-// backups an incremental builds on.
-WorkerCommand create_worker(const BackupRunOptions& o, const std::string& id, const std::vector<std::string>& bases) {
+// backups an incremental builds on — or, for a full backup, the backups whose full bundles
+// of unchanged repositories it takes again.
+WorkerCommand create_worker(const BackupRunOptions& o, const std::string& id, const std::vector<std::string>& bases,
+                            bool full) {
   std::set<std::string> all;
   for (const auto& s : o.storages) all.insert(s.name);
   std::vector<std::string> extra = {"--layout", "manifest"};
-  if (!bases.empty()) extra.push_back("--incremental");
+  if (!bases.empty()) extra.push_back(full ? "--reuse-full-steps" : "--incremental");
   for (const auto& b : bases) extra.insert(extra.end(), {"--previous-id", b});
   if (!bases.empty() && o.max_chain > 0) extra.insert(extra.end(), {"--max-chain", std::to_string(o.max_chain)});
   return worker_command(o, "create", id, all, extra);
@@ -315,10 +325,13 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   std::vector<std::string> bases;
   if (rec.incremental) bases = previous_backups(o, sink, headers, observer);
   if (!bases.empty()) rec.previous_id = bases.front();
+  // A full backup takes again the full bundles of repositories whose refs did not change.
+  std::vector<std::string> full_bases;
+  if (!rec.incremental && !o.independent) full_bases = reusable_full_steps(sink, headers);
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;
-  if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, bases);
+  if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, rec.incremental ? bases : full_bases, !rec.incremental);
   RepositoryRun run("backup", "backing up", worker, observer);
 
   std::vector<std::string> warnings;

@@ -30,6 +30,10 @@ struct BackupRunOptions : RepositoryRunOptions {
   // With `incremental`: a repository whose chain has this many steps gets a full step
   // (RepositoryBackupOptions::max_chain). `[backup] max_chain`; 0: no limit.
   int max_chain = 0;
+  // A full backup writes every repository's bundle again even when an earlier full bundle of
+  // the same refs is in the destination (`--independent`). Default: such a repository is
+  // recorded unchanged on that bundle (pipeline path; docs/backup-format.md).
+  bool independent = false;
 };
 
 struct BackupRunResult {

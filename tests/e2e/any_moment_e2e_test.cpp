@@ -199,7 +199,7 @@ TEST_F(AnyMoment, PruneReadsOnlyTheRecordsItsPlanTouchesNotEveryKeptOne) {
   backup_at("20261204000000");
   backup_at("20261204010000");
   auto full = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id",
-                  "20261204020000"});  // a new chain for every repository
+                  "20261204020000", "--independent"});  // a new chain for every repository, nothing taken again
   ASSERT_EQ(full.exit_code, 0) << full.out << full.err;
   for (const char* id : {"20261204030000", "20261204040000", "20261204050000", "20261204060000", "20261204070000"})
     backup_at(id);

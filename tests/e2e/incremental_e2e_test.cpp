@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -375,6 +376,50 @@ TEST_F(Prune, RefusesWithoutAKeepRule) {
   auto p = prune({});
   EXPECT_EQ(p.exit_code, 2);
   EXPECT_NE(p.err.find("--keep-last"), std::string::npos) << p.err;
+}
+
+// A full backup of a quiet installation costs what a night does: a repository whose newest
+// step is a full bundle of the same refs is recorded unchanged on it (its files where they
+// are) — one that changed, or whose step is an increment, gets a new full bundle, so chains
+// never grow across a full backup. Prune keeps the taken bundle while a backup names it;
+// `--independent` writes everything again.
+TEST_F(Incremental, AFullBackupTakesAgainTheFullBundlesOfUnchangedRepositories) {
+  auto full = [&](const std::string& id, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"backup", "--storage", storage_arg(), "--path", dir_ / "backups", "--id", id};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto b = gv(args);
+    EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+    state_[id] = refs_of_all(dir_ / "storage");
+    return b;
+  };
+  full("f1");
+  auto f2 = full("f2");
+  EXPECT_NE(f2.out.find("written: 0 B"), std::string::npos) << f2.out;
+  json project = repo_record("f2", "group/project.git");
+  EXPECT_EQ(project["kind"], "unchanged");
+  EXPECT_EQ(project["step_backup_id"], "f1");
+  EXPECT_EQ(project["step"], 1);
+  // app.git changes, then a night (an increment), then a full: app gets a new full bundle
+  // (its chain was two steps), the others stay on f1's bundles.
+  work("echo 2 > a && git commit -qam two && git push -q origin main");
+  night("n1", true);
+  EXPECT_EQ(repo_record("n1", "work/app.git")["kind"], "incremental");
+  full("f3");
+  EXPECT_EQ(repo_record("f3", "work/app.git")["kind"], "full");
+  EXPECT_EQ(repo_record("f3", "work/app.git")["step"], 1);
+  EXPECT_EQ(repo_record("f3", "group/project.git")["step_backup_id"], "f1");
+  // Only f3 kept: f1's bundles stay (f3 names them), the rest of f1, f2 and n1 goes.
+  auto p = gv({"prune", "--path", dir_ / "backups", "--keep-last", "1"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "backups/+gitvault/backups/f1.json"));
+  expect_restores("f3", true);
+  expect_restores("f3", false);
+  auto v = gv({"verify", "--deep", "--path", dir_ / "backups"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  auto f4 = full("f4", {"--independent"});
+  EXPECT_EQ(f4.out.find("written: 0 B"), std::string::npos) << f4.out;
+  EXPECT_EQ(repo_record("f4", "group/project.git")["kind"], "full");
+  EXPECT_TRUE(repo_record("f4", "group/project.git")["step_backup_id"].is_null());
 }
 
 }  // namespace

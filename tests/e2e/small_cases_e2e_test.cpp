@@ -63,9 +63,9 @@ TEST_F(SmallCases, AGarbageNewestRecordIsNeverSilentlySkippedByRestore) {
 // A nightly timer always says --incremental; full_every decides when a new chain starts.
 TEST_F(SmallCases, FullEveryTurnsAnIncrementalNightIntoAFullBackupOnceTheNewestFullIsOlder) {
   ASSERT_EQ(backup("full1").exit_code, 0);
-  auto night = [&](const std::string& id, const std::string& every) {
+  auto night = [&](const std::string& id, const std::string& every, const std::string& extra = "--json") {
     return gv({"backup", "--storage", "s1=" + (dir_ / "s1"), "--storage", "s2=" + (dir_ / "s2"), "--path",
-               dir_ / "backups", "--id", id, "--incremental", "--full-every", every, "--json"});
+               dir_ / "backups", "--id", id, "--incremental", "--full-every", every, extra});
   };
   auto n1 = night("n1", "1h");
   ASSERT_EQ(n1.exit_code, 0) << n1.out << n1.err;
@@ -75,12 +75,24 @@ TEST_F(SmallCases, FullEveryTurnsAnIncrementalNightIntoAFullBackupOnceTheNewestF
   ASSERT_EQ(n2.exit_code, 0) << n2.out << n2.err;
   EXPECT_NE(n2.err.find("the newest full backup, full1, started more than full_every ago"), std::string::npos) << n2.err;
   auto listed = gv({"backups", "--path", dir_ / "backups", "--json"});
-  // n1 built on full1 (nothing changed: every step unchanged); n2 is a chain of its own.
+  // n1 built on full1 (nothing changed: every step unchanged); n2 is a full backup — chains of
+  // one step — that takes full1's bundles again, nothing having changed (a weekly full of a
+  // quiet installation costs what a night does); with --independent it writes them again.
   EXPECT_NE(listed.out.find("\"id\":\"n1\",\"incremental\":0"), std::string::npos) << listed.out;
   std::string n2_line = listed.out.substr(listed.out.find("\"id\":\"n2\""));
   n2_line = n2_line.substr(0, n2_line.find('\n'));
-  EXPECT_NE(n2_line.find("\"standalone\":true"), std::string::npos) << n2_line;
-  EXPECT_NE(n2_line.find("\"unchanged\":0"), std::string::npos) << n2_line;
+  EXPECT_NE(n2_line.find("\"needs\":[\"full1\"]"), std::string::npos) << n2_line;
+  EXPECT_NE(n2_line.find("\"incremental\":0"), std::string::npos) << n2_line;
+  EXPECT_NE(testing::read_text(dir_ / "backups/+gitvault/backups/n2.json").find("\"incremental\":false"), std::string::npos);
+  EXPECT_EQ(testing::read_text(dir_ / "backups/+gitvault/backups/n2.json").find("\"step\":2"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto n3 = night("n3", "1s", "--independent");
+  ASSERT_EQ(n3.exit_code, 0) << n3.out << n3.err;
+  listed = gv({"backups", "--path", dir_ / "backups", "--json"});
+  std::string n3_line = listed.out.substr(listed.out.find("\"id\":\"n3\""));
+  n3_line = n3_line.substr(0, n3_line.find('\n'));
+  EXPECT_NE(n3_line.find("\"standalone\":true"), std::string::npos) << n3_line;
+  EXPECT_NE(n3_line.find("\"unchanged\":0"), std::string::npos) << n3_line;
   std::string n1_line = listed.out.substr(listed.out.find("\"id\":\"n1\""));
   n1_line = n1_line.substr(0, n1_line.find('\n'));
   EXPECT_NE(n1_line.find("\"needs\":[\"full1\"]"), std::string::npos) << n1_line;
