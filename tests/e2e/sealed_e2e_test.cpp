@@ -187,6 +187,11 @@ TEST_F(Sealed, WithoutTheRightIdentityNothingIsReadButHeadersStillServe) {
   expect_restored_exactly("after-prune");
   auto deep = gv({"verify", "--deep", "--identity", dir_ / "team.key"});
   EXPECT_EQ(deep.exit_code, 0) << deep.out << deep.err;
+  // The proofs that deep verify wrote are sealed: a host without a key lists the backups
+  // all the same, the PROVEN column empty, no error.
+  auto after = gv({"backups", "--json"}, true, "reader.toml");
+  EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
+  EXPECT_TRUE(path_exists(destination() + "/+gitvault/proof/proven.json"));
 }
 
 // A sealed configuration refuses a destination holding clear backups, and a configuration
