@@ -115,6 +115,12 @@ TEST_F(Sealed, BothPathsSealEveryFileNameNothingAndRestoreExactly) {
   }
   auto deep = gv({"verify", "--deep", "--identity", dir_ / "team.key"});
   EXPECT_EQ(deep.exit_code, 0) << deep.out << deep.err;
+  // A restore drill of every repository, and its history sealed like the rest.
+  auto drill = gv({"drill", "--all", "--scratch", dir_ / "scratch", "--identity", dir_ / "team.key"});
+  EXPECT_EQ(drill.exit_code, 0) << drill.out << drill.err;
+  EXPECT_EQ(testing::read_text(destination() + "/+gitvault/proof/drills.json").rfind("age-encryption.org/v1\n", 0), 0u);
+  auto no_key = gv({"drill", "--all", "--scratch", dir_ / "scratch2"});
+  EXPECT_EQ(no_key.exit_code, 2) << no_key.out << no_key.err;
 }
 
 // Restore and verify --deep stop before any work without an identity that opens the backup
