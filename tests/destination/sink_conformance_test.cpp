@@ -196,9 +196,11 @@ std::unique_ptr<Sink> sealed_local_sink(const std::string& path) {
 INSTANTIATE_TEST_SUITE_P(Sealed, SinkConformance, ::testing::Values(SinkFactory{"sealed", sealed_local_sink}),
                          [](const auto& test_info) { return test_info.param.label; });
 
+void sh_copy(const std::string& from, const std::string& to) { testing::write_text(to, testing::read_text(from)); }
+
 // What a sealed sink stores is an age file (Debian's `age -d` reads it: tests/seal/age_test.cpp
 // and tests/e2e/sealed_e2e_test.cpp); a record keeps its first line in the clear, signed.
-TEST(SealedSink, StoresAgeFilesAndSignedRecordsAndRefusesAnUntrustedSigner) {
+TEST(SealedSink, StoresAgeFilesAndSignedRecordsAndRefusesAMovedRecordAndAnUntrustedSigner) {
   testing::ScratchDir dir;
   auto sink = sealed_local_sink(dir / "sink");
   write_whole(*sink, "a/b.bundle", "secret bytes");
@@ -212,6 +214,14 @@ TEST(SealedSink, StoresAgeFilesAndSignedRecordsAndRefusesAnUntrustedSigner) {
   EXPECT_EQ(record.find("secret entry"), std::string::npos);
   EXPECT_EQ(read_whole(*sink, "+gitvault/backups/x.json"), "{\"id\":\"x\",\"repositories\":[\nsecret entry\n]}\n");
   EXPECT_EQ(sink->peek("+gitvault/backups/x.json", 100, 3).head, "{\"id\":\"x\",\"repositories\":[\n]}\n");
+  // A record copied under another backup's name: its signature covers its name, so refused.
+  sh_copy(dir / "sink/+gitvault/backups/x.json", dir / "sink/+gitvault/backups/y.json");
+  try {
+    read_whole(*sink, "+gitvault/backups/y.json");
+    ADD_FAILURE() << "a record moved to another name was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad signature"), std::string::npos) << e.what();
+  }
   // The same files read by a sink that trusts another signer: the record is refused.
   auto& sealed = dynamic_cast<SealedSink&>(*sink);
   SealingKeys other = sealed.keys();
