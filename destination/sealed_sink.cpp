@@ -23,10 +23,11 @@ std::string signed_message(const std::string& name, const std::string& header, c
   return "gitvault sealed record v1\n" + name + "\n" + header + recipients + "\n" + sealed_sha256 + "\n";
 }
 
-std::vector<std::string> split_words(const std::string& line) {
+// The pieces of `line` between `sep`s, empty ones included.
+std::vector<std::string> split_at(const std::string& line, char sep) {
   std::vector<std::string> out;
   for (std::size_t at = 0; at <= line.size();) {
-    std::size_t end = line.find(' ', at);
+    std::size_t end = line.find(sep, at);
     if (end == std::string::npos) end = line.size();
     out.push_back(line.substr(at, end - at));
     at = end + 1;
@@ -42,13 +43,17 @@ struct SealLine {
 };
 
 SealLine parse_seal_line(const std::string& line, const std::string& where) {
-  const std::vector<std::string> w = split_words(line);
+  const std::vector<std::string> w = split_at(line, ' ');
   if (w.size() != 5 || w[0] != kSealWord)
     throw Error(ErrorCode::Corrupt, where + ": not a sealed record (no \"" + std::string(kSealWord) +
                                         "\" line after the header): this destination holds backups written without "
                                         "[encryption], which a sealed configuration does not read or add to");
   SealLine s;
-  s.signer = parse_signer_key(w[1], where);
+  try {
+    s.signer = parse_signer_key(w[1], where);
+  } catch (const Error& e) {  // the destination's bytes, not the configuration
+    throw Error(ErrorCode::Corrupt, std::string(e.what()));
+  }
   s.recipients = w[2];
   s.sealed_sha256 = w[3];
   s.signature = hex_decode(w[4]).value_or("");
@@ -62,17 +67,6 @@ SealLine parse_seal_line(const std::string& line, const std::string& where) {
 void write_shadow(const std::string& path, const std::string& plain) {
   make_dirs(std::filesystem::path(path).parent_path().string(), 0700);
   write_file_atomic(path, plain, 0600, /*durable=*/false);
-}
-
-std::vector<std::string> split_recipients(const std::string& joined) {
-  std::vector<std::string> out;
-  for (std::size_t at = 0; at < joined.size();) {
-    std::size_t end = joined.find(',', at);
-    if (end == std::string::npos) end = joined.size();
-    out.push_back(joined.substr(at, end - at));
-    at = end + 1;
-  }
-  return out;
 }
 
 // Writes through an age encryptor; a shadowed file's plaintext is kept for the shadow,
@@ -245,7 +239,7 @@ FilePeek SealedSink::peek(const std::string& name, std::size_t head, std::size_t
   const SealLine seal = parse_seal_line(parts.seal, describe(name));
   {
     std::lock_guard<std::mutex> lock(seals_mu_);
-    seals_[name] = RecordSeal{seal.signer, split_recipients(seal.recipients)};
+    seals_[name] = RecordSeal{seal.signer, split_at(seal.recipients, ',')};
   }
   FilePeek out;
   out.head = parts.header + "]}\n";
@@ -262,7 +256,7 @@ RecordSeal SealedSink::record_seal(const std::string& name) {
   FilePeek p = target().peek(name, 64 * 1024, 0);
   const SealedRecordParts parts = split_sealed_record(p.head, describe(name));
   const SealLine s = parse_seal_line(parts.seal, describe(name));
-  return RecordSeal{s.signer, split_recipients(s.recipients)};
+  return RecordSeal{s.signer, split_at(s.recipients, ',')};
 }
 
 void SealedSink::require_identity_for(const std::string& name) {
