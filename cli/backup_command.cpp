@@ -24,7 +24,7 @@ class BackupCommand : public Subcommand {
                      "DURATION (7d; default: [backup] full_every)");
     cmd_->add_flag("--independent", independent_,
                    "A full backup that writes every repository again, even one whose earlier full bundle of the same "
-                   "refs is in the destination (default: that bundle is taken again, not copied)");
+                   "refs is in the destination (default: [backup] independent, else that bundle is taken again, not copied)");
     cmd_->add_option("--max-chain", max_chain_,
                      "With --incremental: a repository whose chain has N steps gets a full step, a chain of its own "
                      "(default: [backup] max_chain, else no limit)");
@@ -45,7 +45,7 @@ class BackupCommand : public Subcommand {
     o.id = id_;
     o.pack_threads = pack_threads_ > 0 ? pack_threads_ : opts_.config().pack_threads.value_or(0);
     o.incremental = incremental_;
-    o.independent = independent_;
+    o.independent = independent_ || opts_.config().independent;
     o.previous_id = previous_id_;
     const std::string every = !full_every_.empty() ? full_every_ : opts_.config().full_every;
     if (!every.empty()) o.full_every_s = parse_duration(every);

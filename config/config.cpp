@@ -65,7 +65,8 @@ const std::map<std::string, std::vector<Key>>& schema() {
   static const std::map<std::string, std::vector<Key>> s = {
       {"storage", {{"name", Kind::String}, {"path", Kind::String}, {"host", Kind::String}}},
       {"backup",
-       {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::Duration}, {"max_chain", Kind::Integer, 0, 100000}}},
+       {{"path", Kind::String}, {"host", Kind::String}, {"full_every", Kind::Duration}, {"max_chain", Kind::Integer, 0, 100000},
+        {"independent", Kind::Boolean}}},
       {"flags", {{"db", Kind::String}}},
       {"limits",
        {{"parallel", Kind::Integer, 0, 1024},
@@ -279,6 +280,7 @@ Config load_config(const std::string& path) {
     cfg.backup_path = p->find("://") != std::string::npos ? *p : resolve(*p);  // a URL stays as it is
   if (auto f = tbl["backup"]["full_every"].value<std::string>()) cfg.full_every = *f;
   if (auto n = tbl["backup"]["max_chain"].value_exact<int64_t>()) cfg.max_chain = static_cast<int>(*n);
+  if (auto b = tbl["backup"]["independent"].value_exact<bool>()) cfg.independent = *b;
   if (auto h = tbl["backup"]["host"].value<std::string>()) {
     if (!valid_host_name(*h)) throw fail("[backup] host: invalid host '" + *h + "'");
     cfg.host = *h;

@@ -51,6 +51,7 @@ struct Config {
   std::string metrics_textfile;  // [metrics] textfile
   std::string full_every;        // [backup] full_every: "7d"
   std::optional<int> max_chain;  // [backup] max_chain: a repository's chain steps before a full one
+  bool independent = false;      // [backup] independent: full backups copy every repository again
   std::optional<int> parallel;
   std::optional<int> parallel_storage;
   std::optional<int> pack_threads;   // [limits] pack_threads

@@ -420,6 +420,11 @@ TEST_F(Incremental, AFullBackupTakesAgainTheFullBundlesOfUnchangedRepositories) 
   EXPECT_EQ(f4.out.find("written: 0 B"), std::string::npos) << f4.out;
   EXPECT_EQ(repo_record("f4", "group/project.git")["kind"], "full");
   EXPECT_TRUE(repo_record("f4", "group/project.git")["step_backup_id"].is_null());
+  // The same from the config, for the timer's full backups.
+  testing::write_text(dir_ / "independent.toml", "[backup]\nindependent = true\n");
+  auto f5 = full("f5", {"--config", dir_ / "independent.toml"});
+  EXPECT_EQ(f5.out.find("written: 0 B"), std::string::npos) << f5.out;
+  EXPECT_EQ(repo_record("f5", "group/project.git")["kind"], "full");
 }
 
 }  // namespace
