@@ -3,6 +3,7 @@
 #include "cli/common_options.h"
 #include "cli/subcommand.h"
 #include "config/config.h"
+#include "destination/sealed_sink.h"
 #include "ui/report.h"
 
 namespace gitvault {
@@ -21,11 +22,23 @@ class ConfigCommand : public Subcommand {
 
   int run() override {
     std::vector<ConfigProblem> problems = check_config(file_);
+    if (problems.empty()) check_sealing(problems);
     report_config_check(stdout, json_ ? OutputMode::Json : OutputMode::Human, file_, problems);
     return problems.empty() ? 0 : 1;
   }
 
  private:
+  // [encryption]'s keys read as a run would read them: recipients and trusted signers parsed,
+  // the files they name read (an identity file must be 0600). Nothing is created.
+  void check_sealing(std::vector<ConfigProblem>& problems) const {
+    try {
+      const Config cfg = load_config(file_);
+      if (cfg.seal.enabled()) sealing_keys_for(cfg.seal, "", /*writing=*/false);
+    } catch (const Error& e) {
+      problems.push_back({0, e.what()});
+    }
+  }
+
   CLI::App* cmd_;
   CLI::App* check_;
   std::string file_ = "/etc/gitvault/gitvault.toml";

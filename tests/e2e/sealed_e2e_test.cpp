@@ -200,6 +200,25 @@ TEST_F(Sealed, WithoutTheRightIdentityNothingIsReadButHeadersStillServe) {
   EXPECT_TRUE(path_exists(destination() + "/+gitvault/proof/proven.json"));
 }
 
+// `config check` reads [encryption]'s keys as a run would: a mistyped recipient or an
+// identity file others can read is named before any night fails on it.
+TEST_F(Sealed, ConfigCheckNamesABadRecipientAndAnOpenIdentityFile) {
+  auto good = testing::gitvault({"config", "check", "--config", dir_ / "gitvault.toml"});
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  std::string text = testing::read_text(dir_ / "gitvault.toml");
+  char& c = text[text.find(recipient_) + 10];
+  c = c == 'q' ? 'p' : 'q';  // one Bech32 character changed: the checksum no longer holds
+  testing::write_text(dir_ / "typo.toml", text);
+  auto typo = testing::gitvault({"config", "check", "--config", dir_ / "typo.toml"});
+  EXPECT_EQ(typo.exit_code, 1) << typo.out << typo.err;
+  EXPECT_NE(typo.out.find("[encryption] recipients"), std::string::npos) << typo.out;
+  sh("chmod 644 " + (dir_ / "team.key"));
+  write_config("open.toml", destination(), "state", "identity_file = \"" + (dir_ / "team.key") + "\"\n");
+  auto open = testing::gitvault({"config", "check", "--config", dir_ / "open.toml"});
+  EXPECT_EQ(open.exit_code, 1) << open.out << open.err;
+  EXPECT_NE(open.out.find("chmod 600"), std::string::npos) << open.out;
+}
+
 // A sealed configuration refuses a destination holding clear backups, and a configuration
 // without [encryption] refuses a sealed one: exit 2, saying which, nothing written.
 TEST_F(Sealed, ASealedDestinationAndAClearOneNeverMix) {
