@@ -57,4 +57,11 @@ std::unique_ptr<Sink> open_backup_destination(const std::string& location, const
 
 SealedSink* sealed_layer(Sink& sink) { return dynamic_cast<SealedSink*>(&sink); }
 
+std::set<std::string> sealed_recipients(SealedSink& sealed, const std::vector<std::string>& record_files) {
+  std::set<std::string> out;
+  for (const auto& f : record_files)
+    for (auto& r : sealed.record_seal(f).recipients) out.insert(std::move(r));
+  return out;
+}
+
 }  // namespace gitvault

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "destination/sealed_sink.h"
 
@@ -27,5 +29,8 @@ std::unique_ptr<Sink> open_backup_destination(const std::string& location, const
 
 // The sealing layer of a destination, or nullptr when it is not sealed.
 SealedSink* sealed_layer(Sink& sink);
+
+// Whom a sealed backup was sealed for: the recipients of its record files' seal lines.
+std::set<std::string> sealed_recipients(SealedSink& sealed, const std::vector<std::string>& record_files);
 
 }  // namespace gitvault

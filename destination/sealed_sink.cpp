@@ -90,9 +90,7 @@ class SealingWriter : public SinkWriter {
     age_.finish();
     inner_->commit();
     stored_ = StoredDigest{sealed_hash_.hex_digest(), sealed_size_};
-    if (!shadow_.empty()) {
-      write_shadow(shadow_, plain_);
-    }
+    if (!shadow_.empty()) write_shadow(shadow_, plain_);
   }
 
  private:
@@ -128,9 +126,7 @@ class RecordWriter : public SinkWriter {
     inner_->write(line.data(), line.size());
     inner_->write(sealed.data(), sealed.size());
     inner_->commit();
-    if (!shadow_.empty()) {
-      write_shadow(shadow_, plain_);
-    }
+    if (!shadow_.empty()) write_shadow(shadow_, plain_);
   }
 
  private:
@@ -138,13 +134,6 @@ class RecordWriter : public SinkWriter {
   const SealingKeys& keys_;
   std::string name_, shadow_, plain_;
 };
-
-std::string read_all(ByteReader& r) {
-  std::string out;
-  char buf[65536];
-  while (std::size_t n = r.read(buf, sizeof buf)) out.append(buf, n);
-  return out;
-}
 
 }  // namespace
 
@@ -157,7 +146,9 @@ SealedRecordParts split_sealed_record(const std::string& file, const std::string
 
 SealedSink::SealedSink(std::unique_ptr<Sink> target, SealingKeys keys,
                        std::function<SealedName(const std::string&)> classify)
-    : SinkWrapper(*target), owned_(std::move(target)), keys_(std::move(keys)), classify_(std::move(classify)) {}
+    : SinkWrapper(*target), owned_(std::move(target)), keys_(std::move(keys)), classify_(std::move(classify)) {
+  if (keys_.signer) naming_key_ = keys_.signer->naming_key();  // once, not per repository
+}
 
 std::string SealedSink::shadow_path(const std::string& name) const {
   check_sink_name(name);
@@ -207,8 +198,7 @@ std::unique_ptr<ByteReader> SealedSink::open(const std::string& name) {
   }
   if (what.kind == SealedKind::Sealed)
     return std::make_unique<AgeDecryptingReader>(target().open(name), keys_.identities);
-  auto reader = target().open(name);
-  const std::string file = read_all(*reader);
+  const std::string file = read_whole(target(), name);
   const SealedRecordParts parts = split_sealed_record(file, where);
   const SealLine seal = parse_seal_line(parts.seal, where);
   if (sha256_hex(parts.sealed) != seal.sealed_sha256)
@@ -229,12 +219,8 @@ FilePeek SealedSink::peek(const std::string& name, std::size_t head, std::size_t
   if (what.kind == SealedKind::Sealed) return Sink::peek(name, head, tail);
   // The clear header and an empty list of repositories: what a reader of headers takes.
   FilePeek p = target().peek(name, std::max<std::size_t>(head, 1) + 4096, 0);
-  std::size_t nl = p.head.find('\n');
-  if (nl == std::string::npos || p.head.find('\n', nl + 1) == std::string::npos) {
-    auto r = target().open(name);
-    p.head = read_all(*r);
-    nl = p.head.find('\n');
-  }
+  const std::size_t nl = p.head.find('\n');
+  if (nl == std::string::npos || p.head.find('\n', nl + 1) == std::string::npos) p.head = read_whole(target(), name);
   const SealedRecordParts parts = split_sealed_record(p.head, describe(name));
   const SealLine seal = parse_seal_line(parts.seal, describe(name));
   {
@@ -253,10 +239,9 @@ RecordSeal SealedSink::record_seal(const std::string& name) {
     std::lock_guard<std::mutex> lock(seals_mu_);
     if (auto it = seals_.find(name); it != seals_.end()) return it->second;
   }
-  FilePeek p = target().peek(name, 64 * 1024, 0);
-  const SealedRecordParts parts = split_sealed_record(p.head, describe(name));
-  const SealLine s = parse_seal_line(parts.seal, describe(name));
-  return RecordSeal{s.signer, split_at(s.recipients, ',')};
+  peek(name, 0, 0);  // reads the clear part and keeps its seal
+  std::lock_guard<std::mutex> lock(seals_mu_);
+  return seals_.at(name);
 }
 
 void SealedSink::require_identity_for(const std::string& name) {
@@ -276,8 +261,8 @@ void SealedSink::require_identity_for(const std::string& name) {
 }
 
 std::string SealedSink::repository_path_in(const std::string& storage, const std::string& relative_path) {
-  if (!keys_.signer) return relative_path;
-  return opaque_repository_path(keys_.signer->naming_key(), storage, relative_path);
+  if (!naming_key_) return relative_path;
+  return opaque_repository_path(*naming_key_, storage, relative_path);
 }
 
 bool SealedSink::can_read(const std::string& name) {
@@ -287,45 +272,13 @@ bool SealedSink::can_read(const std::string& name) {
 
 std::optional<std::string> SealedSink::check_unread(const FileDigest& digest) {
   if (can_read(digest.name)) return std::nullopt;
-  if (digest.stored) {  // the age file's own digest was recorded: every byte is checked
-    std::unique_ptr<ByteReader> r;
-    try {
-      r = target().open(digest.name);
-    } catch (const Error& e) {
-      return e.code() == ErrorCode::NotFound ? "missing" : e.what();
-    }
-    Sha256 hash;
-    std::uint64_t size = 0;
-    char buf[65536];
-    try {
-      while (std::size_t n = r->read(buf, sizeof buf)) hash.update(buf, n), size += n;
-    } catch (const Error& e) {
-      return e.what();
-    }
-    if (size != digest.stored->size)
-      return "sealed file is " + std::to_string(size) + " bytes, the backup recorded " +
-             std::to_string(digest.stored->size) + " (truncated?)";
-    if (hash.hex_digest() != digest.stored->sha256) return "SHA-256 mismatch of the sealed file";
-    return "";
-  }
-  FilePeek p;
-  try {
-    p = target().peek(digest.name, 4096, 0);
-  } catch (const Error& e) {
-    return e.code() == ErrorCode::NotFound ? "missing" : e.what();
-  }
-  std::size_t header = 0;
-  try {
-    header = parse_age_header(p.head, describe(digest.name)).size;
-  } catch (const Error& e) {
-    return e.what();
-  }
-  constexpr std::uint64_t kChunk = 64 * 1024, kTag = 16, kNonce = 16;
-  const std::uint64_t chunks = digest.size == 0 ? 1 : (digest.size + kChunk - 1) / kChunk;
-  const std::uint64_t expected = header + kNonce + digest.size + chunks * kTag;
-  if (p.size != expected)
-    return "sealed file is " + std::to_string(p.size) + " bytes; an age file of the recorded " +
-           std::to_string(digest.size) + " bytes is " + std::to_string(expected) + " (cut or extended?)";
+  if (!digest.stored) return "no digest of the sealed file was recorded: it can be checked only with an identity";
+  const FileHash h = hash_file(target(), digest.name);  // the age file, as the destination holds it
+  if (!h.error.empty()) return h.error;
+  if (h.size != digest.stored->size)
+    return "sealed file is " + std::to_string(h.size) + " bytes, the backup recorded " +
+           std::to_string(digest.stored->size) + " (truncated?)";
+  if (h.sha256 != digest.stored->sha256) return "SHA-256 mismatch of the sealed file";
   return "";
 }
 

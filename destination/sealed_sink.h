@@ -2,19 +2,21 @@
 // is written as an age v1 file to the installation's recipients and read back with an
 // identity; a backup record keeps its first line — the header `backups`, prune and locks need
 // — in the clear, signed by the host that wrote it, and seals the rest. The host that backs up
-// holds only public recipients: what it must read again (earlier records, `.refs`, manifests,
-// chain files) it reads from its shadow, the plaintext copies of what it wrote itself, kept in
+// holds only public recipients: what it must read again (earlier records, chain files,
+// `.refs`) it reads from its shadow, the plaintext copies of what it wrote itself, kept in
 // a local directory of its own (0700).
 //
 // The sink knows names and bytes, not what they mean: which names are sealed, which are
 // records and which are worth a shadow copy is the caller's knowledge (`classify`,
-// backup/layout.h sealed_kind_of).
+// backup/destination_open.h sealed_name_of).
 #pragma once
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +34,7 @@ enum class SealedKind {
 };
 struct SealedName {
   SealedKind kind = SealedKind::Sealed;
-  bool shadowed = false;  // small files a later backup reads again (.refs, manifests, chains, records)
+  bool shadowed = false;  // small files a later backup reads again (.refs, chain files, records)
   // A record's clear, redacted copy (backup/record.h write_redacted_record), read in its place
   // where neither an identity nor the shadow opens it: what prune and a quick verify need.
   std::string clear_copy;
@@ -76,10 +78,9 @@ class SealedSink : public SinkWrapper {
   // The opaque name a repository's files take here (seal/signing.h opaque_repository_path,
   // under the writer's naming key); its relative path when this sink cannot write.
   std::string repository_path_in(const std::string& storage, const std::string& relative_path) override;
-  // Without an identity, a sealed file the shadow does not hold is checked by what its clear
-  // age header and size say: present, a header that parses, and exactly the size an age file
-  // of the recorded plaintext size has (a cut or extended file fails; a changed byte is found
-  // only with an identity, by `verify --deep`).
+  // Without an identity, a sealed file the shadow does not hold is checked as the destination
+  // holds it: present, with the size and SHA-256 of the age file its backup recorded
+  // (FileDigest::stored).
   std::optional<std::string> check_unread(const FileDigest& digest) override;
   bool can_read(const std::string& name) override;
   const SealingKeys& keys() const { return keys_; }
@@ -91,6 +92,7 @@ class SealedSink : public SinkWrapper {
   std::mutex seals_mu_;
   std::map<std::string, RecordSeal> seals_;  // of the records peek() read; guarded by seals_mu_
   SealingKeys keys_;
+  std::optional<std::array<unsigned char, 32>> naming_key_;  // of keys_.signer, derived once
   std::function<SealedName(const std::string&)> classify_;
 };
 

@@ -491,26 +491,34 @@ std::string read_verified(Sink& sink, const FileDigest& digest) {
   return data;
 }
 
-std::string check_file(Sink& sink, const FileDigest& digest) {
-  if (std::optional<std::string> unread = sink.check_unread(digest)) return *unread;
+FileHash hash_file(Sink& sink, const std::string& name) {
+  FileHash out;
   std::unique_ptr<ByteReader> reader;
   try {
-    reader = sink.open(digest.name);
+    reader = sink.open(name);
   } catch (const Error& e) {
-    return e.code() == ErrorCode::NotFound ? "missing" : e.what();
+    out.error = e.code() == ErrorCode::NotFound ? "missing" : e.what();
+    return out;
   }
   Sha256 hash;
-  std::uint64_t size = 0;
   StreamBuffer buf;
   try {
     while (std::size_t n = reader->read(buf.data(), buf.size())) {
       hash.update(buf.data(), n);
-      size += n;
+      out.size += n;
     }
   } catch (const Error& e) {
-    return e.what();
+    out.error = e.what();
+    return out;
   }
-  return digest_mismatch(digest, size, hash.hex_digest());
+  out.sha256 = hash.hex_digest();
+  return out;
+}
+
+std::string check_file(Sink& sink, const FileDigest& digest) {
+  if (std::optional<std::string> unread = sink.check_unread(digest)) return *unread;
+  const FileHash h = hash_file(sink, digest.name);
+  return h.error.empty() ? digest_mismatch(digest, h.size, h.sha256) : h.error;
 }
 
 }  // namespace gitvault

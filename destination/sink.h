@@ -334,6 +334,15 @@ std::string read_verified(Sink& sink, const FileDigest& digest);
 // wording of every checksum check.
 std::string digest_mismatch(const FileDigest& recorded, std::uint64_t size, const std::string& sha256);
 
+// A file of any size streamed through SHA-256: its size and digest, or what stopped the read
+// ("missing", or the error naming the file) in `error`.
+struct FileHash {
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::string error;
+};
+FileHash hash_file(Sink& sink, const std::string& name);
+
 // Streams a file of any size through SHA-256 and compares it with the digest. Returns what is
 // wrong ("missing", "size is N bytes, the backup recorded M", "SHA-256 mismatch"), or "".
 std::string check_file(Sink& sink, const FileDigest& digest);

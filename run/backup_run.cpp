@@ -39,11 +39,9 @@ JobOutcome outcome_of(const RepositoryRecord& rr) {
 bool sealed_for_the_same_recipients(Sink& sink, const std::string& id) {
   SealedSink* sealed = sealed_layer(sink);
   if (!sealed) return true;
-  std::set<std::string> now, then;
+  std::set<std::string> now;
   for (const auto& r : sealed->keys().recipients) now.insert(r.text());
-  for (const auto& f : record_files(sink, id))
-    for (auto& r : sealed->record_seal(f).recipients) then.insert(std::move(r));
-  return now == then;
+  return now == sealed_recipients(*sealed, record_files(sink, id));
 }
 
 // The backups whose steps a full backup may take again (the chain bases), unless the
@@ -322,16 +320,16 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);
   rec.incremental = o.incremental && !full_backup_due(o, headers, observer);
+  // A night builds on the chain bases; a full backup takes again from them the full bundles
+  // of repositories whose refs did not change.
   std::vector<std::string> bases;
   if (rec.incremental) bases = previous_backups(o, sink, headers, observer);
-  if (!bases.empty()) rec.previous_id = bases.front();
-  // A full backup takes again the full bundles of repositories whose refs did not change.
-  std::vector<std::string> full_bases;
-  if (!rec.incremental && !o.independent) full_bases = reusable_full_steps(sink, headers);
+  else if (!o.independent) bases = reusable_full_steps(sink, headers);
+  if (rec.incremental && !bases.empty()) rec.previous_id = bases.front();
 
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;
-  if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, rec.incremental ? bases : full_bases, !rec.incremental);
+  if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, bases, !rec.incremental);
   RepositoryRun run("backup", "backing up", worker, observer);
 
   std::vector<std::string> warnings;

@@ -49,9 +49,8 @@ void add_recipients(Sink& sink, std::vector<BackupSummary>& list, std::vector<st
   for (auto& b : list) {
     if (b.from_gitaly_backup) continue;
     try {
-      std::set<std::string> recipients;
-      for (const auto& f : b.hosts.empty() ? std::vector<std::string>{record_name(b.id)} : record_files(sink, b.id))
-        for (auto& r : sealed->record_seal(f).recipients) recipients.insert(std::move(r));
+      const std::set<std::string> recipients = sealed_recipients(
+          *sealed, b.hosts.empty() ? std::vector<std::string>{record_name(b.id)} : record_files(sink, b.id));
       b.sealed_for.assign(recipients.begin(), recipients.end());
     } catch (const Error& e) {
       if (errors) errors->push_back(e.what());

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "backup/catalog.h"
+#include "backup/destination_open.h"
 #include "backup/proof_state.h"
 #include "backup/gitaly_backups.h"
 #include "backup/layout.h"
@@ -154,8 +155,8 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
   validate_names(sink, ids, files);
   for (const auto& id : ids) {
     std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
-    for (std::size_t i = 0, n = record.size(); i < n; ++i)  // a sealed destination's clear copies
-      if (sink.exists(redacted_record_name(record[i]))) record.push_back(redacted_record_name(record[i]));
+    if (sealed_layer(sink))  // a sealed destination's clear copies go with their records
+      for (std::size_t i = 0, n = record.size(); i < n; ++i) record.push_back(redacted_record_name(record[i]));
     sink.remove_many(record);
     for (const auto& f : record) sink.remove_empty_parents(f);
   }
