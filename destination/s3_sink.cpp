@@ -496,9 +496,15 @@ std::vector<std::string> S3Sink::list_after(const std::string& prefix, const std
 }
 
 std::vector<std::string> S3Sink::list_recursive(const std::string& prefix) {
+  std::vector<std::string> out;
+  for (auto& f : list_recursive_sized(prefix)) out.push_back(std::move(f.name));
+  return out;
+}
+
+std::vector<ListedFile> S3Sink::list_recursive_sized(const std::string& prefix) {
   std::string p = key(prefix);
   if (!p.empty()) p += "/";
-  std::vector<std::string> out;
+  std::vector<ListedFile> out;
   std::string mine = key("");
   std::size_t strip = mine.empty() ? 0 : mine.size() + 1;
   for (const auto& o : client().list(p).objects) {
@@ -510,7 +516,7 @@ std::vector<std::string> S3Sink::list_recursive(const std::string& prefix) {
     } catch (const Error&) {
       continue;
     }
-    out.push_back(std::move(name));
+    out.push_back({std::move(name), o.size});
   }
   return out;
 }

@@ -40,6 +40,7 @@ class S3Sink : public Sink {
                                  LockName name = LockName::Directory) override;
   std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
+  std::vector<ListedFile> list_recursive_sized(const std::string& prefix) override;
 
   // The destination stopped answering (s3::DestinationHealth), or "".
   std::string unreachable() override;

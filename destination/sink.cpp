@@ -327,6 +327,20 @@ std::vector<std::string> LocalSink::list_recursive(const std::string& prefix) {
   return out;
 }
 
+std::vector<ListedFile> LocalSink::list_recursive_sized(const std::string& prefix) {
+  if (!prefix.empty()) check_sink_name(prefix);
+  std::vector<ListedFile> out;
+  int fd = open_dir(prefix, false);
+  if (fd < 0) return out;
+  walk_files(fd, prefix, [&](const std::string& name, int dirfd, const std::string& leaf) {
+    if (is_temporary_name(leaf)) return;
+    struct stat st {};
+    const bool sized = ::fstatat(dirfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    out.push_back({name, sized ? static_cast<std::uint64_t>(st.st_size) : 0});
+  });
+  return out;
+}
+
 std::size_t LocalSink::remove_unfinished_writes(const std::function<bool(const std::string&)>&) {
   int fd = open_dir("", false);
   if (fd < 0) return 0;
@@ -448,6 +462,12 @@ FileDigest write_whole(Sink& sink, const std::string& name, const std::string& d
                   name);
   w.write(data.data(), data.size());
   return w.commit();
+}
+
+std::vector<ListedFile> Sink::list_recursive_sized(const std::string& prefix) {
+  std::vector<ListedFile> out;
+  for (auto& name : list_recursive(prefix)) out.push_back({std::move(name), 0});
+  return out;
 }
 
 std::vector<std::string> Sink::list_after(const std::string& prefix, const std::string& after) {

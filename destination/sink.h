@@ -73,6 +73,12 @@ struct OldVersions {
 // The destination's two locks (Sink::lock).
 enum class LockName { Directory, Pins };
 
+// A name from a listing and the bytes it takes in the destination (Sink::list_recursive_sized).
+struct ListedFile {
+  std::string name;
+  std::uint64_t size = 0;
+};
+
 // A file's two ends (Sink::peek): its first bytes, its last bytes and its size.
 struct FilePeek {
   std::string head;  // the whole file when it is no longer than asked for
@@ -136,6 +142,9 @@ class Sink {
   virtual std::size_t remove_unfinished_writes(const std::function<bool(const std::string& name)>& ours) = 0;
   // Every committed name under `prefix` ("" for all), recursively, in no particular order.
   virtual std::vector<std::string> list_recursive(const std::string& prefix) = 0;
+  // The same with each file's stored size, from one listing (object storage lists sizes; a
+  // directory costs one fstatat per file). This default knows no sizes (0).
+  virtual std::vector<ListedFile> list_recursive_sized(const std::string& prefix);
   // Why the destination cannot be used any more — object storage that stopped answering
   // (s3::DestinationHealth), a local directory that is gone or was unmounted — or empty while
   // it can. Cheap: a run asks before each repository and stops instead of failing each one.
@@ -213,6 +222,7 @@ class LocalSink : public Sink {
                                  LockName name = LockName::Directory) override;
   std::size_t remove_unfinished_writes(const std::function<bool(const std::string&)>& ours) override;
   std::vector<std::string> list_recursive(const std::string& prefix) override;
+  std::vector<ListedFile> list_recursive_sized(const std::string& prefix) override;
   // The root is gone, or is another directory than the first time it was asked (the file
   // system under it was unmounted: a stale NFS mount point).
   std::string unreachable() override;
@@ -265,6 +275,9 @@ class SinkWrapper : public Sink {
     return target_.remove_unfinished_writes(ours);
   }
   std::vector<std::string> list_recursive(const std::string& prefix) override { return target_.list_recursive(prefix); }
+  std::vector<ListedFile> list_recursive_sized(const std::string& prefix) override {
+    return target_.list_recursive_sized(prefix);
+  }
   std::string unreachable() override { return target_.unreachable(); }
   std::int64_t lock_for() const override { return target_.lock_for(); }
   void extend_lock(const std::string& name, std::int64_t until) override { target_.extend_lock(name, until); }

@@ -28,15 +28,10 @@ namespace {
 
 const char* const kPlanName = "+gitvault/prune.json";
 
-// Every name the backup's repositories need: their chains' files (with their sizes, when
-// asked) and their manifests.
-void names_needed_by(const BackupRecord& b, std::set<std::string>& out,
-                     std::map<std::string, std::uint64_t>* sizes = nullptr) {
+// Every name the backup's repositories need: their chains' files and their manifests.
+void names_needed_by(const BackupRecord& b, std::set<std::string>& out) {
   for (const auto& r : b.repositories) {
-    for (const auto& f : chain_files(r)) {
-      out.insert(f.name);
-      if (sizes) (*sizes)[f.name] = f.size;
-    }
+    for (const auto& f : chain_files(r)) out.insert(f.name);
     if (has_own_manifest(r))
       out.insert(manifest_name(b.id, r.storage, r.named_path()));
     if (!r.chain_in.empty()) out.insert(chain_file_name(r.chain_in));  // its own, and those it names
@@ -65,38 +60,38 @@ std::vector<BackupRecord> readable_headers_or_throw(Sink& sink) {
   return headers;
 }
 
-BackupRecord record_of(Sink& sink, const std::string& id) {
+BackupRecord record_of(Sink& sink, ChainReader& chains, const std::string& id) {
   try {
     BackupRecord b = read_record(sink, id);
-    ChainReader(sink).load(b);  // what its chains need
+    chains.load(b);  // what its chains need (each chain file read once per prune)
     return b;
   } catch (const Error& e) {
     throw unreadable_record(e.what());
   }
 }
 
-// What the backups that stay need, read one record at a time: every name their chains and
-// manifests need, and for each repository the backups (newest first) that wrote a manifest
-// of it, for +latest.toml repair.
-struct Remaining {
-  std::set<std::string> needed;
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> manifests;
-};
+// For each repository, the backups (newest first) whose manifest of it is still there and
+// whose record stays: what its +latest.toml becomes when the file it names went.
+using ManifestsOf = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
 
-Remaining remaining_backups(Sink& sink) {
-  Remaining out;
-  for (const auto& h : readable_headers_or_throw(sink)) {
-    BackupRecord b = record_of(sink, h.id);
-    names_needed_by(b, out.needed);
-    for (const auto& r : b.repositories)
-      if (has_own_manifest(r)) out.manifests[{r.storage, r.named_path()}].push_back(b.id);  // as its files are named
+ManifestsOf remaining_manifests(Sink& sink) {
+  const std::vector<std::string> ids = list_backup_ids(sink);
+  const std::set<std::string> remaining(ids.begin(), ids.end());
+  ManifestsOf out;
+  for (const auto& n : sink.list_recursive("manifests")) {
+    const auto repo = repository_of_manifest_name(n);
+    if (!repo || repository_of_latest_manifest_name(n) || !n.ends_with(".toml")) continue;
+    std::string id = n.substr(n.rfind('/') + 1);
+    id.resize(id.size() - 5);
+    if (remaining.count(id)) out[*repo].push_back(std::move(id));
   }
+  for (auto& [repo, list] : out) std::sort(list.rbegin(), list.rend());  // ids sort by time
   return out;
 }
 
 // After files were removed, a repository's +latest.toml may name some of them: it then
 // becomes a copy of the newest remaining manifest of the repository, or goes.
-void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string>>& repos, const Remaining& remaining) {
+void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string>>& repos, const ManifestsOf& remaining) {
   for (const auto& repo : repos) {
     const std::string& storage = repo.first;
     const std::string& rel = repo.second;
@@ -112,7 +107,7 @@ void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string
     }
     if (intact) continue;
     std::optional<std::string> replacement;
-    if (auto it = remaining.manifests.find(repo); it != remaining.manifests.end()) {
+    if (auto it = remaining.find(repo); it != remaining.end()) {
       for (const auto& id : it->second) {  // newest first
         std::string name = manifest_name(id, storage, rel);
         if (!sink.exists(name)) continue;
@@ -125,6 +120,47 @@ void repair_latest(Sink& sink, const std::set<std::pair<std::string, std::string
     else
       sink.remove(latest);
   }
+}
+
+bool any_in(const std::set<std::string>& a, const std::set<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return b.count(x) > 0; });
+}
+
+// The backups (of `headers`) whose files may be among those of the backups `affected`: a
+// record whose needs — its chains' backups, through the chain files — reach one of them
+// (docs/retention.md, "Cost": prune reads these records, not every kept one).
+std::set<std::string> records_needing(Sink& sink, const std::vector<BackupRecord>& headers,
+                                      const std::set<std::string>& affected, const std::vector<std::string>& all_names) {
+  NeedsClosure closure(sink, all_names);
+  std::set<std::string> out;
+  for (const auto& h : headers) {
+    try {
+      if (affected.count(h.id) || any_in(closure.of(h), affected)) out.insert(h.id);
+    } catch (const Error& e) {
+      throw unreadable_record(e.what());
+    }
+  }
+  return out;
+}
+
+// Every name the records `ids` need, each read whole, one at a time.
+std::set<std::string> names_needed_by_records(Sink& sink, const std::set<std::string>& ids) {
+  std::set<std::string> needed;
+  ChainReader chains(sink);
+  for (const auto& id : ids) names_needed_by(record_of(sink, chains, id), needed);
+  return needed;
+}
+
+// An interrupted plan's: what the records left after its removals need of its files.
+std::set<std::string> needed_after(Sink& sink, const std::vector<std::string>& removed,
+                                   const std::vector<std::string>& files) {
+  std::set<std::string> affected(removed.begin(), removed.end());
+  for (const auto& f : files)
+    for (auto& id : backup_ids_in_name(f)) affected.insert(std::move(id));
+  for (const auto& f : files)
+    if (is_chain_file_name(f)) affected.insert(chain_key_backup(chain_key_of_file(f)));
+  return names_needed_by_records(sink, records_needing(sink, readable_headers_or_throw(sink), affected,
+                                                       sink.list_recursive("")));
 }
 
 // Every name a plan would delete must be a clean name reached without a symbolic link
@@ -150,8 +186,10 @@ std::set<std::pair<std::string, std::string>> repositories_with_latest(const std
 
 // Carries out a plan: records, then files no remaining record needs, then the plan itself.
 // `fault` stops it part way as a killed process would (tests, through PruneOptions).
+// `needed`: what the kept records need, as the plan found it; none for an interrupted plan
+// (found again once its records are gone).
 void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
-                  const std::function<void(std::size_t)>& before_file_removal) {
+                  const std::set<std::string>* planned_needed, const std::function<void(std::size_t)>& before_file_removal) {
   validate_names(sink, ids, files);
   for (const auto& id : ids) {
     std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
@@ -160,8 +198,7 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     sink.remove_many(record);
     for (const auto& f : record) sink.remove_empty_parents(f);
   }
-  const Remaining remaining = remaining_backups(sink);
-  const std::set<std::string>& needed = remaining.needed;
+  const std::set<std::string> needed = planned_needed ? *planned_needed : needed_after(sink, ids, files);
   // Files go in batches (one request per thousand files in object storage). The fault seam
   // still sees every file: a fault at file N leaves exactly the N before it removed.
   std::size_t removed = 0;
@@ -195,7 +232,7 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     auto latest = repositories_with_latest(sink.list_recursive("manifests"));
     touched.insert(latest.begin(), latest.end());
   }
-  repair_latest(sink, touched, remaining);
+  if (!touched.empty()) repair_latest(sink, touched, remaining_manifests(sink));
   sink.sync();
   sink.remove(kPlanName);
 }
@@ -211,7 +248,7 @@ void finish_interrupted_prune(Sink& sink, const PruneOptions& o, PrunePlan& plan
   try {
     json j = parse_json_text(read_whole(sink, kPlanName));
     execute_plan(sink, j.at("remove").get<std::vector<std::string>>(), j.at("files").get<std::vector<std::string>>(),
-                 o.before_file_removal);
+                 nullptr, o.before_file_removal);
     plan.resumed = true;
   } catch (const std::exception& e) {
     std::string aside = "+gitvault/prune-failed-" + utc_now_compact() + ".json";
@@ -261,14 +298,10 @@ std::map<std::string, std::vector<std::string>> backups_to_keep(const std::vecto
   return keep;
 }
 
-bool any_in(const std::set<std::string>& a, const std::set<std::string>& b) {
-  return std::any_of(a.begin(), a.end(), [&b](const std::string& x) { return b.count(x) > 0; });
-}
-
-// Which records are read whole (docs/retention.md, "Cost"): every removed one (its files are
-// the candidates), and a kept one only when it may name a file of a removed backup or of one
-// whose record is gone, or a removed one may name its files. Flat in the number of backups
-// kept: a month of 15-minute backups costs its headers, not 3,000 records.
+// What a plan reads (docs/retention.md, "Cost"): no removed record — their files are found
+// by name in the listing — and a kept one only when it may name a file of a removed backup or
+// of one whose record is gone. Flat in the number of backups: a month of 15-minute backups
+// costs its headers, not 3,000 records.
 struct Readings {
   std::set<std::string> kept, removed, read_kept;
 };
@@ -276,33 +309,26 @@ struct Readings {
 Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, const std::set<std::string>& keep,
                          const std::vector<std::string>& all_names) {
   Readings out;
-  std::set<std::string> affected, needed_by_removed;
-  for (const auto& h : headers) (keep.count(h.id) ? out.kept : out.removed).insert(h.id);
-  affected = out.removed;
+  std::vector<BackupRecord> kept_headers;
+  for (const auto& h : headers) {
+    (keep.count(h.id) ? out.kept : out.removed).insert(h.id);
+    if (keep.count(h.id)) kept_headers.push_back(h);
+  }
+  std::set<std::string> affected = out.removed;
   for (const auto& f : all_names)
     for (const auto& id : backup_ids_in_name(f))
       if (!out.kept.count(id) && !out.removed.count(id)) affected.insert(id);  // a record gone (or never written)
-  NeedsClosure closure(sink, all_names);
-  std::map<std::string, std::set<std::string>> needs;
-  for (const auto& h : headers) {
-    try {
-      needs[h.id] = closure.of(h);
-    } catch (const Error& e) {
-      throw unreadable_record(e.what());
-    }
-    if (out.removed.count(h.id)) needed_by_removed.insert(needs[h.id].begin(), needs[h.id].end());
-  }
-  for (const auto& id : out.kept)
-    if (any_in(needs[id], affected) || needed_by_removed.count(id)) out.read_kept.insert(id);
+  out.read_kept = records_needing(sink, kept_headers, affected, all_names);
   return out;
 }
 
-// Files no record read names, under no kept backup's name: a killed run's, a removed
-// backup's failed repositories', a chain file no kept record names. Objects gitvault's layout
-// cannot have written are left alone (a shared bucket).
-void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
-                   const Readings& reading, const std::set<std::string>& needed, const std::set<std::string>& candidates,
-                   const GitalyFiles& gitaly, PrunePlan& plan) {
+// The files that go: those under no kept backup's name that no record read names — a removed
+// backup's (found by name: its record is not read), a killed run's, a chain file no kept
+// record names. Objects gitvault's layout cannot have written are left alone (a shared
+// bucket); gitaly-backup's are never removed.
+void sweep_files(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
+                 const Readings& reading, const std::set<std::string>& needed, const GitalyFiles& gitaly,
+                 PrunePlan& plan) {
   std::set<std::string> storages, ids = reading.kept;
   ids.insert(reading.removed.begin(), reading.removed.end());
   for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
@@ -311,7 +337,7 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
   for (const auto& n : needed)
     for (auto& id : backup_ids_in_name(n)) needed_ids.insert(std::move(id));
   for (const auto& f : all_names) {
-    if (needed.count(f) || candidates.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
+    if (needed.count(f) || gitaly.contains(f) || repository_of_latest_manifest_name(f)) continue;
     if (const auto mark = lock_mark_of(f)) {
       // the lock ledger's entry of a backup not kept: until its date passes it says how long
       // the removed backup's versions stay locked; then it goes, once none of its files stays
@@ -339,52 +365,49 @@ void sweep_unnamed(const std::vector<std::string>& all_names, const std::vector<
       continue;
     }
     plan.files.push_back(f);
-    ++plan.unreferenced;
+    const bool a_removed_backups =
+        is_chain_file_name(f) ? reading.removed.count(chain_key_backup(chain_key_of_file(f))) > 0
+                              : std::any_of(under.begin(), under.end(),
+                                            [&](const std::string& id) { return reading.removed.count(id) > 0; });
+    if (!a_removed_backups) ++plan.unreferenced;
   }
   if (foreign > 0)
     plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
                          " that gitvault's layout cannot have written left alone");
 }
 
-// Which records go, and which files with them: those only removed backups name, and those
-// no record names at all (killed runs, failed repositories of removed backups). The whole
-// plan is checked before anything goes: one bad name in any record read refuses it.
-void plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const std::set<std::string>& keep,
-                   PrunePlan& plan) {
-  std::set<std::string> needed, candidates;
-  std::map<std::string, std::uint64_t> sizes;
+// Which records go, and which files with them: those under a removed backup's name or no
+// record's, unless a kept record names them. The whole plan is checked before anything goes:
+// one bad name in any record read refuses it. Returns what the kept records need.
+std::set<std::string> plan_removals(Sink& sink, const std::vector<BackupRecord>& records,
+                                    const std::set<std::string>& keep, PrunePlan& plan) {
   // What gitaly-backup wrote is never removed: its backups have no gitvault record, and
   // a gitvault chain may start from one of them (docs/gitaly-backups.md).
   std::set<std::string> gitvault_ids;
   for (const auto& b : records) gitvault_ids.insert(b.id);
-  const std::vector<std::string> all_names = sink.list_recursive("");
+  std::vector<std::string> all_names;
+  std::map<std::string, std::uint64_t> sizes;
+  for (auto& f : sink.list_recursive_sized("")) {
+    sizes[f.name] = f.size;
+    all_names.push_back(std::move(f.name));
+  }
   const GitalyBackupIndex gitaly_index = index_gitaly_backups(sink, gitvault_ids);
   const GitalyFiles gitaly(gitaly_index, all_names);
   if (!gitaly_index.ids.empty())
     plan.notes.push_back(std::to_string(gitaly_index.ids.size()) +
                          " backups written by gitaly-backup are left alone (gitvault never removes them)");
   const Readings reading = records_to_read(sink, records, keep, all_names);
-  for (const auto& h : records) {  // headers: a record is read whole here only when it matters, one at a time
-    if (reading.kept.count(h.id)) {
-      plan.keep.push_back(h.id);
-      if (reading.read_kept.count(h.id)) names_needed_by(record_of(sink, h.id), needed);
-    } else {
-      plan.remove.push_back(h.id);
-      names_needed_by(record_of(sink, h.id), candidates, &sizes);
-    }
-  }
-  for (const auto& f : candidates)
-    if (!needed.count(f) && !gitaly.contains(f)) {
-      plan.files.push_back(f);
-      plan.bytes += sizes.count(f) ? sizes[f] : 0;
-    }
-  sweep_unnamed(all_names, records, reading, needed, candidates, gitaly, plan);
+  for (const auto& h : records) (reading.kept.count(h.id) ? plan.keep : plan.remove).push_back(h.id);
+  const std::set<std::string> needed = names_needed_by_records(sink, reading.read_kept);
+  sweep_files(all_names, records, reading, needed, gitaly, plan);
+  for (const auto& f : plan.files) plan.bytes += sizes[f];
   try {
     for (const auto& f : needed) check_sink_name(f);
     validate_names(sink, plan.remove, plan.files);
   } catch (const Error& e) {
     throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
   }
+  return needed;
 }
 
 }  // namespace
@@ -413,11 +436,11 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   plan.policy = o.policy.describe();
   std::set<std::string> keep;
   for (const auto& [id, why] : plan.reasons) keep.insert(id);
-  plan_removals(sink, records, keep, plan);
+  const std::set<std::string> needed = plan_removals(sink, records, keep, plan);
   if (!o.dry_run && !(plan.remove.empty() && plan.files.empty())) {
     write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
     sink.sync();
-    execute_plan(sink, plan.remove, plan.files, o.before_file_removal);
+    execute_plan(sink, plan.remove, plan.files, &needed, o.before_file_removal);
   }
   // On a versioned (Object Lock) destination what this prune and earlier ones removed left
   // its versions behind: those whose locks have ended go now (docs/object-storage.md).

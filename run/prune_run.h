@@ -3,8 +3,9 @@
 //
 // A backup depends on another when a repository's chain (incremental steps) names files the
 // other one wrote. Prune works on files, not on backups: it removes the records of the
-// backups it does not keep, then every file those records name that no kept record names.
-// So a kept increment keeps its chain's base files even when the base backup's record goes.
+// backups it does not keep, then every file under their ids (found in a listing: removed
+// records are not read) that no kept record names. So a kept increment keeps its chain's
+// base files even when the base backup's record goes.
 //
 // Prune holds the directory's lock exclusively, so no backup runs meanwhile: a record still
 // "running" is a dead run's, and files that no record names (killed runs, failed

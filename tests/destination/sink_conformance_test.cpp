@@ -1,6 +1,9 @@
 // The contract every sink must meet (see destination/sink.h). A new sink (object storage)
 // adds itself to INSTANTIATE_TEST_SUITE_P below and must pass unchanged.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
 #include <sys/stat.h>
 
 #include <functional>
@@ -86,6 +89,28 @@ TEST_P(SinkConformance, ListShowsCommittedEntriesOnly) {
   auto pending = sink_->create("d/three");
   EXPECT_EQ(sink_->list("d"), (std::vector<std::string>{"one", "two"}));
   EXPECT_TRUE(sink_->list("nothing-here").empty());
+}
+
+// Prune counts what it removes from one listing with sizes: the same names as
+// list_recursive, each with the bytes the destination holds for it.
+TEST_P(SinkConformance, ASizedListingNamesWhatListRecursiveNamesWithTheirSizes) {
+  write_whole(*sink_, "s/a.bundle", std::string(1000, 'a'));
+  write_whole(*sink_, "s/d/b.refs", "bb");
+  auto pending = sink_->create("s/pending.bundle");
+  pending->write("xyz", 3);
+  std::vector<std::string> names = sink_->list_recursive("s"), sized_names;
+  std::map<std::string, std::uint64_t> sizes;
+  for (const auto& f : sink_->list_recursive_sized("s")) {
+    sized_names.push_back(f.name);
+    sizes[f.name] = f.size;
+  }
+  std::sort(names.begin(), names.end());
+  std::sort(sized_names.begin(), sized_names.end());
+  EXPECT_EQ(sized_names, names);
+  EXPECT_EQ(sized_names, (std::vector<std::string>{"s/a.bundle", "s/d/b.refs"}));
+  EXPECT_GE(sizes["s/a.bundle"], 1000u);  // a sealing layer stores more than it was given
+  EXPECT_GE(sizes["s/d/b.refs"], 2u);
+  EXPECT_GT(sizes["s/a.bundle"], sizes["s/d/b.refs"]);
 }
 
 // A night lists only the newest records: names after a given one, entries and folders alike.

@@ -211,6 +211,12 @@ TEST_F(AnyMoment, PruneReadsOnlyTheRecordsItsPlanTouchesNotEveryKeptOne) {
     const std::size_t body = text.find("\"repositories\":[\n") + 17;
     testing::write_text(path, text.substr(0, body) + "{not json at all\n]}\n");  // header and end intact
   }
+  // The removed backups' records are not read either: their files are found by name.
+  for (const char* id : {"20261204000000", "20261204010000"}) {
+    const std::string path = dir_ / ("backups/+gitvault/backups/" + std::string(id) + ".json");
+    const std::string text = read_file(path);
+    testing::write_text(path, text.substr(0, text.find("\"repositories\":[\n") + 17) + "{not json either\n]}\n");
+  }
   auto plan = gv({"prune", "--path", dir_ / "backups", "--dry-run", "--keep-last", "6"});
   ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
   EXPECT_NE(plan.out.find("20261204000000"), std::string::npos) << plan.out;
