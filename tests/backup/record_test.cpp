@@ -101,5 +101,45 @@ TEST(RecordCodec, ARecordWrittenWholeBeforeTheHeaderCameFirstStillReads) {
   EXPECT_EQ(back.repositories[1].relative_path, "group/b, with a comma.git");
 }
 
+// `summary.needs` names a time after the one before it as "+seconds in base 36": a month of
+// 15-minute backups' headers stay small, and reads back the ids as written.
+TEST(RecordCodec, NeedsAfterATimeAreWrittenAsSecondsSinceItAndReadBackAsIds) {
+  testing::ScratchDir dir;
+  BackupRecord r = three_repositories();
+  r.id = "20261205120000";
+  const std::vector<std::string> needs = {"20261101000000", "20261101001500", "20261101003000", "20261102000000",
+                                          "20261332000000", "base-full"};  // not a time, not a time
+  r.repositories.clear();
+  for (const auto& id : needs) {
+    RepositoryRecord x;
+    x.storage = "default";
+    x.relative_path = "group/" + id + ".git";
+    x.status = ItemStatus::Failed;
+    x.chain_in = id;  // a step whose earlier steps another backup's chain file holds
+    x.step = 2;
+    r.repositories.push_back(x);
+  }
+  const std::string text = written_text(dir, r);
+  const std::string header = text.substr(0, text.find('\n'));
+  EXPECT_NE(header.find("\"needs\":\"20261101000000 +p0 +p0 +1ta0 20261332000000 base-full\""), std::string::npos)
+      << header;
+  LocalSink sink(dir / "bk");
+  const BackupRecord back = read_record_header(sink, r.id);
+  ASSERT_TRUE(back.summary.has_value());
+  EXPECT_EQ(back.summary->needs, needs);
+  EXPECT_EQ(summarize(parse_record(text, "rec.json")).needs, needs);
+  // "+" with no time before it, or not base 36: refused, naming the file
+  for (const char* bad : {"+p0 20261101000000", "base-full +p0", "20261101000000 +p!", "20261101000000 +"}) {
+    std::string damaged = text;
+    damaged.replace(damaged.find("20261101000000 +p0 +p0 +1ta0 20261332000000 base-full"), 53, bad);
+    try {
+      parse_record_header(damaged, "rec.json");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("rec.json"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace gitvault
