@@ -77,11 +77,17 @@ std::vector<std::string> previous_backups(const BackupRunOptions& o, Sink& sink,
   return ids;
 }
 
+// The moment a run is of, as backups are judged everywhere (docs/retention.md): the time its
+// id names — a default id is the second it started — else now.
+std::int64_t moment_of_run(const std::string& id) {
+  const std::int64_t named = backup_time(id, "");
+  return named >= 0 ? named : static_cast<std::int64_t>(std::time(nullptr));
+}
+
 // The record headers a night needs, newest first — the newest (the flags' remembered state),
 // back to the newest complete one (the chain bases) and, with full_every, to the newest
 // complete full one or the start of the window: a few records, however many backups there are.
-std::vector<BackupRecord> headers_a_night_needs(Sink& sink, const BackupRunOptions& o) {
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+std::vector<BackupRecord> headers_a_night_needs(Sink& sink, const BackupRunOptions& o, std::int64_t moment) {
   return read_newest_headers(sink, [&](const std::vector<BackupRecord>& read) {
     bool chain_base = false, full = false;
     for (const auto& h : read) {
@@ -90,21 +96,25 @@ std::vector<BackupRecord> headers_a_night_needs(Sink& sink, const BackupRunOptio
       chain_base = chain_base || (finished && (h.status == BackupStatus::Complete || !h.incremental));
       full = full || (h.status == BackupStatus::Complete && !h.incremental);
     }
-    const bool past_window = backup_time(read.back().id, read.back().started_at) < now - o.full_every_s;
+    const bool past_window = backup_time(read.back().id, read.back().started_at) < moment - o.full_every_s;
     return chain_base && (o.full_every_s <= 0 || full || past_window);
   });
 }
 
 // Whether --incremental must start a new chain tonight: full_every is set and no complete
-// full backup started within it.
-bool full_backup_due(const BackupRunOptions& o, const std::vector<BackupRecord>& headers, RunObserver& observer) {
+// full backup is of a moment within it before this run's — both judged by the times their
+// ids name, as the window of headers read is (a run whose id names a time is of that time).
+bool full_backup_due(const BackupRunOptions& o, const std::vector<BackupRecord>& headers, std::int64_t moment,
+                     RunObserver& observer) {
   if (o.full_every_s <= 0 || !o.previous_id.empty()) return false;
   const BackupRecord* newest_full = nullptr;
-  for (const auto& h : headers)
-    if (h.status == BackupStatus::Complete && !h.incremental && (!newest_full || h.started_at > newest_full->started_at))
-      newest_full = &h;
-  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  if (newest_full && now - parse_rfc3339(newest_full->started_at) <= o.full_every_s) return false;
+  std::int64_t newest_full_time = 0;
+  for (const auto& h : headers) {
+    const std::int64_t t = backup_time(h.id, h.started_at);
+    if (h.status == BackupStatus::Complete && !h.incremental && (!newest_full || t > newest_full_time))
+      newest_full = &h, newest_full_time = t;
+  }
+  if (newest_full && moment - newest_full_time <= o.full_every_s) return false;
   observer.note(newest_full ? "the newest full backup, " + newest_full->id + ", started more than full_every ago: "
                                   "this run is a full backup and starts a new chain"
                             : std::string("no complete full backup yet: this run is a full backup"));
@@ -315,18 +325,18 @@ BackupRunResult run_backup(const BackupRunOptions& o, Sink& sink) {
 
   // The flag state and the headers a night needs, read once: every repository sees the same.
   Router router(o.flags_store);
-  std::vector<BackupRecord> headers = headers_a_night_needs(sink, o);
+  const std::int64_t moment = moment_of_run(rec.id);
+  std::vector<BackupRecord> headers = headers_a_night_needs(sink, o, moment);
   router.remember_from(sink, headers);
   rec.flags = router.snapshot();
   for (const auto& w : router.warnings()) observer.warning(w);
-  rec.incremental = o.incremental && !full_backup_due(o, headers, observer);
+  rec.incremental = o.incremental && !full_backup_due(o, headers, moment, observer);
   // A night builds on the chain bases; a full backup takes again from them the full bundles
   // of repositories whose refs did not change.
   std::vector<std::string> bases;
   if (rec.incremental) bases = previous_backups(o, sink, headers, observer);
   else if (!o.independent) bases = reusable_full_steps(sink, headers);
   if (rec.incremental && !bases.empty()) rec.previous_id = bases.front();
-
   // The worker starts now unless the flag is off for every repository (then it never runs).
   std::optional<WorkerCommand> worker;
   if (router.pipeline_may_be_used()) worker = create_worker(o, rec.id, bases, !rec.incremental);

@@ -98,5 +98,29 @@ TEST_F(SmallCases, FullEveryTurnsAnIncrementalNightIntoAFullBackupOnceTheNewestF
   EXPECT_NE(n1_line.find("\"needs\":[\"full1\"]"), std::string::npos) << n1_line;
 }
 
+// A run whose id names a time is of that time (a history made quickly, a backup restarted
+// late): full_every measures from the moments the ids name, as the headers it reads do. A
+// month-old night right after its full one stays incremental, however long ago it was made.
+TEST_F(SmallCases, FullEveryJudgesRunsByTheMomentsTheirIdsName) {
+  auto run = [&](const std::string& id) {
+    return gv({"backup", "--storage", "s1=" + (dir_ / "s1"), "--storage", "s2=" + (dir_ / "s2"), "--path",
+               dir_ / "backups", "--id", id, "--incremental", "--full-every", "7d"});
+  };
+  auto kind = [&](const std::string& id) {
+    const std::string text = testing::read_text(dir_ / ("backups/+gitvault/backups/" + id + ".json"));
+    return text.find("\"incremental\":true") != std::string::npos ? "incremental" : "full";
+  };
+  for (const char* id : {"20261101000000", "20261101001500", "20261101003000", "20261101004500", "20261107230000",
+                         "20261108003000", "20261108004500"}) {
+    auto r = run(id);
+    ASSERT_EQ(r.exit_code, 0) << id << r.out << r.err;
+  }
+  EXPECT_STREQ(kind("20261101000000"), "full");  // nothing before it
+  for (const char* id : {"20261101001500", "20261101003000", "20261101004500", "20261107230000"})
+    EXPECT_STREQ(kind(id), "incremental") << id;  // within 7 days of the full one's moment
+  EXPECT_STREQ(kind("20261108003000"), "full");  // 7 days and 30 minutes after it
+  EXPECT_STREQ(kind("20261108004500"), "incremental");
+}
+
 }  // namespace
 }  // namespace gitvault
