@@ -75,17 +75,18 @@ BackupRecord record_of(Sink& sink, ChainReader& chains, const std::string& id) {
 using ManifestsOf = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
 
 ManifestsOf remaining_manifests(Sink& sink) {
-  const std::vector<std::string> ids = list_backup_ids(sink);
-  const std::set<std::string> remaining(ids.begin(), ids.end());
+  std::map<std::string, std::size_t> rank;  // 0 for the newest remaining backup (ids need not sort by time)
+  for (const auto& h : readable_headers_or_throw(sink)) rank.emplace(h.id, rank.size());
   ManifestsOf out;
   for (const auto& n : sink.list_recursive("manifests")) {
     const auto repo = repository_of_manifest_name(n);
     if (!repo || repository_of_latest_manifest_name(n) || !n.ends_with(".toml")) continue;
     std::string id = n.substr(n.rfind('/') + 1);
     id.resize(id.size() - 5);
-    if (remaining.count(id)) out[*repo].push_back(std::move(id));
+    if (rank.count(id)) out[*repo].push_back(std::move(id));
   }
-  for (auto& [repo, list] : out) std::sort(list.rbegin(), list.rend());  // ids sort by time
+  for (auto& [repo, list] : out)
+    std::sort(list.begin(), list.end(), [&rank](const std::string& a, const std::string& b) { return rank[a] < rank[b]; });
   return out;
 }
 

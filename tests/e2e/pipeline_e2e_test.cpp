@@ -295,5 +295,23 @@ TEST_F(Pipeline, ConcurrencyLimitsHoldAndOneStorageDoesNotBlockAnother) {
   EXPECT_EQ(max_total, 3);  // s2 used the third slot while s1's queue was still long
 }
 
+// gitaly-backup reads +latest.toml: when prune removed the files it names, it becomes a copy
+// of the newest remaining manifest of the repository — newest by time, not by id (ids need
+// not sort by time: z1, b2 and a3 were made in that order).
+TEST_F(Pipeline, PruneRepairsALatestManifestThatNamesRemovedFilesWithTheNewestRemainingOne) {
+  for (const char* id : {"z1", "b2", "a3"}) {
+    auto b = gv({"backup", "--storage", "default=" + (dir_ / "storage"), "--path", dir_ / "backups", "--id", id,
+                 "--independent"});
+    ASSERT_EQ(b.exit_code, 0) << b.out << b.err;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // started_at orders them
+  }
+  const std::string repo = dir_ / "backups/manifests/default/group/project.git/";
+  testing::write_text(repo + "+latest.toml", read_file(repo + "z1.toml"));  // as if a3 and b2 had not written it
+  auto p = gv({"prune", "--path", dir_ / "backups", "--keep-last", "2"});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_FALSE(path_exists(repo + "z1.toml"));
+  EXPECT_EQ(read_file(repo + "+latest.toml"), read_file(repo + "a3.toml"));
+}
+
 }  // namespace
 }  // namespace gitvault
