@@ -24,6 +24,9 @@ std::int64_t parse_rfc3339(const std::string& s);
 // UTC now as YYYYMMDDhhmmss (the default backup id).
 std::string utc_now_compact();
 std::string utc_compact_of(std::int64_t unix_seconds);  // YYYYMMDDhhmmss, UTC
+// Seconds since the epoch of a YYYYMMDDhhmmss UTC time (a default backup id); -1 for
+// anything else (not 14 digits, a 31st of April, second 60).
+std::int64_t parse_utc_compact(const std::string& s);
 // Whether a process with this pid exists on this machine (EPERM counts as alive).
 bool process_alive(long pid);
 
