@@ -161,7 +161,10 @@ const BackupRecord* newest_of(const std::vector<BackupRecord>& headers) {
 }
 
 void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink) {
-  remember_flags_from_backups(ff, sink, read_all_headers(sink, nullptr));
+  // The newest readable header is all it takes (a restore of one repository among 3,000
+  // backups read every header for it).
+  remember_flags_from_backups(
+      ff, sink, read_newest_headers(sink, [](const std::vector<BackupRecord>& read) { return !read.empty(); }, nullptr));
 }
 
 void remember_flags_from_backups(flags::FeatureFlags& ff, Sink& sink, const std::vector<BackupRecord>& headers) {

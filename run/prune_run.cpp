@@ -165,15 +165,18 @@ std::set<std::string> needed_after(Sink& sink, const std::vector<std::string>& r
 }
 
 // Every name a plan would delete must be a clean name reached without a symbolic link
-// (sink.exists refuses to look through one), or nothing at all is deleted.
-void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files) {
+// (sink.exists refuses to look through one), or nothing at all is deleted. Names this prune
+// found in its own listing were reached that way (the listing never looks through a link):
+// `listed` spares them the second walk; an interrupted plan's names are walked again.
+void validate_names(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
+                    bool listed) {
   for (const auto& id : ids)
     if (!valid_backup_id(id)) throw Error(ErrorCode::Corrupt, "invalid backup id '" + printable(id) + "'");
   for (const auto& f : files) {
     if (is_gitvault_own_file(f) && !is_chain_file_name(f) && !is_redacted_record_name(f) && !lock_mark_of(f))
       throw Error(ErrorCode::Corrupt, "'" + printable(f) + "' is gitvault's own file");
     check_sink_name(f);
-    sink.exists(f);  // throws for a path through a symbolic link
+    if (!listed) sink.exists(f);  // throws for a path through a symbolic link
   }
 }
 
@@ -191,7 +194,7 @@ std::set<std::pair<std::string, std::string>> repositories_with_latest(const std
 // (found again once its records are gone).
 void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
                   const std::set<std::string>* planned_needed, const std::function<void(std::size_t)>& before_file_removal) {
-  validate_names(sink, ids, files);
+  if (!planned_needed) validate_names(sink, ids, files, false);  // a plan made by this prune was checked as made
   for (const auto& id : ids) {
     std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
     if (sealed_layer(sink))  // a sealed destination's clear copies go with their records
@@ -404,7 +407,7 @@ std::set<std::string> plan_removals(Sink& sink, const std::vector<BackupRecord>&
   for (const auto& f : plan.files) plan.bytes += sizes[f];
   try {
     for (const auto& f : needed) check_sink_name(f);
-    validate_names(sink, plan.remove, plan.files);
+    validate_names(sink, plan.remove, plan.files, true);
   } catch (const Error& e) {
     throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
   }
