@@ -333,9 +333,12 @@ Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, c
 void sweep_files(const std::vector<std::string>& all_names, const std::vector<BackupRecord>& records,
                  const Readings& reading, const std::set<std::string>& needed, const GitalyFiles& gitaly,
                  PrunePlan& plan) {
-  std::set<std::string> storages, ids = reading.kept;
+  std::set<std::string> storages, ids = reading.kept, finished_removed;
   ids.insert(reading.removed.begin(), reading.removed.end());
-  for (const auto& b : records) storages.insert(b.storages.begin(), b.storages.end());
+  for (const auto& b : records) {
+    storages.insert(b.storages.begin(), b.storages.end());
+    if (reading.removed.count(b.id) && b.status != BackupStatus::Running) finished_removed.insert(b.id);
+  }
   std::size_t foreign = 0;
   std::set<std::string> needed_ids;  // backups some of whose files stay
   for (const auto& n : needed)
@@ -369,10 +372,12 @@ void sweep_files(const std::vector<std::string>& all_names, const std::vector<Ba
       continue;
     }
     plan.files.push_back(f);
+    // a finished backup's that goes; anything else — a killed run's (its record never
+    // finished), a failed repository's — is what no backup named
     const bool a_removed_backups =
-        is_chain_file_name(f) ? reading.removed.count(chain_key_backup(chain_key_of_file(f))) > 0
+        is_chain_file_name(f) ? finished_removed.count(chain_key_backup(chain_key_of_file(f))) > 0
                               : std::any_of(under.begin(), under.end(),
-                                            [&](const std::string& id) { return reading.removed.count(id) > 0; });
+                                            [&](const std::string& id) { return finished_removed.count(id) > 0; });
     if (!a_removed_backups) ++plan.unreferenced;
   }
   if (foreign > 0)
