@@ -1,11 +1,14 @@
 #include "destination/sink.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -215,8 +218,28 @@ LocalSink::~LocalSink() {
 
 // The file `name`, opened for reading beneath the root without following a symbolic link;
 // throws (Error(NotFound) when absent) naming it.
+namespace {
+std::atomic<bool> g_no_openat2{false};  // an old kernel, or a seccomp filter that refuses it
+}  // namespace
+
+int LocalSink::open_in_one_call(const std::string& name, int flags) const {
+  if (g_no_openat2.load(std::memory_order_relaxed)) {
+    errno = ENOSYS;
+    return -1;
+  }
+  Fd root(::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return -1;
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const long fd = ::syscall(SYS_openat2, root.get(), name.c_str(), &how, sizeof how);
+  if (fd < 0 && (errno == ENOSYS || errno == EPERM)) g_no_openat2.store(true, std::memory_order_relaxed);
+  return static_cast<int>(fd);
+}
+
 int LocalSink::open_file(const std::string& name) const {
   check_sink_name(name);
+  if (const int fd = open_in_one_call(name, O_RDONLY | O_NOFOLLOW); fd >= 0) return fd;
   auto [dir, leaf] = split_parent(name);
   Fd d(open_dir(dir, false));
   if (d.get() < 0) throw_errno("open", describe(name), ENOENT);
@@ -257,6 +280,14 @@ FilePeek LocalSink::peek(const std::string& name, std::size_t head, std::size_t 
 
 bool LocalSink::exists(const std::string& name) {
   check_sink_name(name);
+  // O_PATH | O_NOFOLLOW: a symbolic link as the last name is there (as fstatat says below);
+  // one on the way is ELOOP, and the walk below says so
+  if (const int fd = open_in_one_call(name, O_PATH | O_NOFOLLOW); fd >= 0) {
+    ::close(fd);
+    return true;
+  } else if (errno == ENOENT) {
+    return false;
+  }
   auto [dir, leaf] = split_parent(name);
   Fd d(open_dir(dir, false));
   if (d.get() < 0) return false;

@@ -237,6 +237,10 @@ class LocalSink : public Sink {
  private:
   int open_dir(const std::string& rel, bool create) const;
   int open_file(const std::string& name) const;
+  // `name` opened in one system call where the kernel can refuse every symbolic link on the
+  // way itself (openat2, Linux 5.6); -1 with errno otherwise — callers then walk the path
+  // component by component as open_dir does, which also words the errors.
+  int open_in_one_call(const std::string& name, int flags) const;
   std::string root_;
   std::mutex identity_mu_;
   std::optional<std::pair<dev_t, ino_t>> identity_;  // the root's, when first asked; guarded by identity_mu_

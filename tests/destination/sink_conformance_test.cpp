@@ -303,5 +303,36 @@ TEST(LocalSink, DirectoriesAre0700AndFiles0600) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// Reads go through no symbolic link, whether the kernel refuses them in one call (openat2)
+// or the path is walked component by component: a link on the way is refused naming it, a
+// link as the last name exists but is not read, and nothing outside the directory is reached.
+TEST(LocalSink, ReadsRefuseEverySymbolicLinkOnTheWay) {
+  testing::ScratchDir dir;
+  LocalSink sink(dir / "backups");
+  write_whole(sink, "real/file.bundle", "inside");
+  testing::write_text(dir / "outside.bundle", "outside");
+  testing::sh("mkdir -p " + (dir / "elsewhere") + " && echo outside > " + (dir / "elsewhere/file.bundle") +
+              " && ln -s " + (dir / "elsewhere") + " " + (dir / "backups/linked") + " && ln -s " +
+              (dir / "outside.bundle") + " " + (dir / "backups/real/leaf.bundle"));
+  EXPECT_EQ(read_whole(sink, "real/file.bundle"), "inside");
+  EXPECT_TRUE(sink.exists("real/file.bundle"));
+  EXPECT_FALSE(sink.exists("real/missing.bundle"));
+  EXPECT_FALSE(sink.exists("nowhere/missing.bundle"));
+  try {
+    read_whole(sink, "linked/file.bundle");
+    ADD_FAILURE() << "read through a linked directory";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sink.exists("linked/file.bundle"), Error);
+  EXPECT_TRUE(sink.exists("real/leaf.bundle"));  // the link itself is there
+  try {
+    read_whole(sink, "real/leaf.bundle");
+    ADD_FAILURE() << "read through a linked file";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("symbolic link"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace gitvault
