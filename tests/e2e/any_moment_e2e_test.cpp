@@ -183,7 +183,7 @@ TEST_F(AnyMoment, AQuietIncrementalOpensOnlyTheNewestRecordsNotEveryOne) {
   const std::string trace = dir_ / "trace.txt";
   // (LeakSanitizer cannot run under ptrace: leaks are checked by every other test of the run.)
   sh("cd " + dir_.path() + " && TZ=UTC ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" GITVAULT_FLAGS_DB=" +
-     (dir_ / "flags.db") + " strace -f -qq -e trace=openat,open -o " +
+     (dir_ / "flags.db") + " strace -f -qq -e trace=openat,open,openat2 -o " +
      trace + " " + testing::gitvault_binary() + " backup --incremental --storage default=" + (dir_ / "storage") +
      " --path " + (dir_ / "backups") + " --id 20261204230000 >/dev/null 2>&1");
   std::string opened = sh("grep -oE '2026120[0-9]{7}\\.json' " + trace + " | sort -u | tr '\\n' ' '");
