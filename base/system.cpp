@@ -1,7 +1,6 @@
 #include "base/system.h"
 
 #include <algorithm>
-
 #include <cctype>
 
 #include "base/error.h"

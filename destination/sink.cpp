@@ -348,17 +348,14 @@ void walk_files(int dirfd, const std::string& rel, const std::function<void(cons
 }  // namespace
 
 std::vector<std::string> LocalSink::list_recursive(const std::string& prefix) {
-  if (!prefix.empty()) check_sink_name(prefix);
   std::vector<std::string> out;
-  int fd = open_dir(prefix, false);
-  if (fd < 0) return out;
-  walk_files(fd, prefix, [&](const std::string& name, int, const std::string& leaf) {
-    if (!is_temporary_name(leaf)) out.push_back(name);
-  });
+  for (auto& f : list_files(prefix, false)) out.push_back(std::move(f.name));
   return out;
 }
 
-std::vector<ListedFile> LocalSink::list_recursive_sized(const std::string& prefix) {
+std::vector<ListedFile> LocalSink::list_recursive_sized(const std::string& prefix) { return list_files(prefix, true); }
+
+std::vector<ListedFile> LocalSink::list_files(const std::string& prefix, bool sized) const {
   if (!prefix.empty()) check_sink_name(prefix);
   std::vector<ListedFile> out;
   int fd = open_dir(prefix, false);
@@ -366,8 +363,8 @@ std::vector<ListedFile> LocalSink::list_recursive_sized(const std::string& prefi
   walk_files(fd, prefix, [&](const std::string& name, int dirfd, const std::string& leaf) {
     if (is_temporary_name(leaf)) return;
     struct stat st {};
-    const bool sized = ::fstatat(dirfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    out.push_back({name, sized ? static_cast<std::uint64_t>(st.st_size) : 0});
+    const bool known = sized && ::fstatat(dirfd, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    out.push_back({name, known ? static_cast<std::uint64_t>(st.st_size) : 0});
   });
   return out;
 }

@@ -241,6 +241,8 @@ class LocalSink : public Sink {
   // way itself (openat2, Linux 5.6); -1 with errno otherwise — callers then walk the path
   // component by component as open_dir does, which also words the errors.
   int open_in_one_call(const std::string& name, int flags) const;
+  // Every committed file under `prefix`, with its size when `sized` (one fstatat each).
+  std::vector<ListedFile> list_files(const std::string& prefix, bool sized) const;
   std::string root_;
   std::mutex identity_mu_;
   std::optional<std::pair<dev_t, ino_t>> identity_;  // the root's, when first asked; guarded by identity_mu_

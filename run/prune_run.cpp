@@ -38,6 +38,13 @@ void names_needed_by(const BackupRecord& b, std::set<std::string>& out) {
   }
 }
 
+// The backups a file belongs to: a chain file's backup, or the ids its name carries
+// (docs/retention.md, "Cost": every name a backup writes carries its id).
+std::vector<std::string> backups_of_file(const std::string& name) {
+  if (is_chain_file_name(name)) return {chain_key_backup(chain_key_of_file(name))};
+  return backup_ids_in_name(name);
+}
+
 Error unreadable_record(const std::string& what) {
   return Error(ErrorCode::Corrupt, "cannot prune while a backup record is unreadable (what it needs is unknown): " + what);
 }
@@ -74,9 +81,9 @@ BackupRecord record_of(Sink& sink, ChainReader& chains, const std::string& id) {
 // whose record stays: what its +latest.toml becomes when the file it names went.
 using ManifestsOf = std::map<std::pair<std::string, std::string>, std::vector<std::string>>;
 
-ManifestsOf remaining_manifests(Sink& sink) {
+ManifestsOf remaining_manifests(Sink& sink, const std::vector<std::string>& remaining_newest_first) {
   std::map<std::string, std::size_t> rank;  // 0 for the newest remaining backup (ids need not sort by time)
-  for (const auto& h : readable_headers_or_throw(sink)) rank.emplace(h.id, rank.size());
+  for (const auto& id : remaining_newest_first) rank.emplace(id, rank.size());
   ManifestsOf out;
   for (const auto& n : sink.list_recursive("manifests")) {
     const auto repo = repository_of_manifest_name(n);
@@ -157,12 +164,17 @@ std::set<std::string> needed_after(Sink& sink, const std::vector<std::string>& r
                                    const std::vector<std::string>& files) {
   std::set<std::string> affected(removed.begin(), removed.end());
   for (const auto& f : files)
-    for (auto& id : backup_ids_in_name(f)) affected.insert(std::move(id));
-  for (const auto& f : files)
-    if (is_chain_file_name(f)) affected.insert(chain_key_backup(chain_key_of_file(f)));
+    for (auto& id : backups_of_file(f)) affected.insert(std::move(id));
   return names_needed_by_records(sink, records_needing(sink, readable_headers_or_throw(sink), affected,
                                                        sink.list_recursive("")));
 }
+
+// What a prune knows of the backups that stay once it has made its plan: what their records
+// need, and their ids newest first. An interrupted plan's are found again from the destination.
+struct Remaining {
+  std::set<std::string> needed;
+  std::vector<std::string> newest_first;
+};
 
 // Every name a plan would delete must be a clean name reached without a symbolic link
 // (sink.exists refuses to look through one), or nothing at all is deleted. Names this prune
@@ -190,11 +202,11 @@ std::set<std::pair<std::string, std::string>> repositories_with_latest(const std
 
 // Carries out a plan: records, then files no remaining record needs, then the plan itself.
 // `fault` stops it part way as a killed process would (tests, through PruneOptions).
-// `needed`: what the kept records need, as the plan found it; none for an interrupted plan
-// (found again once its records are gone).
+// `planned`: what this prune's plan found of the backups that stay; none for an interrupted
+// plan (found again once its records are gone).
 void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::vector<std::string>& files,
-                  const std::set<std::string>* planned_needed, const std::function<void(std::size_t)>& before_file_removal) {
-  if (!planned_needed) validate_names(sink, ids, files, false);  // a plan made by this prune was checked as made
+                  const Remaining* planned, const std::function<void(std::size_t)>& before_file_removal) {
+  if (!planned) validate_names(sink, ids, files, false);  // a plan made by this prune was checked as made
   for (const auto& id : ids) {
     std::vector<std::string> record = record_files(sink, id);  // one, or the parts of several hosts
     if (sealed_layer(sink))  // a sealed destination's clear copies go with their records
@@ -202,7 +214,7 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     sink.remove_many(record);
     for (const auto& f : record) sink.remove_empty_parents(f);
   }
-  const std::set<std::string> needed = planned_needed ? *planned_needed : needed_after(sink, ids, files);
+  const std::set<std::string> needed = planned ? planned->needed : needed_after(sink, ids, files);
   // Files go in batches (one request per thousand files in object storage). The fault seam
   // still sees every file: a fault at file N leaves exactly the N before it removed.
   std::size_t removed = 0;
@@ -236,7 +248,15 @@ void execute_plan(Sink& sink, const std::vector<std::string>& ids, const std::ve
     auto latest = repositories_with_latest(sink.list_recursive("manifests"));
     touched.insert(latest.begin(), latest.end());
   }
-  if (!touched.empty()) repair_latest(sink, touched, remaining_manifests(sink));
+  if (!touched.empty()) {
+    std::vector<std::string> newest_first;
+    if (planned) {
+      newest_first = planned->newest_first;
+    } else {
+      for (const auto& h : readable_headers_or_throw(sink)) newest_first.push_back(h.id);
+    }
+    repair_latest(sink, touched, remaining_manifests(sink, newest_first));
+  }
   sink.sync();
   sink.remove(kPlanName);
 }
@@ -320,7 +340,7 @@ Readings records_to_read(Sink& sink, const std::vector<BackupRecord>& headers, c
   }
   std::set<std::string> affected = out.removed;
   for (const auto& f : all_names)
-    for (const auto& id : backup_ids_in_name(f))
+    for (const auto& id : backups_of_file(f))
       if (!out.kept.count(id) && !out.removed.count(id)) affected.insert(id);  // a record gone (or never written)
   out.read_kept = records_needing(sink, kept_headers, affected, all_names);
   return out;
@@ -362,11 +382,10 @@ void sweep_files(const std::vector<std::string>& all_names, const std::vector<Ba
       if (!reading.kept.count(id) && !reading.removed.count(id)) plan.files.push_back(f);
       continue;
     }
-    if (is_chain_file_name(f) ? reading.kept.count(chain_key_backup(chain_key_of_file(f))) > 0 : is_gitvault_own_file(f))
-      continue;
-    const auto under = backup_ids_in_name(f);
+    if (!is_chain_file_name(f) && is_gitvault_own_file(f)) continue;
+    const auto under = backups_of_file(f);
     if (std::any_of(under.begin(), under.end(), [&](const std::string& id) { return reading.kept.count(id) > 0; }))
-      continue;  // a kept backup's (read or not)
+      continue;  // a kept backup's (read or not), its chain file too
     if (!could_be_gitvaults(f, storages, ids)) {
       ++foreign;  // another tool's, in a shared prefix or bucket: never gitvault's to remove
       continue;
@@ -374,11 +393,8 @@ void sweep_files(const std::vector<std::string>& all_names, const std::vector<Ba
     plan.files.push_back(f);
     // a finished backup's that goes; anything else — a killed run's (its record never
     // finished), a failed repository's — is what no backup named
-    const bool a_removed_backups =
-        is_chain_file_name(f) ? finished_removed.count(chain_key_backup(chain_key_of_file(f))) > 0
-                              : std::any_of(under.begin(), under.end(),
-                                            [&](const std::string& id) { return finished_removed.count(id) > 0; });
-    if (!a_removed_backups) ++plan.unreferenced;
+    if (std::none_of(under.begin(), under.end(), [&](const std::string& id) { return finished_removed.count(id) > 0; }))
+      ++plan.unreferenced;
   }
   if (foreign > 0)
     plan.notes.push_back(std::to_string(foreign) + " object" + (foreign == 1 ? "" : "s") +
@@ -387,9 +403,9 @@ void sweep_files(const std::vector<std::string>& all_names, const std::vector<Ba
 
 // Which records go, and which files with them: those under a removed backup's name or no
 // record's, unless a kept record names them. The whole plan is checked before anything goes:
-// one bad name in any record read refuses it. Returns what the kept records need.
-std::set<std::string> plan_removals(Sink& sink, const std::vector<BackupRecord>& records,
-                                    const std::set<std::string>& keep, PrunePlan& plan) {
+// one bad name in any record read refuses it. Returns what it found of the kept backups.
+Remaining plan_removals(Sink& sink, const std::vector<BackupRecord>& records, const std::set<std::string>& keep,
+                        PrunePlan& plan) {
   // What gitaly-backup wrote is never removed: its backups have no gitvault record, and
   // a gitvault chain may start from one of them (docs/gitaly-backups.md).
   std::set<std::string> gitvault_ids;
@@ -407,7 +423,8 @@ std::set<std::string> plan_removals(Sink& sink, const std::vector<BackupRecord>&
                          " backups written by gitaly-backup are left alone (gitvault never removes them)");
   const Readings reading = records_to_read(sink, records, keep, all_names);
   for (const auto& h : records) (reading.kept.count(h.id) ? plan.keep : plan.remove).push_back(h.id);
-  const std::set<std::string> needed = names_needed_by_records(sink, reading.read_kept);
+  Remaining remaining{names_needed_by_records(sink, reading.read_kept), plan.keep};
+  const std::set<std::string>& needed = remaining.needed;
   sweep_files(all_names, records, reading, needed, gitaly, plan);
   for (const auto& f : plan.files) plan.bytes += sizes[f];
   try {
@@ -416,7 +433,7 @@ std::set<std::string> plan_removals(Sink& sink, const std::vector<BackupRecord>&
   } catch (const Error& e) {
     throw Error(ErrorCode::Corrupt, std::string("prune refused, nothing removed: ") + e.what());
   }
-  return needed;
+  return remaining;
 }
 
 }  // namespace
@@ -445,11 +462,11 @@ PrunePlan prune_backups(Sink& sink, const PruneOptions& o) {
   plan.policy = o.policy.describe();
   std::set<std::string> keep;
   for (const auto& [id, why] : plan.reasons) keep.insert(id);
-  const std::set<std::string> needed = plan_removals(sink, records, keep, plan);
+  const Remaining remaining = plan_removals(sink, records, keep, plan);
   if (!o.dry_run && !(plan.remove.empty() && plan.files.empty())) {
     write_whole(sink, kPlanName, to_json_text(json{{"remove", plan.remove}, {"files", plan.files}}, 1) + "\n");
     sink.sync();
-    execute_plan(sink, plan.remove, plan.files, &needed, o.before_file_removal);
+    execute_plan(sink, plan.remove, plan.files, &remaining, o.before_file_removal);
   }
   // On a versioned (Object Lock) destination what this prune and earlier ones removed left
   // its versions behind: those whose locks have ended go now (docs/object-storage.md).
